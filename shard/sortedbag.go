@@ -1,0 +1,376 @@
+package shard
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/puzpuzpuz/xsync/v3"
+)
+
+// SortedBag is an ETS bag whose objects under a key are kept in ascending value order
+// (not insertion order); built for secondary indexes (key -> IDs). Sharded by key; each key's
+// list has its own lock, so writers on different keys never wait for each other.
+//
+// Keys are spread over shards by a seeded hash; each shard is an xsync.MapOf
+// from key to list, so finding a key's list takes no lock. A list is a sorted
+// ring buffer: appending a value at or above the largest is amortized O(1),
+// removing the smallest is O(1), a page is a binary search plus a copy of the
+// page. Values are ordered by cmp.Compare (a NaN is one value, below all
+// others).
+//
+// Every method is safe for concurrent use and each is atomic for its key:
+// a reader sees a key's list before or after a write, never during. There is
+// no operation over several keys at once. A SortedBag must be made with
+// [NewSortedBag] and not copied.
+type SortedBag[K comparable, V cmp.Ordered] struct {
+	_      noCopy
+	h      hasher[K]
+	shards []*xsync.MapOf[hkey[K], *sortedList[V]]
+}
+
+// sortedList is one key's values: a sorted deque in a ring buffer.
+//
+// Life cycle: a list is created by an inserter (under the map's bucket lock,
+// LoadOrCompute) and removed from the map by the writer that empties it,
+// which first sets dead under mu and then deletes it from the map while
+// still holding mu. An inserter that finds dead set (it loaded the list
+// before the removal) unlocks and looks the key up again, creating a new
+// list: no insert is lost to a list that left the map. Lock order: mu, then
+// the map's bucket lock; inserters never hold mu while in the map.
+type sortedList[V cmp.Ordered] struct {
+	mu   sync.RWMutex
+	dead bool // under mu: emptied and removed from the map
+	buf  []V  // ring; len is 0 or a power of two
+	head int  // index in buf of the smallest value
+	n    int  // values held
+}
+
+func newSortedList[V cmp.Ordered]() *sortedList[V] { return new(sortedList[V]) }
+
+func (l *sortedList[V]) at(i int) V     { return l.buf[(l.head+i)&(len(l.buf)-1)] }
+func (l *sortedList[V]) set(i int, v V) { l.buf[(l.head+i)&(len(l.buf)-1)] = v }
+
+// lowerBound returns the first index whose value is >= v (n if none).
+func (l *sortedList[V]) lowerBound(v V) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cmp.Less(l.at(m), v) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// upperBound returns the first index whose value is > v (n if none).
+func (l *sortedList[V]) upperBound(v V) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if !cmp.Less(v, l.at(m)) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// resize copies the values, in order, into a ring of capacity c.
+func (l *sortedList[V]) resize(c int) {
+	nb := make([]V, c)
+	for i := 0; i < l.n; i++ {
+		nb[i] = l.at(i)
+	}
+	l.buf, l.head = nb, 0
+}
+
+func (l *sortedList[V]) shrink() {
+	if len(l.buf) > 16 && l.n <= len(l.buf)/4 {
+		l.resize(len(l.buf) / 2)
+	}
+}
+
+// insert adds v in order; false if v is already there.
+func (l *sortedList[V]) insert(v V) bool {
+	p := l.n
+	if l.n > 0 {
+		switch c := cmp.Compare(l.at(l.n-1), v); {
+		case c == 0:
+			return false
+		case c > 0:
+			p = l.lowerBound(v)
+			if cmp.Compare(l.at(p), v) == 0 {
+				return false
+			}
+		}
+	}
+	if l.n == len(l.buf) {
+		l.resize(max(8, 2*len(l.buf)))
+	}
+	if p < l.n-p { // fewer values in front: shift them down one
+		l.head = (l.head - 1) & (len(l.buf) - 1)
+		for i := 0; i < p; i++ {
+			l.set(i, l.at(i+1))
+		}
+	} else {
+		for i := l.n; i > p; i-- {
+			l.set(i, l.at(i-1))
+		}
+	}
+	l.set(p, v)
+	l.n++
+	return true
+}
+
+// removeAt removes the value at index p, shifting the shorter side.
+func (l *sortedList[V]) removeAt(p int) {
+	var zero V
+	if p < l.n/2 {
+		for i := p; i > 0; i-- {
+			l.set(i, l.at(i-1))
+		}
+		l.set(0, zero)
+		l.head = (l.head + 1) & (len(l.buf) - 1)
+	} else {
+		for i := p; i < l.n-1; i++ {
+			l.set(i, l.at(i+1))
+		}
+		l.set(l.n-1, zero)
+	}
+	l.n--
+	l.shrink()
+}
+
+// dropFront removes the p smallest values.
+func (l *sortedList[V]) dropFront(p int) {
+	var zero V
+	for i := 0; i < p; i++ {
+		l.set(i, zero) // release what strings point to
+	}
+	if p > 0 {
+		l.head = (l.head + p) & (len(l.buf) - 1)
+		l.n -= p
+		l.shrink()
+	}
+}
+
+// NewSortedBag makes an empty sorted bag. It returns an error wrapping
+// [ErrOption] for a bad option.
+func NewSortedBag[K comparable, V cmp.Ordered](opts ...Option) (*SortedBag[K, V], error) {
+	st, err := buildSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &SortedBag[K, V]{h: newHasher[K](st.shards), shards: make([]*xsync.MapOf[hkey[K], *sortedList[V]], st.shards)}
+	for i := range b.shards {
+		b.shards[i] = xsync.NewMapOfWithHasher[hkey[K], *sortedList[V]](hkeyHash[K], xsync.WithPresize(st.sizeHint/st.shards))
+	}
+	return b, nil
+}
+
+func (b *SortedBag[K, V]) locate(k K) (*xsync.MapOf[hkey[K], *sortedList[V]], hkey[K]) {
+	h := b.h.hash(k)
+	return b.shards[b.h.index(h)], hkey[K]{h, k}
+}
+
+// Insert adds v to key k's values (ets:insert/2 on a bag: an object already
+// there is ignored). It is amortized O(1) when v is at or above the key's
+// largest value, the common case for rising IDs; otherwise it binary-searches
+// and shifts the shorter side. It locks k's list only; it allocates when a
+// key is new or its ring grows.
+func (b *SortedBag[K, V]) Insert(k K, v V) {
+	m, hk := b.locate(k)
+	for {
+		l, _ := m.LoadOrCompute(hk, newSortedList[V])
+		l.mu.Lock()
+		if l.dead { // emptied and removed meanwhile: look again
+			l.mu.Unlock()
+			continue
+		}
+		l.insert(v)
+		l.mu.Unlock()
+		return
+	}
+}
+
+// kill removes an emptied list from the map; l.mu must be held.
+func (b *SortedBag[K, V]) kill(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[K], l *sortedList[V]) {
+	l.dead = true
+	l.buf = nil
+	m.Compute(hk, func(old *sortedList[V], loaded bool) (*sortedList[V], bool) {
+		return old, !loaded || old == l // delete only this very list
+	})
+}
+
+// DeleteObject removes v from key k's values and reports whether it was
+// there (ets:delete_object/2). It is O(1) when v is the smallest value,
+// otherwise a binary search and a shift of the shorter side. The key
+// disappears when its last value goes.
+func (b *SortedBag[K, V]) DeleteObject(k K, v V) bool {
+	m, hk := b.locate(k)
+	l, ok := m.Load(hk)
+	if !ok {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead || l.n == 0 {
+		return false
+	}
+	p := 0
+	if cmp.Compare(l.at(0), v) != 0 {
+		p = l.lowerBound(v)
+		if p == l.n || cmp.Compare(l.at(p), v) != 0 {
+			return false
+		}
+	}
+	l.removeAt(p)
+	if l.n == 0 {
+		b.kill(m, hk, l)
+	}
+	return true
+}
+
+// DeleteBelow removes key k's values smaller than bound and returns how many
+// it removed: the pruning of an index whose values rise with time. It is
+// O(log n + removed). The key disappears when its last value goes.
+func (b *SortedBag[K, V]) DeleteBelow(k K, bound V) int {
+	m, hk := b.locate(k)
+	l, ok := m.Load(hk)
+	if !ok {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return 0
+	}
+	p := l.lowerBound(bound)
+	l.dropFront(p)
+	if l.n == 0 && p > 0 {
+		b.kill(m, hk, l)
+	}
+	return p
+}
+
+// Delete removes key k and all its values, and returns how many values it
+// removed (ets:delete/2).
+func (b *SortedBag[K, V]) Delete(k K) int {
+	m, hk := b.locate(k)
+	l, ok := m.Load(hk)
+	if !ok {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return 0
+	}
+	n := l.n
+	l.n = 0
+	b.kill(m, hk, l)
+	return n
+}
+
+// Count returns the number of values of key k. It takes no lock to find the
+// key and the list's read lock to count; it does not allocate.
+func (b *SortedBag[K, V]) Count(k K) int {
+	m, hk := b.locate(k)
+	l, ok := m.Load(hk)
+	if !ok {
+		return 0
+	}
+	l.mu.RLock()
+	n := l.n
+	l.mu.RUnlock()
+	return n
+}
+
+// Page appends to dst up to limit values of key k, in ascending (or descending) order, starting after
+// skipping `offset` values among those within [lo, hi] (inclusive); O(log n + offset + limit) via binary search,
+// without copying the whole list; limit <= 0 means no limit. Returns dst.
+//
+// A negative offset counts as 0; hi < lo selects nothing. The page is read
+// under the key's read lock, so it is one consistent view of the key. It
+// allocates nothing when dst has room for the page.
+func (b *SortedBag[K, V]) Page(dst []V, k K, lo, hi V, desc bool, offset, limit int) []V {
+	m, hk := b.locate(k)
+	l, ok := m.Load(hk)
+	if !ok || cmp.Less(hi, lo) {
+		return dst
+	}
+	offset = max(offset, 0)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i0, i1 := l.lowerBound(lo), l.upperBound(hi)
+	cnt := i1 - i0 - offset
+	if cnt <= 0 {
+		return dst
+	}
+	if limit > 0 && cnt > limit {
+		cnt = limit
+	}
+	dst = slices.Grow(dst, cnt)
+	if desc {
+		for i := i1 - 1 - offset; cnt > 0; i, cnt = i-1, cnt-1 {
+			dst = append(dst, l.at(i))
+		}
+	} else {
+		for i := i0 + offset; cnt > 0; i, cnt = i+1, cnt-1 {
+			dst = append(dst, l.at(i))
+		}
+	}
+	return dst
+}
+
+// Keys returns the number of keys. It sums a counter per shard without
+// locking: under concurrent writes, a count the table had during the call or
+// close to it.
+func (b *SortedBag[K, V]) Keys() int {
+	n := 0
+	for _, m := range b.shards {
+		n += m.Size()
+	}
+	return n
+}
+
+// Len returns the number of values over all keys (ets:info(T, size)). It
+// visits every key: O(keys), for diagnostics.
+func (b *SortedBag[K, V]) Len() int {
+	n := 0
+	for _, m := range b.shards {
+		m.Range(func(_ hkey[K], l *sortedList[V]) bool {
+			l.mu.RLock()
+			n += l.n
+			l.mu.RUnlock()
+			return true
+		})
+	}
+	return n
+}
+
+// Memory estimates the bytes the table uses: map buckets and entries, list
+// headers and ring capacity. Memory that values point to (string bytes) is
+// not counted. O(keys).
+func (b *SortedBag[K, V]) Memory() int {
+	total := int(unsafe.Sizeof(*b)) + len(b.shards)*8
+	vs := int(unsafe.Sizeof(*new(V)))
+	entry := roundClass(int(unsafe.Sizeof(hkey[K]{})) + 8)
+	hdr := roundClass(int(unsafe.Sizeof(sortedList[V]{})))
+	for _, m := range b.shards {
+		st := m.Stats()
+		total += (st.TotalBuckets + st.CounterLen) * 64
+		m.Range(func(_ hkey[K], l *sortedList[V]) bool {
+			l.mu.RLock()
+			total += entry + hdr + roundClass(len(l.buf)*vs)
+			l.mu.RUnlock()
+			return true
+		})
+	}
+	return total
+}
