@@ -1,0 +1,15 @@
+package cfgsnap
+
+import (
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		crashChild(dir) // never returns
+	}
+	goleak.VerifyTestMain(m)
+}

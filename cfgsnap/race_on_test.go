@@ -1,0 +1,5 @@
+//go:build race
+
+package cfgsnap
+
+const raceEnabled = true

@@ -1,0 +1,401 @@
+package cfgsnap
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unsafe"
+)
+
+// leafKind classifies a field for conversion and log encoding.
+type leafKind uint8
+
+const (
+	kindStruct   leafKind = iota // a parent path: a nested struct
+	kindInt                      // any signed integer kind except time.Duration
+	kindUint                     // any unsigned integer kind
+	kindFloat                    // float32, float64
+	kindBool                     // bool kinds
+	kindString                   // string kinds that are not enums
+	kindEnum                     // named string type with EnumValues
+	kindDuration                 // time.Duration
+)
+
+// Enum is implemented by named string types whose values form a closed set.
+// A field of such a type accepts, on update, a value of its own type or a
+// plain string, and only when it is one of EnumValues.
+type Enum interface {
+	EnumValues() []string
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	stringType   = reflect.TypeFor[string]()
+	enumType     = reflect.TypeFor[Enum]()
+)
+
+// field is one path of the schema: where it lives in T and how to convert
+// values for it. Built once at Open, read-only afterwards.
+type field struct {
+	path   string
+	typ    reflect.Type
+	off    uintptr // byte offset from the start of T (nested structs are embedded by value)
+	kind   leafKind
+	enum   []string // kindEnum: the set, sorted
+	secret bool     // `cfg:",secret"`: value never printed in errors
+}
+
+// schema maps every path of T to its field.
+type schema struct {
+	fields map[string]*field
+	leaves []string // sorted
+}
+
+// maxPathLen bounds a path; longer input is refused without further work.
+const maxPathLen = 1024
+
+// parsePath checks the grammar of a dotted path and splits it into
+// segments: one or more non-empty segments of [a-z0-9_], joined by '.'.
+// The error wraps [ErrPathNotFound].
+func parsePath(p string) ([]string, error) {
+	if p == "" || len(p) > maxPathLen {
+		return nil, &PathError{Op: "parse", Path: truncate(p), Err: ErrPathNotFound, Cause: errMalformed}
+	}
+	segs := strings.Split(p, ".")
+	for _, s := range segs {
+		if !validSegment(s) {
+			return nil, &PathError{Op: "parse", Path: p, Err: ErrPathNotFound, Cause: errMalformed}
+		}
+	}
+	return segs, nil
+}
+
+var errMalformed = fmt.Errorf("malformed path: want dot-separated segments of [a-z0-9_]")
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func validSegment(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// snakeCase turns a Go field name into a path segment: MaxFileSize →
+// max_file_size, APIKey → api_key, CacheTTL → cache_ttl, SHA256Sum → sha256_sum.
+func snakeCase(name string) string {
+	r := []rune(name)
+	var b strings.Builder
+	for i, c := range r {
+		if unicode.IsUpper(c) {
+			if i > 0 {
+				prev := r[i-1]
+				nextLower := i+1 < len(r) && unicode.IsLower(r[i+1])
+				if unicode.IsLower(prev) || unicode.IsDigit(prev) || unicode.IsUpper(prev) && nextLower {
+					b.WriteByte('_')
+				}
+			}
+			b.WriteRune(unicode.ToLower(c))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// buildSchema walks T once. Exported fields of the leaf kinds become paths;
+// nested structs (by value) become parent paths with dotted children;
+// anonymous struct fields without a tag are flattened; other kinds (maps,
+// slices, pointers, …) are carried in T but have no path.
+func buildSchema(t reflect.Type) (*schema, error) {
+	s := &schema{fields: map[string]*field{}}
+	if t.Kind() == reflect.Struct {
+		if _, err := s.walk(t, "", 0); err != nil {
+			return nil, err
+		}
+	}
+	for p, f := range s.fields {
+		if f.kind != kindStruct {
+			s.leaves = append(s.leaves, p)
+		}
+	}
+	sort.Strings(s.leaves)
+	return s, nil
+}
+
+func (s *schema) walk(t reflect.Type, prefix string, off uintptr) (leaves int, err error) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("cfg")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			n, err := s.walk(sf.Type, prefix, off+sf.Offset)
+			if err != nil {
+				return 0, err
+			}
+			leaves += n
+			continue
+		}
+		if name == "" {
+			name = snakeCase(sf.Name)
+		}
+		if !validSegment(name) {
+			return 0, fmt.Errorf("cfgsnap: field %s: path segment %q: %w", sf.Name, name, errMalformed)
+		}
+		p := name
+		if prefix != "" {
+			p = prefix + "." + name
+		}
+		f := &field{path: p, typ: sf.Type, off: off + sf.Offset, secret: hasOpt(opts, "secret")}
+		k, ok := classify(sf.Type)
+		switch {
+		case ok:
+			f.kind = k
+			if k == kindEnum {
+				f.enum = enumValues(sf.Type)
+			}
+			leaves++
+		case sf.Type.Kind() == reflect.Struct:
+			n, err := s.walk(sf.Type, p, f.off)
+			if err != nil {
+				return 0, err
+			}
+			if n == 0 {
+				continue // no addressable leaves (e.g. time.Time): opaque
+			}
+			f.kind = kindStruct
+			leaves += n
+		default:
+			continue // opaque: no path
+		}
+		if _, dup := s.fields[p]; dup {
+			return 0, fmt.Errorf("cfgsnap: duplicate path %q", p)
+		}
+		s.fields[p] = f
+	}
+	return leaves, nil
+}
+
+func hasOpt(opts, want string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+func classify(t reflect.Type) (leafKind, bool) {
+	if t == durationType {
+		return kindDuration, true
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return kindInt, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return kindUint, true
+	case reflect.Float32, reflect.Float64:
+		return kindFloat, true
+	case reflect.Bool:
+		return kindBool, true
+	case reflect.String:
+		if t.Implements(enumType) || reflect.PointerTo(t).Implements(enumType) {
+			return kindEnum, true
+		}
+		return kindString, true
+	}
+	return 0, false
+}
+
+func enumValues(t reflect.Type) []string {
+	var vals []string
+	if t.Implements(enumType) {
+		vals = reflect.Zero(t).Interface().(Enum).EnumValues()
+	} else {
+		vals = reflect.New(t).Interface().(Enum).EnumValues()
+	}
+	vals = append([]string(nil), vals...)
+	sort.Strings(vals)
+	return vals
+}
+
+// needsClone reports the first path (Go field names) under t that holds a
+// reference (map, slice, pointer, chan, func, interface), which a plain
+// value copy would share between snapshots. Only exported fields count:
+// unexported ones are a type's own business (time.Time holds a *Location).
+func needsClone(t reflect.Type, where string) (string, bool) {
+	switch t.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		return where, true
+	case reflect.Array:
+		return needsClone(t.Elem(), where+"[]")
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue // another package's internals (time.Time's *Location)
+			}
+			if p, ok := needsClone(sf.Type, where+"."+sf.Name); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+func typeName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return reflect.TypeOf(v).String()
+}
+
+// ptr returns the address of f inside the T at base.
+func (f *field) ptr(base unsafe.Pointer) unsafe.Pointer { return unsafe.Add(base, f.off) }
+
+// value returns f's value inside the T at base, boxed (a copy).
+func (f *field) value(base unsafe.Pointer) any {
+	return reflect.NewAt(f.typ, f.ptr(base)).Elem().Interface()
+}
+
+// set stores v (already converted to f.typ) into the T at base.
+func (f *field) set(base unsafe.Pointer, v reflect.Value) {
+	reflect.NewAt(f.typ, f.ptr(base)).Elem().Set(v)
+}
+
+func (f *field) errorf(op string, v any, sentinel, cause error) *PathError {
+	e := &PathError{Op: op, Path: f.path, Want: f.typ.String(), Got: typeName(v), Value: v, Err: sentinel, Cause: cause}
+	if f.secret {
+		e.Value = nil
+	}
+	return e
+}
+
+// convert applies the conversion rules of the package doc and returns a
+// value of exactly f.typ.
+func (f *field) convert(op string, v any) (reflect.Value, error) {
+	if v == nil {
+		return reflect.Value{}, f.errorf(op, v, ErrTypeMismatch, nil)
+	}
+	rv := reflect.ValueOf(v)
+	out := reflect.New(f.typ).Elem()
+	switch f.kind {
+	case kindInt:
+		switch {
+		case isInt(rv.Kind()):
+			i := rv.Int()
+			if out.OverflowInt(i) {
+				return out, f.errorf(op, v, ErrOutOfRange, nil)
+			}
+			out.SetInt(i)
+		case isUint(rv.Kind()):
+			u := rv.Uint()
+			if u > math.MaxInt64 || out.OverflowInt(int64(u)) {
+				return out, f.errorf(op, v, ErrOutOfRange, nil)
+			}
+			out.SetInt(int64(u))
+		default:
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+	case kindUint:
+		switch {
+		case isInt(rv.Kind()):
+			i := rv.Int()
+			if i < 0 || out.OverflowUint(uint64(i)) {
+				return out, f.errorf(op, v, ErrOutOfRange, nil)
+			}
+			out.SetUint(uint64(i))
+		case isUint(rv.Kind()):
+			u := rv.Uint()
+			if out.OverflowUint(u) {
+				return out, f.errorf(op, v, ErrOutOfRange, nil)
+			}
+			out.SetUint(u)
+		default:
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+	case kindFloat:
+		var x float64
+		switch {
+		case rv.Kind() == reflect.Float32 || rv.Kind() == reflect.Float64:
+			x = rv.Float()
+		case isInt(rv.Kind()):
+			x = float64(rv.Int())
+		case isUint(rv.Kind()):
+			x = float64(rv.Uint())
+		default:
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return out, f.errorf(op, v, ErrInvalidValue, nil)
+		}
+		if out.OverflowFloat(x) {
+			return out, f.errorf(op, v, ErrOutOfRange, nil)
+		}
+		out.SetFloat(x)
+	case kindBool:
+		if rv.Kind() != reflect.Bool {
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+		out.SetBool(rv.Bool())
+	case kindString:
+		if rv.Type() != stringType && rv.Type() != f.typ {
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+		out.SetString(rv.String())
+	case kindEnum:
+		if rv.Type() != stringType && rv.Type() != f.typ {
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+		s := rv.String()
+		i := sort.SearchStrings(f.enum, s)
+		if i == len(f.enum) || f.enum[i] != s {
+			e := f.errorf(op, v, ErrNotInSet, nil)
+			e.Want = f.typ.String() + " in {" + strings.Join(f.enum, ", ") + "}"
+			return out, e
+		}
+		out.SetString(s)
+	case kindDuration:
+		switch rv.Type() {
+		case durationType:
+			out.SetInt(rv.Int())
+		case stringType:
+			d, err := time.ParseDuration(rv.String())
+			if err != nil {
+				return out, f.errorf(op, v, ErrTypeMismatch, err)
+			}
+			out.SetInt(int64(d))
+		default:
+			return out, f.errorf(op, v, ErrTypeMismatch, nil)
+		}
+	default:
+		return out, f.errorf(op, v, ErrForbidden, nil)
+	}
+	return out, nil
+}
+
+func isInt(k reflect.Kind) bool  { return k >= reflect.Int && k <= reflect.Int64 }
+func isUint(k reflect.Kind) bool { return k >= reflect.Uint && k <= reflect.Uintptr }

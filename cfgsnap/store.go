@@ -1,0 +1,657 @@
+package cfgsnap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/elixirscope-go/foundation/internal/pad"
+)
+
+// ErrOption reports a bad [Options] value or a type T that the options do
+// not support (a T with maps or slices but no Clone, a durable T that does
+// not round-trip through encoding/json).
+var ErrOption = errors.New("invalid option")
+
+// Options configures a [Store]. The zero value is valid: memory only, no
+// validation, every leaf path updatable, a plain value copy of T.
+type Options[T any] struct {
+	// Validate checks a whole candidate before it is published; an error
+	// refuses the change ([ErrInvalid] wrapping it). It runs on a private
+	// copy with no lock held, may run concurrently with itself, and must not
+	// keep the pointer. nil means no validation.
+	Validate func(*T) error
+	// Clone returns a deep copy of *T. It is required when T holds maps,
+	// slices, pointers or interfaces (Open refuses such a T without it with
+	// [ErrOption]); nil means a plain value copy, for T that are pure values.
+	Clone func(*T) T
+	// Updatable lists the leaf paths that [Store.Update] may change; nil
+	// means every leaf path. An unknown path is an [ErrPathNotFound] error
+	// from Open, a parent path an [ErrForbidden] one.
+	Updatable []string
+	// Dir, when not empty, makes the store durable: every change is logged
+	// and fsynced before it returns, snapshots are written every
+	// SnapshotEvery changes, and Open recovers the newest state. The
+	// directory is created if missing and flock'ed while open. T must then
+	// round-trip through encoding/json (checked at Open).
+	Dir string
+	// SnapshotEvery is the number of changes between snapshots (durable
+	// mode); 0 means 1000; negative is an [ErrOption] error.
+	SnapshotEvery int
+	// Now is the clock, read once per change; nil means time.Now.
+	Now func() time.Time
+	// NoSync skips every fsync: durable against a process crash, not
+	// against a machine crash. For benchmarks and tests only.
+	NoSync bool
+}
+
+// Kind tells what made a [Change].
+type Kind uint8
+
+const (
+	// Updated: [Store.Update], [Store.CompareAndUpdate] or [Store.UpdateFunc].
+	Updated Kind = iota + 1
+	// Reset: [Store.Reset].
+	Reset
+)
+
+// String returns "updated" or "reset".
+func (k Kind) String() string {
+	switch k {
+	case Updated:
+		return "updated"
+	case Reset:
+		return "reset"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Change describes one published change. For an update of one path, Old
+// and New are that field's values (of the field's type); for
+// [Store.UpdateFunc] (Path "") and [Store.Reset] they are whole T values
+// (copies). Version is the version the change created.
+type Change struct {
+	Kind     Kind
+	Path     string
+	Old, New any
+	Version  uint64
+	Time     time.Time
+}
+
+// Snapshot is one immutable version of the value. Nothing reachable from a
+// published Snapshot is ever written again, so any number of goroutines may
+// read it without synchronisation.
+type Snapshot[T any] struct {
+	v       T
+	version uint64
+	time    time.Time
+	clone   func(*T) T
+}
+
+// Value returns a copy of the value (through [Options.Clone] when set), which
+// the caller may modify freely. It allocates only what Clone allocates.
+func (s *Snapshot[T]) Value() T {
+	if s.clone != nil {
+		return s.clone(&s.v)
+	}
+	return s.v
+}
+
+// Ptr returns a pointer to the snapshot's own value for zero-copy reads. The
+// value is shared by every reader: never write through it, nor into its maps
+// or slices.
+func (s *Snapshot[T]) Ptr() *T { return &s.v }
+
+// Version returns the snapshot's version: 0 for the initial value of a new
+// store, +1 for every successful change.
+func (s *Snapshot[T]) Version() uint64 { return s.version }
+
+// Time returns when the change that made this snapshot happened (by
+// [Options.Now]); for the initial snapshot, when Open ran or, after
+// recovery, the time of the recovered version.
+func (s *Snapshot[T]) Time() time.Time { return s.time }
+
+// Store holds the current [Snapshot] of a T and serialises changes to it.
+// All methods are safe for concurrent use. A Store must not be copied.
+//
+// Reads ([Store.Load]) are one atomic load. Writers build a candidate from
+// the newest accepted snapshot with no lock held (clone, change, validate),
+// then take a short lock to check that no other change got in first (else
+// they retry, or fail with [ErrVersionConflict] for CompareAndUpdate),
+// number it and queue it. In durable mode the queued record is then written
+// and fsynced by a group commit, and only then published.
+type Store[T any] struct {
+	// cur is the published snapshot.
+	// Writers: Store'd by one goroutine at a time (the holder of mu in memory
+	// mode, of commitMu in durable mode), in version order, after the
+	// snapshot is complete (and durable); a stored snapshot is never written
+	// again. Readers: Load, then only read. The atomic store/load pair is the
+	// publication edge: everything written into the snapshot before Store is
+	// visible after Load.
+	cur atomic.Pointer[Snapshot[T]]
+	// Padding keeps cur alone in its lines: writers churn mu and head below,
+	// and readers on other cores should not lose the line they load.
+	_ [pad.FalseSharingRange - unsafe.Sizeof(atomic.Pointer[int]{})]byte
+
+	// head is the newest accepted snapshot: the base for the next change.
+	// Stored under mu; loaded without it by writers starting an attempt.
+	// Equal to cur in memory mode; ahead of it while a batch is being synced.
+	head   atomic.Pointer[Snapshot[T]]
+	closed atomic.Bool // set under mu (and commitMu) by Close
+
+	mu        sync.Mutex // writer lock: head, pendBuf, pendItems, broken
+	pendBuf   []byte     // encoded records accepted but not yet written
+	pendItems []*pending[T]
+	broken    error // sticky: a log write failed and could not be undone
+
+	commitMu sync.Mutex // group-commit leader lock (durable): d, cur, notification order
+	d        *disk
+
+	subMu sync.Mutex
+	subs  map[*Subscription]struct{} // nil after Close
+
+	schema    *schema
+	allowed   map[string]*field
+	updatable []string
+	validate  func(*T) error
+	clone     func(*T) T
+	now       func() time.Time
+	initial   T
+	recovery  Recovery
+}
+
+// pending is a change accepted in durable mode, waiting for its fsync.
+// done and err are written by the commit leader and read by the waiter,
+// both under commitMu.
+type pending[T any] struct {
+	snap   *Snapshot[T]
+	change Change
+	done   bool
+	err    error
+}
+
+// disk is the durable state, owned by the holder of commitMu.
+type disk struct {
+	dir    string
+	lock   *os.File
+	log    *os.File // active segment, O_APPEND
+	start  uint64   // first version of the active segment
+	size   int64    // bytes of the active segment known good
+	since  int      // changes since the newest snapshot
+	every  int
+	nosync bool
+	snaps  []uint64 // snapshot versions on disk, ascending
+	segs   []uint64 // segment starts on disk, ascending
+}
+
+// Recovery reports what [Open] found in the directory. It is the zero
+// value for a memory-only store and for a fresh directory; Problems is
+// empty when the directory was clean.
+type Recovery struct {
+	SnapshotVersion  uint64   // version of the snapshot recovery started from (0: the initial value)
+	Version          uint64   // version recovered
+	Replayed         int      // log records applied after the snapshot
+	TruncatedBytes   int64    // bytes cut from a torn or corrupt log tail
+	CorruptSnapshots int      // snapshot files skipped (renamed to *.corrupt)
+	Problems         []string // human-readable description of every loss
+}
+
+// Open returns a Store whose first snapshot holds initial (version 0), or,
+// with [Options.Dir], the state recovered from the directory: the newest
+// valid snapshot plus the log after it. Damage (a torn or corrupt log tail, a
+// corrupt snapshot) does not fail Open: it is cut off or skipped and reported
+// in [Store.Recovery].
+//
+// Errors: [ErrOption] for bad options or an unsupported T, [ErrPathNotFound]
+// or [ErrForbidden] for a bad Updatable entry, [ErrInvalid] when Validate
+// refuses initial (or the recovered state), [ErrLocked] when another Store
+// holds the directory, [ErrDir] when it cannot be used.
+func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
+	typ := reflect.TypeFor[T]()
+	sch, err := buildSchema(typ)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	if opts.Clone == nil {
+		if p, ok := needsClone(typ, typ.String()); ok {
+			return nil, fmt.Errorf("cfgsnap: %s holds a reference (%s) that a value copy would share: set Options.Clone: %w", typ, p, ErrOption)
+		}
+	}
+	if opts.SnapshotEvery < 0 {
+		return nil, fmt.Errorf("cfgsnap: SnapshotEvery %d: %w", opts.SnapshotEvery, ErrOption)
+	}
+	st := &Store[T]{
+		schema:   sch,
+		validate: opts.Validate,
+		clone:    opts.Clone,
+		now:      opts.Now,
+		subs:     map[*Subscription]struct{}{},
+		allowed:  map[string]*field{},
+	}
+	if st.now == nil {
+		st.now = time.Now
+	}
+	st.initial = st.copyOf(&initial)
+	if opts.Updatable == nil {
+		for _, p := range sch.leaves {
+			st.allowed[p] = sch.fields[p]
+		}
+	} else {
+		for _, p := range opts.Updatable {
+			f := sch.fields[p]
+			if f == nil {
+				return nil, &PathError{Op: "open", Path: p, Err: ErrPathNotFound, Cause: errors.New("in Options.Updatable")}
+			}
+			if f.kind == kindStruct {
+				return nil, &PathError{Op: "open", Path: p, Err: ErrForbidden, Cause: errors.New("a parent path in Options.Updatable")}
+			}
+			st.allowed[p] = f
+		}
+	}
+	for p := range st.allowed {
+		st.updatable = append(st.updatable, p)
+	}
+	sort.Strings(st.updatable)
+	if st.validate != nil {
+		if err := st.validate(&st.initial); err != nil {
+			return nil, &PathError{Op: "open", Err: ErrInvalid, Cause: err}
+		}
+	}
+	snap := &Snapshot[T]{v: st.copyOf(&st.initial), time: st.now(), clone: st.clone}
+	if opts.Dir != "" {
+		if err := checkJSON(&st.initial); err != nil {
+			return nil, err
+		}
+		every := opts.SnapshotEvery
+		if every == 0 {
+			every = 1000
+		}
+		lock, err := lockDir(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		st.d = &disk{dir: opts.Dir, lock: lock, every: every, nosync: opts.NoSync}
+		if snap, err = st.recoverDir(snap); err != nil {
+			if st.d.log != nil {
+				st.d.log.Close()
+			}
+			unlockDir(lock)
+			return nil, err
+		}
+	}
+	st.cur.Store(snap)
+	st.head.Store(snap)
+	return st, nil
+}
+
+func checkJSON[T any](v *T) error {
+	b, err := json.Marshal(v)
+	if err == nil {
+		var back T
+		if err = json.Unmarshal(b, &back); err == nil && !reflect.DeepEqual(*v, back) {
+			err = errors.New("value differs after a round trip")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cfgsnap: durable %s must round-trip through encoding/json: %w: %w", reflect.TypeFor[T](), err, ErrOption)
+	}
+	return nil
+}
+
+func (st *Store[T]) copyOf(v *T) T {
+	if st.clone != nil {
+		return st.clone(v)
+	}
+	return *v
+}
+
+// Load returns the current snapshot: one atomic load, no lock, no
+// allocation. The snapshot stays valid (and unchanged) for as long as the
+// caller keeps it.
+func (st *Store[T]) Load() *Snapshot[T] { return st.cur.Load() }
+
+// Lookup returns the value at path in the current snapshot: a leaf's value
+// (of the field's type) or, for a parent path, a copy of the nested struct.
+// It allocates the boxed result. Errors: [ErrPathNotFound].
+func (st *Store[T]) Lookup(path string) (any, error) {
+	f := st.schema.fields[path]
+	if f == nil {
+		if _, err := parsePath(path); err != nil {
+			err.(*PathError).Op = "lookup"
+			return nil, err
+		}
+		return nil, &PathError{Op: "lookup", Path: path, Err: ErrPathNotFound}
+	}
+	s := st.cur.Load()
+	return f.value(unsafe.Pointer(&s.v)), nil
+}
+
+// Paths returns every leaf path of T, sorted. It allocates the slice.
+func (st *Store[T]) Paths() []string { return append([]string(nil), st.schema.leaves...) }
+
+// UpdatablePaths returns the paths [Store.Update] accepts, sorted. It
+// allocates the slice.
+func (st *Store[T]) UpdatablePaths() []string { return append([]string(nil), st.updatable...) }
+
+// Recovery returns what Open found in the directory (a copy).
+func (st *Store[T]) Recovery() Recovery {
+	r := st.recovery
+	r.Problems = append([]string(nil), r.Problems...)
+	return r
+}
+
+// Update sets the leaf at path to value, converted by the rules of the
+// package doc, validates the whole candidate and publishes it as the next
+// version; in durable mode it returns after the change is fsynced. On any
+// error nothing changes.
+//
+// Errors: [ErrForbidden] for a path not in the allow-list (unknown and parent
+// paths included: the allow-list is checked first), [ErrTypeMismatch],
+// [ErrOutOfRange], [ErrInvalidValue], [ErrNotInSet], [ErrInvalid],
+// [ErrClosed], [ErrDir] (log write failed).
+func (st *Store[T]) Update(path string, value any) (Change, error) {
+	return st.update("update", false, 0, path, value)
+}
+
+// CompareAndUpdate is [Store.Update] that succeeds only if version is still
+// the newest version; otherwise it returns [ErrVersionConflict] (Want and Got
+// of the [*PathError] give the versions).
+func (st *Store[T]) CompareAndUpdate(version uint64, path string, value any) (Change, error) {
+	return st.update("compare-and-update", true, version, path, value)
+}
+
+func (st *Store[T]) update(op string, cas bool, want uint64, path string, value any) (Change, error) {
+	f := st.allowed[path]
+	if f == nil {
+		return Change{}, &PathError{Op: op, Path: truncate(path), Err: ErrForbidden}
+	}
+	nv, err := f.convert(op, value)
+	if err != nil {
+		return Change{}, err
+	}
+	newV := nv.Interface()
+	return st.apply(op, cas, want, func(base *Snapshot[T], c *candidate[T]) error {
+		c.snap.v = st.copyOf(&base.v)
+		p := unsafe.Pointer(&c.snap.v)
+		c.kind, c.path, c.old, c.new = Updated, path, f.value(p), newV
+		f.set(p, nv)
+		if st.d != nil {
+			c.rkind = recUpdate
+			c.tag, c.value = encodeLeaf(nil, f.kind, nv)
+		}
+		return nil
+	})
+}
+
+// UpdateFunc applies fn to a private copy of the newest value, validates
+// the result and publishes it as the next version (Change.Path is "", Old
+// and New are whole values). An error from fn is returned as is and nothing
+// changes. fn runs with no lock held; when another change gets in first, the
+// attempt is discarded and fn runs again on the newer value, so fn must only
+// change its argument. In durable mode the record holds the JSON of T.
+func (st *Store[T]) UpdateFunc(fn func(*T) error) (Change, error) {
+	return st.apply("update-func", false, 0, func(base *Snapshot[T], c *candidate[T]) error {
+		c.snap.v = st.copyOf(&base.v)
+		if err := fn(&c.snap.v); err != nil {
+			return err
+		}
+		c.kind, c.old, c.new = Updated, st.copyOf(&base.v), st.copyOf(&c.snap.v)
+		return st.encodeWhole(c, recFunc)
+	})
+}
+
+// Reset publishes the initial value given to Open as the next version (the
+// version still grows). Errors: [ErrInvalid], [ErrClosed], [ErrDir].
+func (st *Store[T]) Reset() (Change, error) {
+	return st.apply("reset", false, 0, func(base *Snapshot[T], c *candidate[T]) error {
+		c.snap.v = st.copyOf(&st.initial)
+		c.kind, c.old, c.new = Reset, st.copyOf(&base.v), st.copyOf(&st.initial)
+		return st.encodeWhole(c, recReset)
+	})
+}
+
+func (st *Store[T]) encodeWhole(c *candidate[T], kind byte) error {
+	if st.d == nil {
+		return nil
+	}
+	b, err := json.Marshal(&c.snap.v)
+	if err != nil {
+		return &PathError{Op: "encode", Err: ErrInvalidValue, Cause: err}
+	}
+	c.rkind, c.tag, c.value = kind, tagJSON, b
+	return nil
+}
+
+// candidate is one attempt at a change, built with no lock held.
+type candidate[T any] struct {
+	snap     *Snapshot[T]
+	kind     Kind
+	path     string
+	old, new any
+	rkind    byte
+	tag      byte
+	value    []byte
+}
+
+// apply runs the optimistic write protocol: build and validate a candidate
+// from head with no lock held, then under mu publish it if head has not
+// moved (else retry, or conflict for CAS).
+func (st *Store[T]) apply(op string, cas bool, want uint64, build func(*Snapshot[T], *candidate[T]) error) (Change, error) {
+	for {
+		if st.closed.Load() {
+			return Change{}, ErrClosed
+		}
+		base := st.head.Load()
+		if cas && base.version != want {
+			return Change{}, st.conflict(op, want, base.version)
+		}
+		c := candidate[T]{snap: &Snapshot[T]{clone: st.clone}}
+		if err := build(base, &c); err != nil {
+			return Change{}, err
+		}
+		if st.validate != nil {
+			if err := st.validate(&c.snap.v); err != nil {
+				return Change{}, &PathError{Op: op, Path: c.path, Err: ErrInvalid, Cause: err}
+			}
+		}
+		st.mu.Lock()
+		if st.closed.Load() {
+			st.mu.Unlock()
+			return Change{}, ErrClosed
+		}
+		if st.broken != nil {
+			err := st.broken
+			st.mu.Unlock()
+			return Change{}, err
+		}
+		if cur := st.head.Load(); cur != base {
+			st.mu.Unlock()
+			if cas {
+				return Change{}, st.conflict(op, want, cur.version)
+			}
+			continue
+		}
+		now := st.now()
+		c.snap.version, c.snap.time = base.version+1, now
+		ch := Change{Kind: c.kind, Path: c.path, Old: c.old, New: c.new, Version: c.snap.version, Time: now}
+		st.head.Store(c.snap)
+		if st.d == nil {
+			st.cur.Store(c.snap)
+			st.notify(ch)
+			st.mu.Unlock()
+			return ch, nil
+		}
+		st.pendBuf = appendRecord(st.pendBuf, &record{
+			version: c.snap.version, time: now.UnixNano(), kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
+		})
+		p := &pending[T]{snap: c.snap, change: ch}
+		st.pendItems = append(st.pendItems, p)
+		st.mu.Unlock()
+		if err := st.wait(p); err != nil {
+			return Change{}, err
+		}
+		return ch, nil
+	}
+}
+
+func (st *Store[T]) conflict(op string, want, have uint64) error {
+	return &PathError{Op: op, Err: ErrVersionConflict, Want: fmt.Sprintf("version %d", want), Got: fmt.Sprintf("version %d", have)}
+}
+
+// wait returns once p's record is durable (or failed). Group commit: the
+// first waiter to get commitMu becomes the leader and writes and fsyncs
+// every record queued so far, its own and those of the writers that queued
+// while the previous leader was syncing; they find theirs done and return.
+func (st *Store[T]) wait(p *pending[T]) error {
+	st.commitMu.Lock()
+	defer st.commitMu.Unlock()
+	if !p.done {
+		st.flushLocked()
+	}
+	return p.err
+}
+
+// flushLocked writes, syncs and publishes the queued records. commitMu held.
+func (st *Store[T]) flushLocked() {
+	st.mu.Lock()
+	buf, items := st.pendBuf, st.pendItems
+	st.pendBuf, st.pendItems = nil, nil
+	st.mu.Unlock()
+	if len(items) == 0 {
+		return
+	}
+	d := st.d
+	_, err := d.log.Write(buf)
+	if err == nil && !d.nosync {
+		err = d.log.Sync()
+	}
+	if err != nil {
+		st.failLocked(items, err)
+		return
+	}
+	d.size += int64(len(buf))
+	last := items[len(items)-1]
+	st.cur.Store(last.snap)
+	for _, it := range items {
+		it.done = true
+		st.notify(it.change)
+	}
+	d.since += len(items)
+	if d.since >= d.every {
+		st.snapshotLocked(last.snap)
+	}
+}
+
+// failLocked fails a batch whose write or sync failed, with every change
+// queued after it (they were built on it), and rolls head back to cur. If
+// the log cannot be cut back to its last good size, the store stays broken.
+func (st *Store[T]) failLocked(items []*pending[T], cause error) {
+	d := st.d
+	werr := &PathError{Op: "write log", Path: filepath.Join(d.dir, segName(d.start)), Err: ErrDir, Cause: cause}
+	st.mu.Lock()
+	items = append(items, st.pendItems...)
+	st.pendBuf, st.pendItems = nil, nil
+	st.head.Store(st.cur.Load())
+	terr := d.log.Truncate(d.size)
+	if terr == nil && !d.nosync {
+		terr = d.log.Sync()
+	}
+	if terr != nil {
+		st.broken = werr
+	}
+	st.mu.Unlock()
+	for _, it := range items {
+		it.done, it.err = true, werr
+	}
+}
+
+// snapshotLocked writes a snapshot of s, starts a new log segment and
+// removes what the previous snapshot made redundant. A failure leaves the
+// log as it was; it is retried after the next commit. commitMu held.
+func (st *Store[T]) snapshotLocked(s *Snapshot[T]) {
+	d := st.d
+	payload, err := json.Marshal(&s.v)
+	if err != nil {
+		return
+	}
+	if err := writeSnapshotFile(d.dir, s.version, encodeSnapshot(s.version, s.time.UnixNano(), payload), d.nosync); err != nil {
+		return
+	}
+	d.snaps = append(d.snaps, s.version)
+	nf, err := os.OpenFile(filepath.Join(d.dir, segName(s.version+1)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	if !d.nosync {
+		if err := syncDir(d.dir); err != nil {
+			nf.Close()
+			return
+		}
+	}
+	d.log.Close()
+	d.log, d.start, d.size, d.since = nf, s.version+1, 0, 0
+	d.segs = append(d.segs, d.start)
+	d.prune()
+}
+
+// prune removes snapshots older than the second newest and the segments
+// whose records that snapshot covers.
+func (d *disk) prune() {
+	if len(d.snaps) < 2 {
+		return
+	}
+	keep := d.snaps[len(d.snaps)-2]
+	for _, v := range d.snaps[:len(d.snaps)-2] {
+		_ = os.Remove(filepath.Join(d.dir, snapName(v)))
+	}
+	d.snaps = d.snaps[len(d.snaps)-2:]
+	segs := d.segs[:0]
+	for i, s := range d.segs {
+		if i+1 < len(d.segs) && d.segs[i+1] <= keep+1 {
+			_ = os.Remove(filepath.Join(d.dir, segName(s)))
+			continue
+		}
+		segs = append(segs, s)
+	}
+	d.segs = segs
+}
+
+// Close flushes queued durable changes, closes the log, releases the
+// directory lock and closes every subscription's channel. Later writes
+// return [ErrClosed]; Load and Lookup keep working on the last snapshot.
+// Close is idempotent; it returns the error of closing the log, if any.
+func (st *Store[T]) Close() error {
+	st.commitMu.Lock()
+	st.mu.Lock()
+	if st.closed.Load() {
+		st.mu.Unlock()
+		st.commitMu.Unlock()
+		return nil
+	}
+	st.closed.Store(true)
+	st.mu.Unlock()
+	var err error
+	if st.d != nil {
+		st.flushLocked()
+		err = st.d.log.Close()
+		if uerr := unlockDir(st.d.lock); err == nil {
+			err = uerr
+		}
+	}
+	st.commitMu.Unlock()
+	st.subMu.Lock()
+	for s := range st.subs {
+		close(s.c)
+	}
+	st.subs = nil
+	st.subMu.Unlock()
+	return err
+}

@@ -1,0 +1,64 @@
+package cfgsnap
+
+import "sync/atomic"
+
+// Subscription receives every change of a [Store], in version order. It is
+// safe for concurrent use; its zero value is not usable (use
+// [Store.Subscribe]).
+type Subscription struct {
+	c      chan Change
+	missed atomic.Uint64
+	owner  interface{ unsubscribe(*Subscription) }
+}
+
+// Subscribe returns a subscription whose channel buffers up to buffer
+// changes (negative means 0). Sends never block the writer: when the buffer
+// is full the change is dropped and counted by [Subscription.Missed] (the
+// next received Version also jumps). On a closed store the returned
+// subscription's channel is already closed.
+func (st *Store[T]) Subscribe(buffer int) *Subscription {
+	s := &Subscription{c: make(chan Change, max(buffer, 0)), owner: st}
+	st.subMu.Lock()
+	if st.subs == nil {
+		close(s.c)
+	} else {
+		st.subs[s] = struct{}{}
+	}
+	st.subMu.Unlock()
+	return s
+}
+
+func (st *Store[T]) unsubscribe(s *Subscription) {
+	st.subMu.Lock()
+	if _, ok := st.subs[s]; ok {
+		delete(st.subs, s)
+		close(s.c)
+	}
+	st.subMu.Unlock()
+}
+
+// notify offers ch to every subscriber without blocking. Called by the one
+// goroutine that publishes (so in version order); subMu makes the sends and
+// the closes in Close/unsubscribe mutually exclusive.
+func (st *Store[T]) notify(ch Change) {
+	st.subMu.Lock()
+	for s := range st.subs {
+		select {
+		case s.c <- ch:
+		default:
+			s.missed.Add(1)
+		}
+	}
+	st.subMu.Unlock()
+}
+
+// C returns the channel of changes. It is closed by [Subscription.Close] or
+// [Store.Close], never otherwise.
+func (s *Subscription) C() <-chan Change { return s.c }
+
+// Missed returns how many changes were dropped because the buffer was full.
+func (s *Subscription) Missed() uint64 { return s.missed.Load() }
+
+// Close stops the subscription and closes its channel; the store keeps no
+// reference to it afterwards. Idempotent.
+func (s *Subscription) Close() { s.owner.unsubscribe(s) }
