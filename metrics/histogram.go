@@ -1,0 +1,389 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// geometry is the bucket layout of hdrhistogram-go, computed with the same
+// formulas (hdr.go: geometryMagnitudes, newExactGeometry, countsIndexFor,
+// valueFromFlatIndex), so that index i of our stripes is index i of the
+// library's counts array and folding is index-wise. TestGeometryMatchesHDR
+// checks both the length and the index of every recorded value.
+type geometry struct {
+	lowest, highest int64
+	sigfigs         int
+	unitMag         uint  // log2 of the unit (lowest rounded down to a power of two)
+	halfMag         uint  // log2 of half the sub-bucket count
+	halfCount       int64 // half the sub-bucket count
+	subBucketMask   uint64
+	countsLen       int
+}
+
+func newGeometry(lowest, highest int64, sigfigs int) (geometry, error) {
+	switch {
+	case lowest < 1:
+		return geometry{}, fmt.Errorf("%w: histogram lowest %d: want >= 1", ErrInvalid, lowest)
+	case sigfigs < 1 || sigfigs > 5:
+		return geometry{}, fmt.Errorf("%w: histogram significant figures %d: want 1..5", ErrInvalid, sigfigs)
+	case highest/2 < lowest:
+		return geometry{}, fmt.Errorf("%w: histogram highest %d: want >= 2*lowest (%d)", ErrInvalid, highest, lowest)
+	}
+	largest := 2 * math.Pow10(sigfigs)
+	subBucketCountMag := int(math.Ceil(math.Log2(largest)))
+	halfMag := max(subBucketCountMag, 1) - 1
+	unitMag := max(int(math.Floor(math.Log2(float64(lowest)))), 0)
+	if unitMag+halfMag > 61 {
+		return geometry{}, fmt.Errorf("%w: histogram lowest %d too large for %d significant figures", ErrInvalid, lowest, sigfigs)
+	}
+	subBucketCount := int64(1) << (halfMag + 1)
+	smallestUntrackable := subBucketCount << unitMag
+	bucketsNeeded := int64(1)
+	for smallestUntrackable <= highest {
+		if smallestUntrackable > math.MaxInt64/2 {
+			bucketsNeeded++
+			break
+		}
+		smallestUntrackable <<= 1
+		bucketsNeeded++
+	}
+	return geometry{
+		lowest: lowest, highest: highest, sigfigs: sigfigs,
+		unitMag:       uint(unitMag),
+		halfMag:       uint(halfMag),
+		halfCount:     subBucketCount / 2,
+		subBucketMask: uint64(subBucketCount-1) << unitMag,
+		countsLen:     int((bucketsNeeded + 1) * (subBucketCount / 2)),
+	}, nil
+}
+
+// index returns the counts index of v, 0 <= v <= highest.
+func (g *geometry) index(v int64) int {
+	pow2Ceiling := uint(64 - bits.LeadingZeros64(uint64(v)|g.subBucketMask))
+	bucket := pow2Ceiling - g.unitMag - (g.halfMag + 1)
+	sub := v >> (bucket + g.unitMag)
+	return int(int64(bucket+1)<<g.halfMag + sub - g.halfCount)
+}
+
+// bucketOf returns the bucket and sub-bucket of counts index i.
+func (g *geometry) bucketOf(i int) (bucket uint, sub int64) {
+	b := i>>g.halfMag - 1
+	sub = int64(i)&(g.halfCount-1) + g.halfCount
+	if b < 0 {
+		sub -= g.halfCount
+		b = 0
+	}
+	return uint(b), sub
+}
+
+// lowestAt returns the lowest value that maps to counts index i.
+func (g *geometry) lowestAt(i int) int64 {
+	b, sub := g.bucketOf(i)
+	return sub << (b + g.unitMag)
+}
+
+// highestAt returns the highest value that maps to counts index i.
+func (g *geometry) highestAt(i int) int64 {
+	b, sub := g.bucketOf(i)
+	return sub<<(b+g.unitMag) + int64(1)<<(b+g.unitMag) - 1
+}
+
+// Stripes are stored in chunks of chunkLen counts, allocated on first use:
+// the default geometry has 33,792 counts (264 KiB) per stripe, but latencies
+// cluster, so a stripe usually touches a few chunks.
+const (
+	chunkShift = 7
+	chunkLen   = 1 << chunkShift // 128 counts, 1 KiB: its own cache lines
+	chunkMask  = chunkLen - 1
+)
+
+type chunk [chunkLen]atomic.Uint64
+
+// Histogram is an HDR histogram of int64 values (by default nanoseconds from
+// 1 ns to 1 h at 3 significant figures), striped per P. Obtain one with
+// [Registry.Histogram] and keep it: Record does no lookup.
+//
+// Record and RecordN are safe for concurrent use, take no lock and, once a
+// value's chunk of buckets exists in the stripe, allocate nothing: one atomic
+// add on the stripe of the calling P. Snapshot and Quantile fold the stripes
+// into an hdrhistogram-go histogram under a mutex that writers never take;
+// a histogram that has not changed since its last fold is not folded again.
+// The zero value is not usable; a Histogram must not be copied.
+type Histogram struct {
+	_       noCopy
+	name    string
+	on      *atomic.Bool
+	g       geometry
+	mask    int
+	nchunks int
+	// chunks holds stripe s's chunk c at s*nchunks+c. Writers: the first
+	// Record into a missing chunk allocates it and CASes it in (the loser
+	// uses the winner's); a chunk pointer is never changed again. Counts only
+	// grow: a count is written only by atomic adds.
+	chunks []atomic.Pointer[chunk]
+	// dirty is set by a writer after its count add whenever it reads false,
+	// and cleared by the fold (Swap) before it reads the counts. Go atomics
+	// are sequentially consistent, so an add that the fold missed is followed
+	// by a Load that sees the cleared flag and sets it again: a clean flag
+	// means the cached fold is current. It sits on a line that is otherwise
+	// read-only; it is written about once per fold.
+	dirty atomic.Bool
+	f     *fold // separate allocation: readers' writes stay off this line
+}
+
+// fold is the read side of a Histogram, guarded by mu.
+type fold struct {
+	mu      sync.Mutex
+	clamped atomic.Uint64 // values out of [0, highest], clamped (not under mu)
+	hdr     *hdrhistogram.Histogram
+	done    [][]uint64 // per chunk, the counts already recorded into hdr
+	scratch [chunkLen]uint64
+	snap    HistogramSnapshot // valid when folded
+	folded  bool
+}
+
+func newHistogram(name string, on *atomic.Bool, stripes int, g geometry) *Histogram {
+	n := (g.countsLen + chunkLen - 1) >> chunkShift
+	return &Histogram{
+		name: name, on: on, g: g, mask: stripes - 1, nchunks: n,
+		chunks: make([]atomic.Pointer[chunk], stripes*n),
+		f:      &fold{done: make([][]uint64, n)},
+	}
+}
+
+// Name returns the histogram's name.
+func (h *Histogram) Name() string { return h.name }
+
+// Record adds one value. It is a no-op while the registry is disabled. A
+// value below 0 is recorded as 0, one above the highest trackable value as
+// that value, and both are counted in [HistogramSnapshot.Clamped].
+func (h *Histogram) Record(v int64) { h.RecordN(v, 1) }
+
+// RecordN adds n occurrences of v, like n calls of [Histogram.Record].
+func (h *Histogram) RecordN(v int64, n uint64) {
+	if !h.on.Load() {
+		return
+	}
+	if uint64(v) > uint64(h.g.highest) { // negative values too
+		v = h.clamp(v)
+	}
+	i := h.g.index(v)
+	p := runtime_procPin()
+	slot := (p&h.mask)*h.nchunks + i>>chunkShift
+	if c := h.chunks[slot].Load(); c != nil {
+		c[i&chunkMask].Add(n)
+		runtime_procUnpin()
+	} else {
+		runtime_procUnpin() // allocation must not happen pinned
+		h.recordNewChunk(slot, i, n)
+	}
+	if !h.dirty.Load() {
+		h.dirty.Store(true)
+	}
+}
+
+func (h *Histogram) clamp(v int64) int64 {
+	h.f.clamped.Add(1)
+	if v < 0 {
+		return 0
+	}
+	return h.g.highest
+}
+
+func (h *Histogram) recordNewChunk(slot, i int, n uint64) {
+	c := new(chunk)
+	if !h.chunks[slot].CompareAndSwap(nil, c) {
+		c = h.chunks[slot].Load()
+	}
+	c[i&chunkMask].Add(n)
+}
+
+// Snapshot folds the stripes and returns count, min, max, mean and
+// percentiles computed by hdrhistogram-go. It is safe for concurrent use;
+// concurrent Records may or may not be included. It allocates only when the
+// histogram changed since the last fold.
+func (h *Histogram) Snapshot() HistogramSnapshot {
+	f := h.f
+	f.mu.Lock()
+	h.foldLocked()
+	s := f.snap
+	f.mu.Unlock()
+	s.Clamped = f.clamped.Load()
+	return s
+}
+
+// Quantile returns the value at quantile q (0 <= q <= 1; 0.99 is the 99th
+// percentile) as hdrhistogram-go computes it, or 0 when empty. q is clamped
+// to [0, 1]; NaN reads as 0. Safe for concurrent use; it allocates only when
+// the histogram changed since the last fold.
+func (h *Histogram) Quantile(q float64) int64 {
+	f := h.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h.foldLocked()
+	return f.hdr.ValueAtQuantile(percent(q))
+}
+
+func percent(q float64) float64 {
+	if !(q > 0) { // also NaN
+		return 0
+	}
+	return min(q, 1) * 100
+}
+
+// foldLocked brings f.hdr and f.snap up to date. Counts only grow, so it
+// records into f.hdr the difference between each count and the part of it
+// already recorded (f.done): the cost follows the chunks in use, not the
+// geometry.
+func (h *Histogram) foldLocked() {
+	f := h.f
+	if f.folded && !h.dirty.Load() {
+		return
+	}
+	h.dirty.Store(false)
+	if f.hdr == nil {
+		f.hdr = hdrhistogram.New(h.g.lowest, h.g.highest, h.g.sigfigs)
+	}
+	stripes := h.mask + 1
+	var buckets []Bucket
+	if f.folded {
+		buckets = make([]Bucket, 0, len(f.snap.Buckets)+8)
+	}
+	for c := 0; c < h.nchunks; c++ {
+		sc := &f.scratch
+		any := false
+		for s := 0; s < stripes; s++ {
+			ch := h.chunks[s*h.nchunks+c].Load()
+			if ch == nil {
+				continue
+			}
+			if !any {
+				*sc = [chunkLen]uint64{}
+				any = true
+			}
+			for j := range ch {
+				sc[j] += ch[j].Load()
+			}
+		}
+		if !any {
+			continue
+		}
+		done := f.done[c]
+		if done == nil {
+			done = make([]uint64, chunkLen)
+			f.done[c] = done
+		}
+		base := c << chunkShift
+		for j, n := range sc {
+			if n == 0 {
+				continue
+			}
+			if d := n - done[j]; d != 0 {
+				_ = f.hdr.RecordValues(h.g.lowestAt(base+j), int64(d))
+				done[j] = n
+			}
+			buckets = append(buckets, Bucket{UpperBound: h.g.highestAt(base + j), Count: n})
+		}
+	}
+	hd := f.hdr
+	ps := hd.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
+	f.snap = HistogramSnapshot{
+		Count: uint64(hd.TotalCount()),
+		Min:   hd.Min(), Max: hd.Max(), Mean: hd.Mean(),
+		P50: ps[0], P90: ps[1], P99: ps[2], P999: ps[3],
+		Buckets: buckets,
+		Lowest:  h.g.lowest, Highest: h.g.highest, SignificantFigures: h.g.sigfigs,
+	}
+	if f.snap.Count == 0 { // hdr's Max of an empty histogram is its unit - 1
+		f.snap.Min, f.snap.Max, f.snap.Mean = 0, 0, 0
+	}
+	f.folded = true
+}
+
+// Bucket is one non-empty HDR bucket: Count values v with
+// previous UpperBound < v <= UpperBound.
+type Bucket struct {
+	UpperBound int64
+	Count      uint64
+}
+
+// HistogramSnapshot is a histogram folded at one moment. It is a value; its
+// Buckets slice is shared between snapshots of an unchanged histogram and
+// must be treated as read-only.
+type HistogramSnapshot struct {
+	// Count is the number of values, including clamped ones; it equals the
+	// sum of Buckets' counts.
+	Count uint64
+	// Clamped counts the values recorded out of [0, Highest] and clamped
+	// into it (read a moment after Count: it may include values that Count
+	// does not yet).
+	Clamped uint64
+	// Min and Max are the lowest and highest values recorded, within the
+	// HDR precision (hdrhistogram-go's Min and Max); 0 when empty.
+	Min, Max int64
+	// Mean is hdrhistogram-go's mean; 0 when empty.
+	Mean float64
+	// P50, P90, P99 and P999 are the 50th, 90th, 99th and 99.9th
+	// percentiles as hdrhistogram-go computes them; 0 when empty.
+	P50, P90, P99, P999 int64
+	// Buckets are the non-empty HDR buckets in ascending order (counts not
+	// cumulative; see [HistogramSnapshot.CumulativeCounts]).
+	Buckets []Bucket
+	// Lowest, Highest and SignificantFigures are the histogram's geometry.
+	Lowest, Highest    int64
+	SignificantFigures int
+}
+
+// Histogram returns a new hdrhistogram-go histogram holding the snapshot's
+// values, owned by the caller (to merge, encode or query). It allocates the
+// full counts array of the geometry (264 KiB with the defaults); nil when
+// the snapshot has no geometry (the zero HistogramSnapshot).
+func (s HistogramSnapshot) Histogram() *hdrhistogram.Histogram {
+	g, err := newGeometry(s.Lowest, s.Highest, s.SignificantFigures)
+	if err != nil {
+		return nil
+	}
+	hd := hdrhistogram.New(s.Lowest, s.Highest, s.SignificantFigures)
+	for _, b := range s.Buckets {
+		_ = hd.RecordValues(min(b.UpperBound, g.highest), int64(b.Count))
+	}
+	return hd
+}
+
+// Quantile returns the value at quantile q (0 <= q <= 1) as hdrhistogram-go
+// computes it, or 0 when empty. It builds a histogram with
+// [HistogramSnapshot.Histogram] on every call: for several quantiles, build
+// it once, or use [Histogram.Quantile] on the live histogram.
+func (s HistogramSnapshot) Quantile(q float64) int64 {
+	if s.Count == 0 {
+		return 0
+	}
+	hd := s.Histogram()
+	if hd == nil {
+		return 0
+	}
+	return hd.ValueAtQuantile(percent(q))
+}
+
+// CumulativeCounts returns, for each bound in bounds (ascending), the number
+// of values <= bound, as Prometheus and OpenTelemetry exporters need for
+// their own bucket bounds. An HDR bucket counts as <= bound when its upper
+// bound is, so a count can miss values within the HDR precision of bound.
+func (s HistogramSnapshot) CumulativeCounts(bounds []int64) []uint64 {
+	out := make([]uint64, len(bounds))
+	var cum uint64
+	j := 0
+	for i, b := range bounds {
+		for j < len(s.Buckets) && s.Buckets[j].UpperBound <= b {
+			cum += s.Buckets[j].Count
+			j++
+		}
+		out[i] = cum
+	}
+	return out
+}

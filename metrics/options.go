@@ -1,0 +1,166 @@
+package metrics
+
+import (
+	"fmt"
+	"math/bits"
+	"runtime"
+	"time"
+)
+
+// Clock tells the time. [Registry.Snapshot] reads it once per snapshot and
+// [Dispatcher.Span] twice per span. Implementations must be safe for
+// concurrent use. The default is the system clock ([time.Now]).
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Defaults of the registry's settings.
+const (
+	// DefaultLowest is the default lowest discernible histogram value: 1 (a
+	// nanosecond when values are durations).
+	DefaultLowest int64 = 1
+	// DefaultHighest is the default highest trackable histogram value: one
+	// hour in nanoseconds.
+	DefaultHighest = int64(time.Hour)
+	// DefaultSignificantFigures is the default histogram precision: 3
+	// significant decimal digits (a relative error of at most 0.1%).
+	DefaultSignificantFigures = 3
+	// MaxStripes bounds the stripe count of counters and histograms.
+	MaxStripes = 1024
+	// defaultMaxStripes caps the automatic stripe count: beyond 64 cores the
+	// memory of every counter (64 B per stripe) and histogram grows faster
+	// than contention falls.
+	defaultMaxStripes = 64
+)
+
+type settings struct {
+	stripes  int
+	lowest   int64
+	highest  int64
+	sigfigs  int
+	clock    Clock
+	problems []error
+}
+
+func defaultSettings() settings {
+	return settings{
+		stripes: defaultStripes(),
+		lowest:  DefaultLowest,
+		highest: DefaultHighest,
+		sigfigs: DefaultSignificantFigures,
+		clock:   realClock{},
+	}
+}
+
+// defaultStripes is GOMAXPROCS rounded up to a power of two, at most 64.
+func defaultStripes() int {
+	return roundStripes(runtime.GOMAXPROCS(0), defaultMaxStripes)
+}
+
+func roundStripes(n, limit int) int {
+	if n < 1 {
+		n = 1
+	}
+	if n > limit {
+		n = limit
+	}
+	return 1 << bits.Len(uint(n-1))
+}
+
+// Option configures a [Registry]. Options are applied in order; the last one
+// of a kind wins. An option with a value out of range is ignored by
+// [NewRegistry] (the default stays) and reported by [CheckOptions].
+type Option interface{ apply(*settings) }
+
+type optionFunc func(*settings)
+
+func (f optionFunc) apply(s *settings) { f(s) }
+
+// DispatcherOption configures a [Dispatcher]. The last one of a kind wins.
+type DispatcherOption interface{ applyDispatcher(*dispatcherSettings) }
+
+type dispatcherOptionFunc func(*dispatcherSettings)
+
+func (f dispatcherOptionFunc) applyDispatcher(s *dispatcherSettings) { f(s) }
+
+// SharedOption is an option that configures both a [Registry] and a
+// [Dispatcher].
+type SharedOption interface {
+	Option
+	DispatcherOption
+}
+
+type clockOption struct{ c Clock }
+
+func (o clockOption) apply(s *settings) {
+	if o.c == nil {
+		s.problems = append(s.problems, fmt.Errorf("%w: WithClock(nil)", ErrInvalid))
+		return
+	}
+	s.clock = o.c
+}
+
+func (o clockOption) applyDispatcher(s *dispatcherSettings) {
+	if o.c != nil {
+		s.clock = o.c
+	}
+}
+
+// WithClock sets the clock of a registry (the time of its snapshots) or of a
+// dispatcher (span start times and durations). nil is invalid and ignored.
+func WithClock(c Clock) SharedOption { return clockOption{c} }
+
+// WithStripes sets the number of stripes of every counter and histogram of the
+// registry: n is rounded up to a power of two; 0 means the default, GOMAXPROCS
+// rounded up to a power of two and capped at 64. More stripes than Ps waste
+// memory; fewer make Ps share stripes (correct, but contended). n < 0 or
+// n > [MaxStripes] is invalid.
+func WithStripes(n int) Option {
+	return optionFunc(func(s *settings) {
+		switch {
+		case n == 0:
+			s.stripes = defaultStripes()
+		case n < 0 || n > MaxStripes:
+			s.problems = append(s.problems, fmt.Errorf("%w: WithStripes(%d): want 0..%d", ErrInvalid, n, MaxStripes))
+		default:
+			s.stripes = roundStripes(n, MaxStripes)
+		}
+	})
+}
+
+// WithHistogramRange sets the geometry of the registry's histograms, with the
+// meaning of hdrhistogram.New: values are tracked from 0 to highest, with a
+// resolution of lowest and sigfigs significant decimal digits. Defaults:
+// [DefaultLowest], [DefaultHighest], [DefaultSignificantFigures]. It is
+// invalid unless lowest >= 1, highest >= 2*lowest, 1 <= sigfigs <= 5 and the
+// geometry fits in 64 bits. Memory grows with highest/lowest and 2^sigfigs:
+// the defaults need 33,792 buckets (8 bytes each) per folded histogram.
+func WithHistogramRange(lowest, highest int64, sigfigs int) Option {
+	return optionFunc(func(s *settings) {
+		if _, err := newGeometry(lowest, highest, sigfigs); err != nil {
+			s.problems = append(s.problems, err)
+			return
+		}
+		s.lowest, s.highest, s.sigfigs = lowest, highest, sigfigs
+	})
+}
+
+// CheckOptions reports the first invalid option, wrapped around [ErrInvalid],
+// or nil. Callers that take options from configuration call it before
+// [NewRegistry], which ignores invalid options.
+func CheckOptions(opts ...Option) error {
+	s := defaultSettings()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&s)
+		}
+	}
+	if len(s.problems) > 0 {
+		return s.problems[0]
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package metrics
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elixirscope-go/foundation/internal/pad"
+	"github.com/puzpuzpuz/xsync/v3"
+)
+
+// Registry holds named counters, gauges and histograms. A name is looked up
+// only when a handle is asked for: [Registry.Counter] returns the same
+// *Counter for the same name for the life of the registry, and the hot path
+// is the handle's method. Counters, gauges and histograms have separate
+// namespaces.
+//
+// All methods are safe for concurrent use. A Registry starts no goroutine and
+// needs no Close. The zero value is not usable; use [NewRegistry].
+type Registry struct {
+	_ noCopy
+	// on is read by every Add, Set and Record and written only by
+	// SetEnabled; it has the lines around it to itself, so the writes of the
+	// fields below (creation of metrics) never evict it from readers' caches.
+	_  [pad.FalseSharingRange]byte
+	on atomic.Bool
+	_  [pad.FalseSharingRange - 4]byte
+
+	s          settings
+	geom       geometry
+	counters   *xsync.MapOf[string, *Counter]
+	gauges     *xsync.MapOf[string, *Gauge]
+	histograms *xsync.MapOf[string, *Histogram]
+
+	mu sync.Mutex // serializes creation; guards the lists below
+	// Append-only lists, for Snapshot: it copies the slice headers under mu
+	// and reads the elements without it (an element below the copied length
+	// is never written again).
+	counterList   []*Counter
+	gaugeList     []*Gauge
+	histogramList []*Histogram
+
+	invalid   atomic.Uint64 // handles asked for with an empty name
+	off       atomic.Bool   // always false: the switch of the discard handles
+	discardC  *Counter
+	discardG  *Gauge
+	discardHO sync.Once
+	discardH  *Histogram
+}
+
+// NewRegistry returns an empty, enabled registry. Invalid options are ignored
+// (see [CheckOptions]).
+func NewRegistry(opts ...Option) *Registry {
+	s := defaultSettings()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&s)
+		}
+	}
+	g, _ := newGeometry(s.lowest, s.highest, s.sigfigs) // validated by the option
+	r := &Registry{
+		s:          s,
+		geom:       g,
+		counters:   xsync.NewMapOf[string, *Counter](),
+		gauges:     xsync.NewMapOf[string, *Gauge](),
+		histograms: xsync.NewMapOf[string, *Histogram](),
+	}
+	r.on.Store(true)
+	r.discardC = newCounter("", &r.off, 1)
+	r.discardG = newGauge("", &r.off)
+	return r
+}
+
+// SetEnabled turns recording on or off for every metric of the registry, at
+// once: while off, Add, Inc, Set, Record and RecordN return without effect
+// (the values are not counted anywhere). Handles stay valid and reads still
+// work.
+func (r *Registry) SetEnabled(on bool) { r.on.Store(on) }
+
+// Enabled reports whether recording is on.
+func (r *Registry) Enabled() bool { return r.on.Load() }
+
+// Stripes returns the stripe count of the registry's counters and histograms.
+func (r *Registry) Stripes() int { return r.s.stripes }
+
+// Counter returns the counter named name, creating it on first use. An empty
+// name is invalid: it returns a counter that ignores every Add, shared by all
+// invalid names, and counts the request in [Snapshot.InvalidNames]. Looking a
+// name up costs an xsync map load: bind the handle once and keep it.
+func (r *Registry) Counter(name string) *Counter {
+	if c, ok := r.counters.Load(name); ok {
+		return c
+	}
+	return r.newCounter(name)
+}
+
+func (r *Registry) newCounter(name string) *Counter {
+	if name == "" {
+		r.invalid.Add(1)
+		return r.discardC
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.counters.Load(name); ok {
+		return c
+	}
+	c := newCounter(name, &r.on, r.s.stripes)
+	r.counterList = append(r.counterList, c)
+	r.counters.Store(name, c)
+	return c
+}
+
+// Gauge returns the gauge named name, creating it on first use. An empty name
+// is handled as in [Registry.Counter].
+func (r *Registry) Gauge(name string) *Gauge {
+	if g, ok := r.gauges.Load(name); ok {
+		return g
+	}
+	return r.newGauge(name)
+}
+
+func (r *Registry) newGauge(name string) *Gauge {
+	if name == "" {
+		r.invalid.Add(1)
+		return r.discardG
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g, ok := r.gauges.Load(name); ok {
+		return g
+	}
+	g := newGauge(name, &r.on)
+	r.gaugeList = append(r.gaugeList, g)
+	r.gauges.Store(name, g)
+	return g
+}
+
+// Histogram returns the histogram named name, creating it on first use with
+// the registry's geometry ([WithHistogramRange]). An empty name is handled as
+// in [Registry.Counter].
+func (r *Registry) Histogram(name string) *Histogram {
+	if h, ok := r.histograms.Load(name); ok {
+		return h
+	}
+	return r.newHistogram(name)
+}
+
+func (r *Registry) newHistogram(name string) *Histogram {
+	if name == "" {
+		r.invalid.Add(1)
+		r.discardHO.Do(func() { r.discardH = newHistogram("", &r.off, 1, r.geom) })
+		return r.discardH
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h, ok := r.histograms.Load(name); ok {
+		return h
+	}
+	h := newHistogram(name, &r.on, r.s.stripes, r.geom)
+	r.histogramList = append(r.histogramList, h)
+	r.histograms.Store(name, h)
+	return h
+}
+
+// Snapshot is every metric of a registry at one moment (each metric is read
+// atomically; the set is not one atomic cut).
+type Snapshot struct {
+	// Time is the registry clock's reading, taken once per snapshot.
+	Time       time.Time
+	Counters   map[string]uint64
+	Gauges     map[string]float64
+	Histograms map[string]HistogramSnapshot
+	// Dropped is the sum of the gauges' dropped updates (NaN, ±Inf).
+	Dropped uint64
+	// InvalidNames counts the handles asked for with an empty name.
+	InvalidNames uint64
+}
+
+// Snapshot reads every metric. Histograms that changed since their last fold
+// are folded again (see [Histogram.Snapshot]); the others cost a mutex and a
+// copy. It allocates the three maps. Safe for concurrent use with everything.
+func (r *Registry) Snapshot() Snapshot {
+	return r.snapshotAt(r.s.clock.Now())
+}
+
+func (r *Registry) snapshotAt(now time.Time) Snapshot {
+	r.mu.Lock()
+	cs, gs, hs := r.counterList, r.gaugeList, r.histogramList
+	r.mu.Unlock()
+	s := Snapshot{
+		Time:         now,
+		Counters:     make(map[string]uint64, len(cs)),
+		Gauges:       make(map[string]float64, len(gs)),
+		Histograms:   make(map[string]HistogramSnapshot, len(hs)),
+		InvalidNames: r.invalid.Load(),
+	}
+	for _, c := range cs {
+		s.Counters[c.name] = c.Value()
+	}
+	for _, g := range gs {
+		s.Gauges[g.name] = g.Value()
+		s.Dropped += g.Dropped()
+	}
+	for _, h := range hs {
+		s.Histograms[h.name] = h.Snapshot()
+	}
+	return s
+}
