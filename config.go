@@ -1,0 +1,354 @@
+package foundation
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config is the default configuration schema of foundation: the schema of
+// the design documents, with the defaults and the validation rules of the
+// original implementation (see [DefaultConfig] and [Config.Validate]).
+//
+// Paths are dotted snake_case, taken from the cfg tags: the field
+// Config.AI.Planning.SamplingRate is "ai.planning.sampling_rate".
+// A Config is a plain value with no maps or slices: copying it copies all of
+// it, so a Config read from a snapshot can't change what others read.
+type Config struct {
+	AI        AIConfig        `cfg:"ai" json:"ai"`
+	Capture   CaptureConfig   `cfg:"capture" json:"capture"`
+	Storage   StorageConfig   `cfg:"storage" json:"storage"`
+	Interface InterfaceConfig `cfg:"interface" json:"interface"`
+	Dev       DevConfig       `cfg:"dev" json:"dev"`
+}
+
+// AIConfig holds settings for the embedding application's AI features;
+// foundation only stores and validates them.
+type AIConfig struct {
+	Provider Provider       `cfg:"provider" json:"provider"`
+	APIKey   Secret         `cfg:"api_key" json:"api_key"`
+	Model    string         `cfg:"model" json:"model"`
+	Analysis AnalysisConfig `cfg:"analysis" json:"analysis"`
+	Planning PlanningConfig `cfg:"planning" json:"planning"`
+}
+
+// AnalysisConfig is ai.analysis.
+type AnalysisConfig struct {
+	MaxFileSize int           `cfg:"max_file_size" json:"max_file_size"`
+	Timeout     time.Duration `cfg:"timeout" json:"timeout"`
+	CacheTTL    time.Duration `cfg:"cache_ttl" json:"cache_ttl"`
+}
+
+// PlanningConfig is ai.planning.
+type PlanningConfig struct {
+	PerformanceTarget float64  `cfg:"performance_target" json:"performance_target"`
+	SamplingRate      float64  `cfg:"sampling_rate" json:"sampling_rate"`
+	DefaultStrategy   Strategy `cfg:"default_strategy" json:"default_strategy"`
+}
+
+// CaptureConfig is capture.
+type CaptureConfig struct {
+	RingBuffer RingBufferConfig `cfg:"ring_buffer" json:"ring_buffer"`
+	Processing ProcessingConfig `cfg:"processing" json:"processing"`
+	VMTracing  VMTracingConfig  `cfg:"vm_tracing" json:"vm_tracing"`
+}
+
+// RingBufferConfig is capture.ring_buffer. OverflowStrategy and NumBuffers
+// drive the event store's ring.
+type RingBufferConfig struct {
+	Size             int              `cfg:"size" json:"size"`
+	MaxEvents        int              `cfg:"max_events" json:"max_events"`
+	OverflowStrategy OverflowStrategy `cfg:"overflow_strategy" json:"overflow_strategy"`
+	NumBuffers       int              `cfg:"num_buffers" json:"num_buffers"`
+}
+
+// ProcessingConfig is capture.processing: the batching of event export.
+type ProcessingConfig struct {
+	BatchSize     int           `cfg:"batch_size" json:"batch_size"`
+	FlushInterval time.Duration `cfg:"flush_interval" json:"flush_interval"`
+	MaxQueueSize  int           `cfg:"max_queue_size" json:"max_queue_size"`
+}
+
+// VMTracingConfig is capture.vm_tracing (kept for the embedding application).
+type VMTracingConfig struct {
+	EnableSpawnTrace   bool `cfg:"enable_spawn_trace" json:"enable_spawn_trace"`
+	EnableExitTrace    bool `cfg:"enable_exit_trace" json:"enable_exit_trace"`
+	EnableMessageTrace bool `cfg:"enable_message_trace" json:"enable_message_trace"`
+	TraceChildren      bool `cfg:"trace_children" json:"trace_children"`
+}
+
+// StorageConfig is storage.
+type StorageConfig struct {
+	Hot  HotStorageConfig  `cfg:"hot" json:"hot"`
+	Warm WarmStorageConfig `cfg:"warm" json:"warm"`
+	Cold ColdStorageConfig `cfg:"cold" json:"cold"`
+}
+
+// HotStorageConfig is storage.hot: the in-memory event store's bounds.
+type HotStorageConfig struct {
+	MaxEvents     int           `cfg:"max_events" json:"max_events"`
+	MaxAgeSeconds int           `cfg:"max_age_seconds" json:"max_age_seconds"`
+	PruneInterval time.Duration `cfg:"prune_interval" json:"prune_interval"`
+}
+
+// WarmStorageConfig is storage.warm.
+type WarmStorageConfig struct {
+	Enable      bool        `cfg:"enable" json:"enable"`
+	Path        string      `cfg:"path" json:"path"`
+	MaxSizeMB   int         `cfg:"max_size_mb" json:"max_size_mb"`
+	Compression Compression `cfg:"compression" json:"compression"`
+}
+
+// ColdStorageConfig is storage.cold.
+type ColdStorageConfig struct {
+	Enable bool `cfg:"enable" json:"enable"`
+}
+
+// InterfaceConfig is interface: query limits.
+type InterfaceConfig struct {
+	QueryTimeout    time.Duration `cfg:"query_timeout" json:"query_timeout"`
+	MaxResults      int           `cfg:"max_results" json:"max_results"`
+	EnableStreaming bool          `cfg:"enable_streaming" json:"enable_streaming"`
+}
+
+// DevConfig is dev.
+type DevConfig struct {
+	DebugMode             bool `cfg:"debug_mode" json:"debug_mode"`
+	VerboseLogging        bool `cfg:"verbose_logging" json:"verbose_logging"`
+	PerformanceMonitoring bool `cfg:"performance_monitoring" json:"performance_monitoring"`
+}
+
+// Provider is ai.provider: mock, openai, anthropic or gemini.
+type Provider string
+
+// The providers.
+const (
+	ProviderMock      Provider = "mock"
+	ProviderOpenAI    Provider = "openai"
+	ProviderAnthropic Provider = "anthropic"
+	ProviderGemini    Provider = "gemini"
+)
+
+// EnumValues lists the allowed values (the config store's enum contract).
+func (Provider) EnumValues() []string { return []string{"mock", "openai", "anthropic", "gemini"} }
+
+// Strategy is ai.planning.default_strategy: fast, balanced or thorough.
+type Strategy string
+
+// The strategies.
+const (
+	StrategyFast     Strategy = "fast"
+	StrategyBalanced Strategy = "balanced"
+	StrategyThorough Strategy = "thorough"
+)
+
+// EnumValues lists the allowed values.
+func (Strategy) EnumValues() []string { return []string{"fast", "balanced", "thorough"} }
+
+// OverflowStrategy is capture.ring_buffer.overflow_strategy: what the event
+// store does when it is full.
+type OverflowStrategy string
+
+// The overflow strategies.
+const (
+	DropOldest OverflowStrategy = "drop_oldest" // evict the oldest event
+	DropNewest OverflowStrategy = "drop_newest" // refuse the new event (ErrFull)
+	Block      OverflowStrategy = "block"       // wait for room, up to interface.query_timeout
+)
+
+// EnumValues lists the allowed values.
+func (OverflowStrategy) EnumValues() []string { return []string{"drop_oldest", "drop_newest", "block"} }
+
+// Compression is storage.warm.compression: none, gzip or zstd.
+type Compression string
+
+// EnumValues lists the allowed values.
+func (Compression) EnumValues() []string { return []string{"none", "gzip", "zstd"} }
+
+// Secret is a string that never shows itself: String, fmt verbs, GoString
+// and JSON all print "[REDACTED]". Read the real value with [Secret.Reveal].
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "[REDACTED]" (or "" for an empty secret).
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString returns the redacted form for %#v.
+func (s Secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
+
+// Format redacts the secret under every verb.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", s.String())
+		return
+	}
+	fmt.Fprint(f, s.String())
+}
+
+// MarshalJSON encodes the redacted form.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// LogValue keeps the secret out of slog output.
+func (s Secret) LogValue() any { return s.String() }
+
+// DefaultConfig returns the default configuration of CONFIG.md.
+func DefaultConfig() Config {
+	return Config{
+		AI: AIConfig{
+			Provider: ProviderMock,
+			Model:    "gpt-4",
+			Analysis: AnalysisConfig{MaxFileSize: 1_000_000, Timeout: 30 * time.Second, CacheTTL: time.Hour},
+			Planning: PlanningConfig{PerformanceTarget: 0.01, SamplingRate: 1.0, DefaultStrategy: StrategyBalanced},
+		},
+		Capture: CaptureConfig{
+			RingBuffer: RingBufferConfig{Size: 1024, MaxEvents: 1000, OverflowStrategy: DropOldest, NumBuffers: 0},
+			Processing: ProcessingConfig{BatchSize: 100, FlushInterval: 50 * time.Millisecond, MaxQueueSize: 1000},
+			VMTracing:  VMTracingConfig{EnableSpawnTrace: true, EnableExitTrace: true, EnableMessageTrace: false, TraceChildren: true},
+		},
+		Storage: StorageConfig{
+			Hot:  HotStorageConfig{MaxEvents: 100_000, MaxAgeSeconds: 3600, PruneInterval: 60 * time.Second},
+			Warm: WarmStorageConfig{Enable: false, Path: "./elixir_scope_data", MaxSizeMB: 100, Compression: "zstd"},
+			Cold: ColdStorageConfig{Enable: false},
+		},
+		Interface: InterfaceConfig{QueryTimeout: 10 * time.Second, MaxResults: 1000, EnableStreaming: true},
+		Dev:       DevConfig{DebugMode: false, VerboseLogging: false, PerformanceMonitoring: true},
+	}
+}
+
+// updatablePaths are the paths that [ConfigService.Update] accepts.
+var updatablePaths = []string{
+	"ai.planning.sampling_rate",
+	"ai.planning.performance_target",
+	"capture.processing.batch_size",
+	"capture.processing.flush_interval",
+	"interface.query_timeout",
+	"interface.max_results",
+	"dev.debug_mode",
+	"dev.verbose_logging",
+	"dev.performance_monitoring",
+}
+
+// Validate checks the whole config against the rules of CONFIG.md, in their
+// order (ai, capture, storage, interface, dev); the first failing rule wins.
+// The error is an *Error matching [ErrValidation] and its own kind
+// ([ErrRange], [ErrConstraint], [ErrInvalidValue]).
+func (c *Config) Validate() error {
+	a := &c.AI
+	if err := inSet("ai.provider", a.Provider); err != nil {
+		return err
+	}
+	if err := positiveInt("ai.analysis.max_file_size", a.Analysis.MaxFileSize); err != nil {
+		return err
+	}
+	if err := positiveDur("ai.analysis.timeout", a.Analysis.Timeout); err != nil {
+		return err
+	}
+	if err := positiveDur("ai.analysis.cache_ttl", a.Analysis.CacheTTL); err != nil {
+		return err
+	}
+	if pt := a.Planning.PerformanceTarget; !(pt >= 0) || math.IsInf(pt, 0) {
+		return newError(kConstraint, nil,
+			fmt.Sprintf("ai.planning.performance_target = %v: must be a finite number >= 0", pt),
+			"path", "ai.planning.performance_target", "value", pt, "min", 0.0)
+	}
+	if sr := a.Planning.SamplingRate; !(sr >= 0 && sr <= 1) {
+		return newError(kRange, nil,
+			fmt.Sprintf("ai.planning.sampling_rate = %v: must be between 0 and 1", sr),
+			"path", "ai.planning.sampling_rate", "value", sr, "min", 0.0, "max", 1.0)
+	}
+	if err := inSet("ai.planning.default_strategy", a.Planning.DefaultStrategy); err != nil {
+		return err
+	}
+
+	rb := &c.Capture.RingBuffer
+	if err := positiveInt("capture.ring_buffer.size", rb.Size); err != nil {
+		return err
+	}
+	if err := positiveInt("capture.ring_buffer.max_events", rb.MaxEvents); err != nil {
+		return err
+	}
+	if err := inSet("capture.ring_buffer.overflow_strategy", rb.OverflowStrategy); err != nil {
+		return err
+	}
+	if rb.NumBuffers < 0 {
+		return newError(kValidation, nil,
+			fmt.Sprintf("capture.ring_buffer.num_buffers = %d: must be >= 0", rb.NumBuffers),
+			"path", "capture.ring_buffer.num_buffers", "value", rb.NumBuffers, "min", 0)
+	}
+	p := &c.Capture.Processing
+	if err := positiveInt("capture.processing.batch_size", p.BatchSize); err != nil {
+		return err
+	}
+	if err := positiveDur("capture.processing.flush_interval", p.FlushInterval); err != nil {
+		return err
+	}
+	if err := positiveInt("capture.processing.max_queue_size", p.MaxQueueSize); err != nil {
+		return err
+	}
+
+	h := &c.Storage.Hot
+	if err := positiveInt("storage.hot.max_events", h.MaxEvents); err != nil {
+		return err
+	}
+	if err := positiveInt("storage.hot.max_age_seconds", h.MaxAgeSeconds); err != nil {
+		return err
+	}
+	if err := positiveDur("storage.hot.prune_interval", h.PruneInterval); err != nil {
+		return err
+	}
+	if w := &c.Storage.Warm; w.Enable {
+		if w.Path == "" {
+			return newError(kValidation, nil, `storage.warm.path = "": must not be empty when storage.warm.enable is true`,
+				"path", "storage.warm.path", "value", "")
+		}
+		if err := positiveInt("storage.warm.max_size_mb", w.MaxSizeMB); err != nil {
+			return err
+		}
+		if err := inSet("storage.warm.compression", w.Compression); err != nil {
+			return err
+		}
+	}
+
+	if err := positiveDur("interface.query_timeout", c.Interface.QueryTimeout); err != nil {
+		return err
+	}
+	return positiveInt("interface.max_results", c.Interface.MaxResults)
+}
+
+func positiveInt(path string, v int) error {
+	if v > 0 {
+		return nil
+	}
+	return newError(kValidation, nil, fmt.Sprintf("%s = %d: must be > 0", path, v), "path", path, "value", v, "min", 1)
+}
+
+func positiveDur(path string, v time.Duration) error {
+	if v > 0 {
+		return nil
+	}
+	return newError(kValidation, nil, fmt.Sprintf("%s = %s: must be > 0", path, v), "path", path, "value", v)
+}
+
+type enum interface {
+	~string
+	EnumValues() []string
+}
+
+func inSet[E enum](path string, v E) error {
+	for _, s := range v.EnumValues() {
+		if string(v) == s {
+			return nil
+		}
+	}
+	return newError(kInvalidValue, nil,
+		fmt.Sprintf("%s = %q: must be one of %v", path, string(v), v.EnumValues()),
+		"path", path, "value", string(v), "allowed", v.EnumValues())
+}

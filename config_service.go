@@ -1,0 +1,344 @@
+package foundation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elixirscope-go/foundation/cfgsnap"
+)
+
+// Snapshot is one immutable version of the config. Get returns the current
+// one with a single atomic load; it never changes afterwards, so a caller may
+// keep it for as long as it needs a consistent view.
+type Snapshot struct {
+	cfg     Config
+	version uint64
+	time    time.Time
+}
+
+// Config returns the config by value: nothing a caller does to it can change
+// what others read.
+func (s *Snapshot) Config() Config { return s.cfg }
+
+// Version returns the snapshot's version: 0 for the starting config (or the
+// version recovered from the data dir), +1 per successful update or reset.
+func (s *Snapshot) Version() uint64 { return s.version }
+
+// Time returns when this version was made.
+func (s *Snapshot) Time() time.Time { return s.time }
+
+// ChangeKind says what made a config change.
+type ChangeKind uint8
+
+// The change kinds.
+const (
+	Updated ChangeKind = iota + 1 // Update or CompareAndUpdate of one path
+	Reset                         // Reset to the starting config
+)
+
+// String returns "updated" or "reset".
+func (k ChangeKind) String() string {
+	switch k {
+	case Updated:
+		return "updated"
+	case Reset:
+		return "reset"
+	}
+	return "unknown"
+}
+
+// ConfigChange is one successful change, as subscribers receive it. For a
+// Reset, Path is "" and Old and New are the whole Config before and after.
+type ConfigChange struct {
+	Kind    ChangeKind
+	Path    string
+	Old     any
+	New     any
+	Version uint64
+}
+
+// ConfigService holds the config: reads are one atomic load of an immutable
+// [Snapshot]; updates are serialized, converted, validated as a whole,
+// swapped in all-or-nothing, logged durably when a data dir is set, recorded
+// as events and counted in telemetry, and announced to subscribers. All
+// methods are safe for concurrent use.
+type ConfigService struct {
+	f   *Foundation
+	st  *cfgsnap.Store[Config]
+	cur atomic.Pointer[Snapshot] // readers: Load; writers: Store under mu, after st changed
+
+	mu     sync.Mutex // serializes changes so that events and notifications keep version order
+	closed atomic.Bool
+	subs   broadcaster[ConfigChange]
+
+	degraded string // set once in New when the data dir could not be fully recovered
+	level    *slog.LevelVar
+}
+
+func newConfigService(f *Foundation, initial Config, dir string) (*ConfigService, error) {
+	c := &ConfigService{f: f, level: f.level}
+	opts := cfgsnap.Options[Config]{
+		Validate:  func(cfg *Config) error { return cfg.Validate() },
+		Updatable: updatablePaths,
+		Dir:       dir,
+		Now:       f.clock.Now,
+	}
+	st, err := cfgsnap.Open(initial, opts)
+	if err != nil && dir != "" && errors.Is(err, cfgsnap.ErrCorrupt) {
+		// The design's graceful degradation: a directory that can't be
+		// recovered does not stop the Foundation. Run on the starting config,
+		// in memory, and say why.
+		c.degraded = "config data dir unusable, running in memory on the starting config: " + err.Error()
+		opts.Dir = ""
+		st, err = cfgsnap.Open(initial, opts)
+	}
+	if err != nil {
+		return nil, c.mapError("open", "", nil, err)
+	}
+	c.st = st
+	if rec := st.Recovery(); len(rec.Problems) > 0 && c.degraded == "" {
+		c.degraded = "config recovered with losses: " + strings.Join(rec.Problems, "; ")
+		f.log.Warn("config recovered with losses", "problems", rec.Problems)
+	}
+	c.publish()
+	c.applySettings(&c.cur.Load().cfg)
+	return c, nil
+}
+
+// publish makes the store's current snapshot the one Get returns.
+func (c *ConfigService) publish() *Snapshot {
+	s := c.st.Load()
+	snap := &Snapshot{cfg: s.Value(), version: s.Version(), time: s.Time()}
+	c.cur.Store(snap)
+	return snap
+}
+
+// Get returns the current snapshot: one atomic load, no lock, no allocation.
+// It works after Close too (the last snapshot).
+func (c *ConfigService) Get() *Snapshot { return c.cur.Load() }
+
+// Lookup returns the value at a dotted path of the current config: a leaf's
+// value (int, float64, bool, string, time.Duration or an enum type) or a
+// subtree's struct. An unknown path is an error matching [ErrPathNotFound].
+// The value of ai.api_key comes back as a [Secret], which never prints itself.
+func (c *ConfigService) Lookup(path string) (any, error) {
+	v, err := c.st.Lookup(path)
+	if err != nil {
+		return nil, c.mapError("lookup", path, nil, err)
+	}
+	return v, nil
+}
+
+// UpdatablePaths returns the paths Update accepts, sorted.
+func (c *ConfigService) UpdatablePaths() []string { return c.st.UpdatablePaths() }
+
+// Update sets the value at path, which must be one of [ConfigService.UpdatablePaths]
+// (else [ErrUpdateForbidden]). The value is converted as API.md says (an
+// integer field takes any Go integer in range, a float field any finite float
+// or integer, a duration a time.Duration or a string time.ParseDuration
+// accepts, a bool only a bool); a wrong type matches [ErrTypeMismatch]. The
+// whole candidate config is then validated ([ErrValidation] and its kind);
+// on any error the current snapshot stays exactly as it was. On success the
+// change is logged (durably with a data dir), a config_updated event is
+// stored, foundation.config_updates counts it, and subscribers are told.
+func (c *ConfigService) Update(path string, value any) error {
+	return c.change(Updated, path, value, func() (cfgsnap.Change, error) { return c.st.Update(path, value) })
+}
+
+// CompareAndUpdate is Update, done only if the current version is version;
+// otherwise it fails with [ErrVersionConflict] and changes nothing.
+func (c *ConfigService) CompareAndUpdate(version uint64, path string, value any) error {
+	return c.change(Updated, path, value, func() (cfgsnap.Change, error) {
+		return c.st.CompareAndUpdate(version, path, value)
+	})
+}
+
+// Reset returns the config to the one this Foundation was started with
+// (defaults, or [WithConfig]'s); the version still goes up by one. It stores
+// a config_reset event, counts foundation.config_resets and tells
+// subscribers.
+func (c *ConfigService) Reset() error {
+	return c.change(Reset, "", nil, c.st.Reset)
+}
+
+func (c *ConfigService) change(kind ChangeKind, path string, value any, do func() (cfgsnap.Change, error)) error {
+	if c.closed.Load() {
+		return errClosed("config.update")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return errClosed("config.update")
+	}
+	ch, err := do()
+	if err != nil {
+		return c.mapError("update", path, value, err)
+	}
+	snap := c.publish()
+	c.applySettings(&snap.cfg)
+	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
+	if kind == Reset {
+		cc.Path = ""
+	}
+	c.record(cc)
+	c.subs.send(cc)
+	return nil
+}
+
+// record stores the change's event and counts it. A store that refuses (it
+// may be closed, full, or absent while New runs) does not fail the update:
+// the failure is logged and counted in foundation.config_event_failures.
+func (c *ConfigService) record(cc ConfigChange) {
+	t := c.f.telemetry
+	typ := "config_updated"
+	if cc.Kind == Reset {
+		typ = "config_reset"
+		t.configResets.Add(1)
+	} else {
+		t.configUpdates.Add(1)
+	}
+	if c.f.events == nil {
+		return
+	}
+	data, err := json.Marshal(struct {
+		Path    string `json:"path"`
+		Old     any    `json:"old"`
+		New     any    `json:"new"`
+		Version uint64 `json:"version"`
+	}{cc.Path, cc.Old, cc.New, cc.Version})
+	if err == nil {
+		_, err = c.f.events.Store(Event{Type: typ, Data: data})
+	}
+	if err != nil {
+		t.configEventFailures.Add(1)
+		c.f.log.Warn("config change not recorded as an event", "path", cc.Path, "version", cc.Version, "error", err)
+	}
+}
+
+// applySettings makes the settings that drive other services take effect.
+func (c *ConfigService) applySettings(cfg *Config) {
+	if cfg.Dev.DebugMode || cfg.Dev.VerboseLogging {
+		c.level.Set(slog.LevelDebug)
+	} else {
+		c.level.Set(slog.LevelInfo)
+	}
+	if t := c.f.telemetry; t != nil {
+		t.setEnabled(cfg.Dev.PerformanceMonitoring)
+	}
+}
+
+// Subscribe returns a subscription to every later change, in order. Its
+// channel is buffered (64); a subscriber that falls behind never blocks an
+// update: it loses changes, counted by [ConfigSubscription.Missed] (and
+// visible as a gap in versions). The channel is closed only by the
+// subscription's Close or the Foundation's Close.
+func (c *ConfigService) Subscribe() *ConfigSubscription {
+	s := &ConfigSubscription{sub: newSubscriber[ConfigChange](64)}
+	if c.closed.Load() {
+		s.sub.close()
+		return s
+	}
+	c.subs.add(s.sub)
+	if c.closed.Load() { // Close ran between the check and add
+		c.subs.remove(s.sub)
+		s.sub.close()
+	}
+	s.remove = func() { c.subs.remove(s.sub) }
+	return s
+}
+
+// ConfigSubscription receives config changes; see [ConfigService.Subscribe].
+type ConfigSubscription struct {
+	sub    *subscriber[ConfigChange]
+	remove func()
+}
+
+// C returns the channel of changes.
+func (s *ConfigSubscription) C() <-chan ConfigChange { return s.sub.ch }
+
+// Missed returns how many changes this subscriber lost because its channel
+// was full.
+func (s *ConfigSubscription) Missed() uint64 { return s.sub.dropped.Load() }
+
+// Close ends the subscription and closes its channel. Idempotent.
+func (s *ConfigSubscription) Close() {
+	if s.remove != nil {
+		s.remove()
+	}
+	s.sub.close()
+}
+
+func (c *ConfigService) health() ServiceHealth {
+	if c.closed.Load() {
+		return ServiceHealth{Status: StatusStopped, Reason: "closed"}
+	}
+	if c.degraded != "" {
+		return ServiceHealth{Status: StatusDegraded, Reason: c.degraded}
+	}
+	return ServiceHealth{Status: StatusRunning}
+}
+
+func (c *ConfigService) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.subs.closeAll()
+	if err := c.st.Close(); err != nil {
+		return c.mapError("close", "", nil, err)
+	}
+	return nil
+}
+
+// mapError turns a cfgsnap error into an *Error of the right kind. An error
+// that already is an *Error (the validator's) is returned as it is.
+func (c *ConfigService) mapError(op, path string, value any, err error) error {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe
+	}
+	val := formatValue(path, value)
+	kv := []any{"path", path, "op", op}
+	if value != nil {
+		kv = append(kv, "value", value, "type", fmt.Sprintf("%T", value))
+	}
+	var pe *cfgsnap.PathError
+	detail := err.Error()
+	if errors.As(err, &pe) {
+		detail = fmt.Sprintf("want %s, got %s", pe.Want, pe.Got)
+	}
+	switch {
+	case errors.Is(err, cfgsnap.ErrForbidden):
+		return newError(kUpdateForbidden, nil, fmt.Sprintf("%s: path %q is not updatable (updatable: %s)",
+			op, path, strings.Join(updatablePaths, ", ")), kv...)
+	case errors.Is(err, cfgsnap.ErrPathNotFound):
+		if op == "update" {
+			return newError(kUpdateForbidden, nil, fmt.Sprintf("%s: path %q is not updatable", op, path), kv...)
+		}
+		return newError(kPathNotFound, nil, fmt.Sprintf("%s: path %q not found", op, path), kv...)
+	case errors.Is(err, cfgsnap.ErrTypeMismatch):
+		return newError(kTypeMismatch, nil, fmt.Sprintf("%s = %s: %s", path, val, detail), kv...)
+	case errors.Is(err, cfgsnap.ErrOutOfRange):
+		return newError(kRange, nil, fmt.Sprintf("%s = %s: out of range for the field (%s)", path, val, detail), kv...)
+	case errors.Is(err, cfgsnap.ErrInvalidValue):
+		return newError(kInvalidValue, nil, fmt.Sprintf("%s = %s: not a finite number", path, val), kv...)
+	case errors.Is(err, cfgsnap.ErrNotInSet):
+		return newError(kInvalidValue, nil, fmt.Sprintf("%s = %s: not an allowed value", path, val), kv...)
+	case errors.Is(err, cfgsnap.ErrInvalid):
+		return newError(kValidation, err, fmt.Sprintf("%s = %s: rejected by validation", path, val), kv...)
+	case errors.Is(err, cfgsnap.ErrVersionConflict):
+		return newError(kVersionConflict, nil, fmt.Sprintf("%s: %s", path, err.Error()), kv...)
+	case errors.Is(err, cfgsnap.ErrClosed):
+		return errClosed("config." + op)
+	case errors.Is(err, cfgsnap.ErrLocked):
+		return newError(kConfigStorage, err, "config data dir is locked by another process", kv...)
+	}
+	return newError(kConfigStorage, err, "config storage", kv...)
+}

@@ -1,0 +1,46 @@
+// Package foundation is the embedded foundation layer of a service: config,
+// events and telemetry on a lock-free core, with a supervisor for goroutine
+// tasks. It is the Go version of the ElixirScope Foundation layer.
+//
+// # Services
+//
+//   - [ConfigService]: reads are one atomic load of an immutable [Snapshot];
+//     updates of the nine updatable paths are converted, validated as a whole,
+//     swapped in all-or-nothing, versioned, logged durably with
+//     [WithDataDir], stored as events, counted, and announced to subscribers.
+//   - [EventStore]: a bounded, sharded lock-free ring of events with indexes
+//     by type, correlation id and time; queries cost O(log n + results).
+//   - [Telemetry]: Erlang :telemetry-style Execute/Attach/Span over striped
+//     counters and HDR histograms folded on read.
+//
+// # Errors
+//
+// Every error is an [*Error] with a unique code, a type, a category, a
+// severity and a retry hint. Match them with errors.Is against the
+// sentinels: errors.Is(err, ErrRange), and every validation failure also
+// matches [ErrValidation].
+//
+// # Concurrency
+//
+// Every exported method is safe for concurrent use. Reads never take a lock.
+// Subscribers never block writers: they lose values and can count them.
+// [Foundation.Close] stops every goroutine the Foundation started.
+//
+// # A short program
+//
+//	f, err := foundation.New(foundation.WithDataDir("/var/lib/app/config"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer f.Close()
+//
+//	rate := f.Config().Get().Config().AI.Planning.SamplingRate
+//	_ = f.Config().Update("ai.planning.sampling_rate", rate/2)
+//
+//	id, _ := f.Events().Store(foundation.Event{Type: "login", CorrelationID: "req-1"})
+//	evs, _ := f.Events().Query(foundation.Query{Type: "login", Limit: 10})
+//
+//	hits := f.Telemetry().Counter("http.hits") // bind once
+//	hits.Add(1)                                // then one atomic add
+//	f.Telemetry().Execute("http.request", foundation.Measurements{"duration": 1200}, nil)
+package foundation

@@ -1,0 +1,132 @@
+package foundation
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/elixirscope-go/foundation/internal/clock"
+)
+
+// Clock is the time source of a Foundation: [Clock.Now] stamps events,
+// snapshots and spans, and [Clock.NewTimer] drives the supervisor's backoff and
+// the pruner. Give one with [WithClock]; tests use [NewManualClock].
+type Clock = clock.Clock
+
+// Timer is a one-shot timer made by a [Clock].
+type Timer = clock.Timer
+
+// ManualClock is a [Clock] that moves only when told to (Add, Set), firing the
+// timers that come due. Its BlockUntil(n, done) waits until n timers are
+// pending, so a test knows a goroutine is asleep on the clock.
+type ManualClock = clock.Manual
+
+// NewManualClock returns a [ManualClock] that reads t.
+func NewManualClock(t time.Time) *ManualClock { return clock.NewManual(t) }
+
+// Option configures a Foundation in [New]. A bad option makes New fail with
+// an error matching [ErrInvalidArgument]; it never panics. When an option is
+// given twice, the last one wins.
+type Option interface{ apply(*settings) }
+
+type optionFunc func(*settings)
+
+func (f optionFunc) apply(s *settings) { f(s) }
+
+type settings struct {
+	config       *Config
+	dataDir      string
+	capacity     int
+	shards       int
+	logger       *slog.Logger
+	clock        Clock
+	maxEventSize int
+	exporter     Exporter
+	errs         []error
+}
+
+func (s *settings) fail(err error) { s.errs = append(s.errs, err) }
+
+// WithConfig starts the Foundation with cfg instead of [DefaultConfig]. New
+// validates it and refuses an invalid one with the validation error. It is
+// also the config that [ConfigService.Reset] returns to.
+func WithConfig(cfg Config) Option {
+	return optionFunc(func(s *settings) { c := cfg; s.config = &c })
+}
+
+// WithDataDir makes config changes durable in dir (a write-ahead log plus
+// snapshots; created if missing). A restarted Foundation with the same dir
+// comes back with the changes. A corrupt dir does not stop New: the config
+// starts from its defaults and Health reports the config service degraded.
+func WithDataDir(dir string) Option {
+	return optionFunc(func(s *settings) {
+		if dir == "" {
+			s.fail(newError(kInvalidArgument, nil, "WithDataDir: empty directory"))
+		}
+		s.dataDir = dir
+	})
+}
+
+// WithEventCapacity sets the event store's capacity (storage.hot.max_events
+// of the starting config). n must be > 0.
+func WithEventCapacity(n int) Option {
+	return optionFunc(func(s *settings) {
+		if n <= 0 {
+			s.fail(newError(kInvalidArgument, nil, fmt.Sprintf("WithEventCapacity(%d): must be > 0", n), "value", n))
+		}
+		s.capacity = n
+	})
+}
+
+// WithEventShards sets the number of ring shards of the event store
+// (capture.ring_buffer.num_buffers of the starting config); 0 means one per P.
+func WithEventShards(n int) Option {
+	return optionFunc(func(s *settings) {
+		if n < 0 {
+			s.fail(newError(kInvalidArgument, nil, fmt.Sprintf("WithEventShards(%d): must be >= 0", n), "value", n))
+		}
+		s.shards = n
+	})
+}
+
+// WithLogger sets the logger (default: one that discards everything).
+// dev.debug_mode and dev.verbose_logging raise its level to debug.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(s *settings) {
+		if l == nil {
+			s.fail(newError(kInvalidArgument, nil, "WithLogger: nil logger"))
+		}
+		s.logger = l
+	})
+}
+
+// WithClock sets the clock (default: the system clock).
+func WithClock(c Clock) Option {
+	return optionFunc(func(s *settings) {
+		if c == nil {
+			s.fail(newError(kInvalidArgument, nil, "WithClock: nil clock"))
+		}
+		s.clock = c
+	})
+}
+
+// WithMaxEventSize sets the largest Data an event may carry (default
+// 1,000,000 bytes).
+func WithMaxEventSize(n int) Option {
+	return optionFunc(func(s *settings) {
+		if n <= 0 {
+			s.fail(newError(kInvalidArgument, nil, fmt.Sprintf("WithMaxEventSize(%d): must be > 0", n), "value", n))
+		}
+		s.maxEventSize = n
+	})
+}
+
+// WithExporter sends stored events, in batches, to e (see [Exporter]).
+func WithExporter(e Exporter) Option {
+	return optionFunc(func(s *settings) {
+		if e == nil {
+			s.fail(newError(kInvalidArgument, nil, "WithExporter: nil exporter"))
+		}
+		s.exporter = e
+	})
+}
