@@ -1,0 +1,5 @@
+//go:build !race
+
+package foundation_test
+
+const raceEnabled = false
