@@ -109,3 +109,33 @@ func TestConfigGetAllocatesNothing(t *testing.T) {
 		t.Fatalf("telemetry hot path allocates %v times", n)
 	}
 }
+
+func BenchmarkConfigField(b *testing.B) {
+	f, _ := foundation.New()
+	defer f.Close()
+	rate, err := foundation.Field[float64](f.Config(), "ai.planning.sampling_rate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("single", func(b *testing.B) {
+		b.ReportAllocs()
+		var x float64
+		for i := 0; i < b.N; i++ {
+			x += rate.Get()
+		}
+		sink.f = x
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var mu sync.Mutex
+		b.RunParallel(func(pb *testing.PB) {
+			var x float64
+			for pb.Next() {
+				x += rate.Get()
+			}
+			mu.Lock()
+			sink.f += x
+			mu.Unlock()
+		})
+	})
+}

@@ -17,21 +17,49 @@ import (
 // one with a single atomic load; it never changes afterwards, so a caller may
 // keep it for as long as it needs a consistent view.
 type Snapshot struct {
-	cfg     Config
-	version uint64
-	time    time.Time
+	s   *cfgsnap.Snapshot[Config]
+	cfg *Config // s.Ptr(): read-only, never handed out
 }
 
 // Config returns the config by value: nothing a caller does to it can change
-// what others read.
-func (s *Snapshot) Config() Config { return s.cfg }
+// what others read. It copies the whole struct (a few hundred bytes); to
+// read one field on a hot path, bind a [ConfigField] once instead.
+func (s *Snapshot) Config() Config { return *s.cfg }
 
 // Version returns the snapshot's version: 0 for the starting config (or the
 // version recovered from the data dir), +1 per successful update or reset.
-func (s *Snapshot) Version() uint64 { return s.version }
+func (s *Snapshot) Version() uint64 { return s.s.Version() }
 
 // Time returns when this version was made.
-func (s *Snapshot) Time() time.Time { return s.time }
+func (s *Snapshot) Time() time.Time { return s.s.Time() }
+
+// ConfigField is a typed handle to one config field, bound once by
+// [Field]: Get reads the field from the current snapshot with one atomic
+// load and one load at a fixed offset — no lookup, no copy of the config, no
+// allocation. It is a small value, safe for concurrent use.
+type ConfigField[V any] struct {
+	c *ConfigService
+	h cfgsnap.Handle[Config, V]
+}
+
+// Field binds a [ConfigField] to path. V must be the field's exact Go type
+// (float64 for ai.planning.sampling_rate, time.Duration for
+// interface.query_timeout, …). Errors match [ErrPathNotFound] or
+// [ErrTypeMismatch].
+func Field[V any](c *ConfigService, path string) (ConfigField[V], error) {
+	h, err := cfgsnap.Field[Config, V](c.st, path)
+	if err != nil {
+		return ConfigField[V]{}, c.mapError("field", path, nil, err)
+	}
+	return ConfigField[V]{c: c, h: h}, nil
+}
+
+// Get returns the field's value in the current snapshot.
+func (f ConfigField[V]) Get() V { return f.h.Get(f.c.cur.Load().s) }
+
+// In returns the field's value in snapshot s (for several reads that must
+// agree with each other).
+func (f ConfigField[V]) In(s *Snapshot) V { return f.h.Get(s.s) }
 
 // ChangeKind says what made a config change.
 type ChangeKind uint8
@@ -107,14 +135,14 @@ func newConfigService(f *Foundation, initial Config, dir string) (*ConfigService
 		f.log.Warn("config recovered with losses", "problems", rec.Problems)
 	}
 	c.publish()
-	c.applySettings(&c.cur.Load().cfg)
+	c.applySettings(c.cur.Load().cfg)
 	return c, nil
 }
 
 // publish makes the store's current snapshot the one Get returns.
 func (c *ConfigService) publish() *Snapshot {
 	s := c.st.Load()
-	snap := &Snapshot{cfg: s.Value(), version: s.Version(), time: s.Time()}
+	snap := &Snapshot{s: s, cfg: s.Ptr()}
 	c.cur.Store(snap)
 	return snap
 }
@@ -181,7 +209,7 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 		return c.mapError("update", path, value, err)
 	}
 	snap := c.publish()
-	c.applySettings(&snap.cfg)
+	c.applySettings(snap.cfg)
 	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
 	if kind == Reset {
 		cc.Path = ""

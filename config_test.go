@@ -249,3 +249,19 @@ func TestErrorFields(t *testing.T) {
 		seen[s.Code] = s.Type
 	}
 }
+
+func TestConfigField(t *testing.T) {
+	f := newF(t)
+	rate, err := foundation.Field[float64](f.Config(), "ai.planning.sampling_rate")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, rate.Get())
+	require.NoError(t, f.Config().Update("ai.planning.sampling_rate", 0.3))
+	assert.Equal(t, 0.3, rate.Get())
+	_, err = foundation.Field[int](f.Config(), "ai.planning.sampling_rate")
+	assert.ErrorIs(t, err, foundation.ErrTypeMismatch)
+	_, err = foundation.Field[int](f.Config(), "ai.nope")
+	assert.ErrorIs(t, err, foundation.ErrPathNotFound)
+	if !raceEnabled {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { sink.f = rate.Get() }))
+	}
+}

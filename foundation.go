@@ -119,7 +119,7 @@ func New(opts ...Option) (*Foundation, error) {
 	}
 	f.config = cs
 	// The event store is sized by the config in effect (after recovery).
-	es, err := newEventStore(f, cs.Get().cfg, s.maxEventSize, s.exporter)
+	es, err := newEventStore(f, *cs.Get().cfg, s.maxEventSize, s.exporter)
 	if err != nil {
 		f.sup.stop()
 		cs.close()
