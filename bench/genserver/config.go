@@ -76,7 +76,7 @@ func (c *ConfigServer) Update(path string, value any) error {
 // synchronously and count the update.
 func (c *ConfigServer) handleUpdate(path string, value any) error {
 	next := c.cfg
-	old, nv, err := set(&next, path, value)
+	old, nv, err := SetPath(&next, path, value)
 	if err != nil {
 		return err
 	}
@@ -101,9 +101,12 @@ func (c *ConfigServer) handleUpdate(path string, value any) error {
 
 var counterOne = foundation.Measurements{"counter": 1}
 
-// set converts value for the updatable path and writes it into cfg,
-// returning the old and the new value.
-func set(cfg *foundation.Config, path string, value any) (old, nv any, err error) {
+// SetPath converts value for the updatable path, as foundation does, and
+// writes it into cfg, returning the old and the new value. It does not
+// validate the result: call cfg.Validate. An unknown or fixed path is an
+// error matching [foundation.ErrUpdateForbidden]; a value of the wrong type
+// one matching [foundation.ErrTypeMismatch].
+func SetPath(cfg *foundation.Config, path string, value any) (old, nv any, err error) {
 	switch path {
 	case "ai.planning.sampling_rate":
 		return setFloat(&cfg.AI.Planning.SamplingRate, path, value)

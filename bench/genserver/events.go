@@ -12,25 +12,43 @@ import (
 // maxEventSize is foundation's default maximum event Data size.
 const maxEventSize = 1_000_000
 
-// EventStore owns the events: a slice in id order, bounded by max events
-// (the oldest is evicted), with two index maps from type and from
-// correlation id to ids. Store and Query are calls.
+// EventStore owns an [EventLog] in one goroutine. Store and Query are calls;
+// a store also casts foundation.events_stored (and events_evicted) to the
+// telemetry server.
 type EventStore struct {
-	in    chan evMsg
-	quit  chan struct{}
-	pool  *sync.Pool
-	tel   *TelemetryService
+	in   chan evMsg
+	quit chan struct{}
+	pool *sync.Pool
+	tel  *TelemetryService
+	log  *EventLog // owned by loop
+}
+
+// EventLog is the event store's state: a slice in id order, bounded by max
+// events (the oldest is evicted), with two index maps from type and from
+// correlation id to ids. It is not safe for concurrent use: the GenServer
+// port owns it in one goroutine, the mutex design in bench/ wraps it in a
+// lock, so that both do exactly the same work.
+type EventLog struct {
 	max   int
 	maxRs int
 	maxSz int
 
-	// state, owned by loop
 	events []foundation.Event // events[i].ID == first+i
 	first  uint64
 	next   uint64
 	byType map[string][]uint64
 	byCorr map[string][]uint64
 }
+
+// NewEventLog returns an empty log holding at most maxEvents events, capping
+// queries at maxResults and refusing Data longer than maxSize.
+func NewEventLog(maxEvents, maxResults, maxSize int) *EventLog {
+	return &EventLog{max: maxEvents, maxRs: maxResults, maxSz: maxSize, first: 1, next: 1,
+		byType: make(map[string][]uint64), byCorr: make(map[string][]uint64)}
+}
+
+// Len returns the number of events held.
+func (s *EventLog) Len() int { return len(s.events) }
 
 type evMsg struct {
 	query bool
@@ -47,8 +65,7 @@ type evReply struct {
 
 func newEventStore(quit chan struct{}, tel *TelemetryService, maxEvents, maxResults, maxSize int) *EventStore {
 	return &EventStore{in: make(chan evMsg), quit: quit, pool: newPool[evReply](), tel: tel,
-		max: maxEvents, maxRs: maxResults, maxSz: maxSize, first: 1, next: 1,
-		byType: make(map[string][]uint64), byCorr: make(map[string][]uint64)}
+		log: NewEventLog(maxEvents, maxResults, maxSize)}
 }
 
 func (s *EventStore) loop() {
@@ -56,10 +73,16 @@ func (s *EventStore) loop() {
 		select {
 		case m := <-s.in:
 			if m.query {
-				evs, err := s.handleQuery(&m.q)
+				evs, err := s.log.Query(&m.q)
 				m.reply <- evReply{evs: evs, err: err}
 			} else {
-				id, err := s.handleStore(&m.ev)
+				id, evicted, err := s.log.Store(&m.ev)
+				if err == nil {
+					s.tel.Execute("foundation.events_stored", storedOne, nil)
+					if evicted {
+						s.tel.Execute("foundation.events_evicted", evictedOne, nil)
+					}
+				}
 				m.reply <- evReply{id: id, err: err}
 			}
 		case <-s.quit:
@@ -93,12 +116,15 @@ var (
 	evictedOne = foundation.Measurements{"counter": 1}
 )
 
-func (s *EventStore) handleStore(ev *foundation.Event) (uint64, error) {
+// Store validates ev (a type; Data within the max size), numbers it,
+// stamps it with the current time when its Time is zero, copies its Data,
+// evicts the oldest event when full (evicted reports it), and indexes it.
+func (s *EventLog) Store(ev *foundation.Event) (id uint64, evicted bool, err error) {
 	if ev.Type == "" {
-		return 0, fmt.Errorf("events.store: empty type: %w", foundation.ErrInvalidEvent)
+		return 0, false, fmt.Errorf("events.store: empty type: %w", foundation.ErrInvalidEvent)
 	}
 	if len(ev.Data) > s.maxSz {
-		return 0, fmt.Errorf("events.store: %d bytes: %w", len(ev.Data), foundation.ErrDataTooLarge)
+		return 0, false, fmt.Errorf("events.store: %d bytes: %w", len(ev.Data), foundation.ErrDataTooLarge)
 	}
 	e := *ev
 	e.ID = s.next
@@ -111,17 +137,17 @@ func (s *EventStore) handleStore(ev *foundation.Event) (uint64, error) {
 	}
 	if len(s.events) >= s.max {
 		s.evictOldest()
+		evicted = true
 	}
 	s.events = append(s.events, e)
 	s.byType[e.Type] = append(s.byType[e.Type], e.ID)
 	if e.CorrelationID != "" {
 		s.byCorr[e.CorrelationID] = append(s.byCorr[e.CorrelationID], e.ID)
 	}
-	s.tel.Execute("foundation.events_stored", storedOne, nil)
-	return e.ID, nil
+	return e.ID, evicted, nil
 }
 
-func (s *EventStore) evictOldest() {
+func (s *EventLog) evictOldest() {
 	old := s.events[0]
 	s.events[0] = foundation.Event{}
 	s.events = s.events[1:]
@@ -130,7 +156,6 @@ func (s *EventStore) evictOldest() {
 	if old.CorrelationID != "" {
 		popFront(s.byCorr, old.CorrelationID, old.ID)
 	}
-	s.tel.Execute("foundation.events_evicted", evictedOne, nil)
 }
 
 // popFront removes id, the oldest id of key, from the index.
@@ -146,7 +171,9 @@ func popFront(idx map[string][]uint64, key string, id uint64) {
 	idx[key] = ids
 }
 
-func (s *EventStore) handleQuery(q *foundation.Query) ([]foundation.Event, error) {
+// Query returns copies of the events matching q, as [EventStore.Query] says:
+// through the type index, else the correlation index, else every event.
+func (s *EventLog) Query(q *foundation.Query) ([]foundation.Event, error) {
 	if q.Limit < 0 || q.Offset < 0 || (q.Since != 0 && q.Until != 0 && q.Since > q.Until) {
 		return nil, fmt.Errorf("events.query: negative limit or offset, or since > until: %w", foundation.ErrInvalidQuery)
 	}

@@ -17,11 +17,17 @@ const mailbox = 4096
 // TelemetryService owns the metrics: counters, gauges and HDR histograms in
 // maps by name. Execute is a cast; Metrics is a call.
 type TelemetryService struct {
-	in   chan telMsg
-	quit chan struct{}
-	pool *sync.Pool
+	in    chan telMsg
+	quit  chan struct{}
+	pool  *sync.Pool
+	state *MetricsState // owned by loop
+}
 
-	// state, owned by loop
+// MetricsState is the telemetry server's state: counters, gauges and HDR
+// histograms in maps by name. It is not safe for concurrent use (the
+// GenServer port owns it in one goroutine; the mutex design wraps it in a
+// lock).
+type MetricsState struct {
 	counters map[string]float64
 	gauges   map[string]float64
 	hists    map[string]*hdrhistogram.Histogram
@@ -38,7 +44,12 @@ type telMsg struct {
 
 func newTelemetryService(quit chan struct{}) *TelemetryService {
 	return &TelemetryService{in: make(chan telMsg, mailbox), quit: quit, pool: newPool[map[string]float64](),
-		counters: make(map[string]float64), gauges: make(map[string]float64),
+		state: NewMetricsState()}
+}
+
+// NewMetricsState returns an empty state.
+func NewMetricsState() *MetricsState {
+	return &MetricsState{counters: make(map[string]float64), gauges: make(map[string]float64),
 		hists: make(map[string]*hdrhistogram.Histogram), hnames: make(map[string]map[string]string)}
 }
 
@@ -47,9 +58,9 @@ func (t *TelemetryService) loop() {
 		select {
 		case m := <-t.in:
 			if m.reply != nil {
-				m.reply <- t.build()
+				m.reply <- t.state.Build()
 			} else {
-				t.handleExecute(m.name, m.m)
+				t.state.Execute(m.name, m.m)
 			}
 		case <-t.quit:
 			return
@@ -75,11 +86,11 @@ func (t *TelemetryService) Metrics() map[string]float64 {
 	return r
 }
 
-// handleExecute applies foundation's rules: "counter" adds to the counter
+// Execute applies foundation's rules: "counter" adds to the counter
 // name, "gauge" sets the gauge name, every other key records into the
 // histogram name.key; NaN, ±Inf and negative counter increments are dropped
 // and counted.
-func (t *TelemetryService) handleExecute(name string, m foundation.Measurements) {
+func (t *MetricsState) Execute(name string, m foundation.Measurements) {
 	if name == "" {
 		t.dropped++
 		return
@@ -114,7 +125,7 @@ func clamp(v float64) int64 {
 	return int64(v)
 }
 
-func (t *TelemetryService) histogram(name, key string) *hdrhistogram.Histogram {
+func (t *MetricsState) histogram(name, key string) *hdrhistogram.Histogram {
 	keys := t.hnames[name]
 	if keys == nil {
 		keys = make(map[string]string)
@@ -133,7 +144,8 @@ func (t *TelemetryService) histogram(name, key string) *hdrhistogram.Histogram {
 	return h
 }
 
-func (t *TelemetryService) build() map[string]float64 {
+// Build returns the flat metrics map described at [TelemetryService.Metrics].
+func (t *MetricsState) Build() map[string]float64 {
 	out := make(map[string]float64, len(t.counters)+len(t.gauges)+8*len(t.hists)+1)
 	for k, v := range t.counters {
 		out[k] = v
