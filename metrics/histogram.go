@@ -87,6 +87,13 @@ func (g *geometry) lowestAt(i int) int64 {
 	return sub << (b + g.unitMag)
 }
 
+// medianAt returns the middle of the values that map to counts index i
+// (hdrhistogram-go's medianEquivalentValue).
+func (g *geometry) medianAt(i int) int64 {
+	b, sub := g.bucketOf(i)
+	return sub<<(b+g.unitMag) + int64(1)<<(b+g.unitMag)>>1
+}
+
 // highestAt returns the highest value that maps to counts index i.
 func (g *geometry) highestAt(i int) int64 {
 	b, sub := g.bucketOf(i)
@@ -141,10 +148,19 @@ type fold struct {
 	mu      sync.Mutex
 	clamped atomic.Uint64 // values out of [0, highest], clamped (not under mu)
 	hdr     *hdrhistogram.Histogram
-	done    [][]uint64 // per chunk, the counts already recorded into hdr
+	// counts is the last fold, shared read-only with the snapshots taken
+	// from it: a refold copies the table and replaces the chunks that
+	// changed (copy on write), so older snapshots keep their counts.
+	counts  *frozen
 	scratch [chunkLen]uint64
-	snap    HistogramSnapshot // valid when folded
-	folded  bool
+	snap    HistogramSnapshot // valid when counts != nil
+}
+
+// frozen is the immutable folded counts of one fold: chunk c holds counts
+// c*chunkLen.., nil when all zero.
+type frozen struct {
+	g      geometry
+	chunks []*[chunkLen]uint64
 }
 
 func newHistogram(name string, on *atomic.Bool, stripes int, g geometry) *Histogram {
@@ -152,7 +168,7 @@ func newHistogram(name string, on *atomic.Bool, stripes int, g geometry) *Histog
 	return &Histogram{
 		name: name, on: on, g: g, mask: stripes - 1, nchunks: n,
 		chunks: make([]atomic.Pointer[chunk], stripes*n),
-		f:      &fold{done: make([][]uint64, n)},
+		f:      &fold{},
 	}
 }
 
@@ -237,23 +253,30 @@ func percent(q float64) float64 {
 }
 
 // foldLocked brings f.hdr and f.snap up to date. Counts only grow, so it
-// records into f.hdr the difference between each count and the part of it
-// already recorded (f.done): the cost follows the chunks in use, not the
-// geometry.
+// records into f.hdr the difference between each count and the count of the
+// previous fold: the cost follows the chunks in use, not the geometry, and a
+// chunk that did not change is shared with the previous fold.
+//
+// Min, Max and Mean are computed in the same walk with hdrhistogram-go's
+// formulas (lowest equivalent value of the first non-empty bucket, highest of
+// the last, sum of count*median/total in ascending order), which
+// TestFoldMatchesHDR checks bit for bit: the library's Min, Max and Mean walk
+// the whole counts array each time. Percentiles are the library's.
 func (h *Histogram) foldLocked() {
 	f := h.f
-	if f.folded && !h.dirty.Load() {
+	if f.counts != nil && !h.dirty.Load() {
 		return
 	}
 	h.dirty.Store(false)
 	if f.hdr == nil {
 		f.hdr = hdrhistogram.New(h.g.lowest, h.g.highest, h.g.sigfigs)
 	}
-	stripes := h.mask + 1
-	var buckets []Bucket
-	if f.folded {
-		buckets = make([]Bucket, 0, len(f.snap.Buckets)+8)
+	prev := f.counts
+	cur := &frozen{g: h.g, chunks: make([]*[chunkLen]uint64, h.nchunks)}
+	if prev != nil {
+		copy(cur.chunks, prev.chunks)
 	}
+	stripes := h.mask + 1
 	for c := 0; c < h.nchunks; c++ {
 		sc := &f.scratch
 		any := false
@@ -273,36 +296,55 @@ func (h *Histogram) foldLocked() {
 		if !any {
 			continue
 		}
-		done := f.done[c]
-		if done == nil {
-			done = make([]uint64, chunkLen)
-			f.done[c] = done
+		old := cur.chunks[c]
+		if old != nil && *old == *sc {
+			continue
 		}
 		base := c << chunkShift
 		for j, n := range sc {
-			if n == 0 {
+			var o uint64
+			if old != nil {
+				o = old[j]
+			}
+			if n != o {
+				_ = f.hdr.RecordValues(h.g.lowestAt(base+j), int64(n-o))
+			}
+		}
+		nc := new([chunkLen]uint64)
+		*nc = *sc
+		cur.chunks[c] = nc
+	}
+	f.counts = cur
+	hd := f.hdr
+	total := hd.TotalCount()
+	s := HistogramSnapshot{
+		Count:   uint64(total),
+		Lowest:  h.g.lowest, Highest: h.g.highest, SignificantFigures: h.g.sigfigs,
+		counts: cur,
+	}
+	if total > 0 {
+		first := true
+		t := float64(total)
+		for c, ch := range cur.chunks {
+			if ch == nil {
 				continue
 			}
-			if d := n - done[j]; d != 0 {
-				_ = f.hdr.RecordValues(h.g.lowestAt(base+j), int64(d))
-				done[j] = n
+			for j, n := range ch {
+				if n == 0 {
+					continue
+				}
+				i := c<<chunkShift + j
+				if first {
+					s.Min, first = h.g.lowestAt(i), false
+				}
+				s.Max = h.g.highestAt(i)
+				s.Mean += float64(n) * float64(h.g.medianAt(i)) / t
 			}
-			buckets = append(buckets, Bucket{UpperBound: h.g.highestAt(base + j), Count: n})
 		}
+		ps := hd.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
+		s.P50, s.P90, s.P99, s.P999 = ps[0], ps[1], ps[2], ps[3]
 	}
-	hd := f.hdr
-	ps := hd.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
-	f.snap = HistogramSnapshot{
-		Count: uint64(hd.TotalCount()),
-		Min:   hd.Min(), Max: hd.Max(), Mean: hd.Mean(),
-		P50: ps[0], P90: ps[1], P99: ps[2], P999: ps[3],
-		Buckets: buckets,
-		Lowest:  h.g.lowest, Highest: h.g.highest, SignificantFigures: h.g.sigfigs,
-	}
-	if f.snap.Count == 0 { // hdr's Max of an empty histogram is its unit - 1
-		f.snap.Min, f.snap.Max, f.snap.Mean = 0, 0, 0
-	}
-	f.folded = true
+	f.snap = s
 }
 
 // Bucket is one non-empty HDR bucket: Count values v with
@@ -312,12 +354,13 @@ type Bucket struct {
 	Count      uint64
 }
 
-// HistogramSnapshot is a histogram folded at one moment. It is a value; its
-// Buckets slice is shared between snapshots of an unchanged histogram and
-// must be treated as read-only.
+// HistogramSnapshot is a histogram folded at one moment. It is an immutable
+// value, safe to share between goroutines; its bucket counts are shared with
+// the histogram's other snapshots (copy on write), so taking one costs no
+// copy of the buckets.
 type HistogramSnapshot struct {
 	// Count is the number of values, including clamped ones; it equals the
-	// sum of Buckets' counts.
+	// sum of the counts of [HistogramSnapshot.Buckets].
 	Count uint64
 	// Clamped counts the values recorded out of [0, Highest] and clamped
 	// into it (read a moment after Count: it may include values that Count
@@ -331,12 +374,37 @@ type HistogramSnapshot struct {
 	// P50, P90, P99 and P999 are the 50th, 90th, 99th and 99.9th
 	// percentiles as hdrhistogram-go computes them; 0 when empty.
 	P50, P90, P99, P999 int64
-	// Buckets are the non-empty HDR buckets in ascending order (counts not
-	// cumulative; see [HistogramSnapshot.CumulativeCounts]).
-	Buckets []Bucket
 	// Lowest, Highest and SignificantFigures are the histogram's geometry.
 	Lowest, Highest    int64
 	SignificantFigures int
+
+	counts *frozen // read-only, shared with the histogram's later folds
+}
+
+// Buckets returns the non-empty HDR buckets in ascending order of upper
+// bound, with their own (not cumulative) counts; their sum is Count. It
+// allocates a new slice, owned by the caller, of up to one entry per HDR
+// bucket (33,792 with the default geometry).
+func (s HistogramSnapshot) Buckets() []Bucket {
+	var out []Bucket
+	s.eachBucket(func(b Bucket) { out = append(out, b) })
+	return out
+}
+
+func (s HistogramSnapshot) eachBucket(fn func(Bucket)) {
+	if s.counts == nil {
+		return
+	}
+	for c, ch := range s.counts.chunks {
+		if ch == nil {
+			continue
+		}
+		for j, n := range ch {
+			if n != 0 {
+				fn(Bucket{UpperBound: s.counts.g.highestAt(c<<chunkShift + j), Count: n})
+			}
+		}
+	}
 }
 
 // Histogram returns a new hdrhistogram-go histogram holding the snapshot's
@@ -349,9 +417,7 @@ func (s HistogramSnapshot) Histogram() *hdrhistogram.Histogram {
 		return nil
 	}
 	hd := hdrhistogram.New(s.Lowest, s.Highest, s.SignificantFigures)
-	for _, b := range s.Buckets {
-		_ = hd.RecordValues(min(b.UpperBound, g.highest), int64(b.Count))
-	}
+	s.eachBucket(func(b Bucket) { _ = hd.RecordValues(min(b.UpperBound, g.highest), int64(b.Count)) })
 	return hd
 }
 
@@ -377,12 +443,15 @@ func (s HistogramSnapshot) Quantile(q float64) int64 {
 func (s HistogramSnapshot) CumulativeCounts(bounds []int64) []uint64 {
 	out := make([]uint64, len(bounds))
 	var cum uint64
-	j := 0
-	for i, b := range bounds {
-		for j < len(s.Buckets) && s.Buckets[j].UpperBound <= b {
-			cum += s.Buckets[j].Count
-			j++
+	i := 0
+	s.eachBucket(func(b Bucket) {
+		for i < len(bounds) && bounds[i] < b.UpperBound {
+			out[i] = cum
+			i++
 		}
+		cum += b.Count
+	})
+	for ; i < len(bounds); i++ {
 		out[i] = cum
 	}
 	return out

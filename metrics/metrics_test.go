@@ -265,10 +265,11 @@ func TestHistogramBasics(t *testing.T) {
 	assert.Equal(t, int64(0), s.Min)
 	assert.True(t, h.g.lowestAt(h.g.index(1_000_000)) <= s.Max && s.Max >= 1_000_000)
 	var sum uint64
-	for i, b := range s.Buckets {
+	bs := s.Buckets()
+	for i, b := range bs {
 		sum += b.Count
 		if i > 0 {
-			assert.Less(t, s.Buckets[i-1].UpperBound, b.UpperBound)
+			assert.Less(t, bs[i-1].UpperBound, b.UpperBound)
 		}
 	}
 	assert.Equal(t, s.Count, sum, "count = sum of buckets")
@@ -289,12 +290,13 @@ func TestHistogramFoldCache(t *testing.T) {
 	h.Record(10)
 	s1 := h.Snapshot()
 	s2 := h.Snapshot()
-	assert.Same(t, &s1.Buckets[0], &s2.Buckets[0], "unchanged: not refolded")
+	assert.Same(t, s1.counts, s2.counts, "unchanged: not refolded")
 	h.Record(20)
 	s3 := h.Snapshot()
 	assert.Equal(t, uint64(2), s3.Count)
 	assert.Equal(t, uint64(1), s1.Count, "an older snapshot is immutable")
-	assert.Len(t, s1.Buckets, 1)
+	assert.Equal(t, []Bucket{{UpperBound: 10, Count: 1}}, s1.Buckets())
+	assert.Equal(t, []Bucket{{UpperBound: 10, Count: 1}, {UpperBound: 20, Count: 1}}, s3.Buckets())
 }
 
 // TestHistogramPercentiles checks the percentiles against exact ones computed
@@ -347,6 +349,36 @@ func TestHistogramPercentiles(t *testing.T) {
 	}
 }
 
+// TestFoldMatchesHDR checks that the fold's Min, Max and Mean equal
+// hdrhistogram-go's, and that its counts equal those of the library fed the
+// same values, after every one of several incremental folds.
+func TestFoldMatchesHDR(t *testing.T) {
+	rng := rand.New(rand.NewPCG(seed(t), 5))
+	for _, tc := range []struct {
+		lowest, highest int64
+		sig             int
+	}{{1, DefaultHighest, 3}, {1000, 1e10, 2}, {1, 1e6, 5}} {
+		r := NewRegistry(WithHistogramRange(tc.lowest, tc.highest, tc.sig), WithStripes(4))
+		h := r.Histogram("h")
+		ref := hdrhistogram.New(tc.lowest, tc.highest, tc.sig)
+		for round := range 5 {
+			for range 1000 * (round + 1) {
+				v := int64(math.Exp(rng.Float64() * math.Log(float64(tc.highest))))
+				h.Record(v)
+				require.NoError(t, ref.RecordValue(v))
+			}
+			s := h.Snapshot()
+			require.Equal(t, uint64(ref.TotalCount()), s.Count)
+			require.Equal(t, ref.Min(), s.Min)
+			require.Equal(t, ref.Max(), s.Max)
+			require.Equal(t, ref.Mean(), s.Mean)
+			require.Equal(t, ref.ValueAtPercentile(99.9), s.P999)
+			require.Equal(t, ref.Export().Counts, s.Histogram().Export().Counts)
+			require.True(t, ref.Equals(h.f.hdr))
+		}
+	}
+}
+
 func TestHistogramStress(t *testing.T) {
 	const goroutines, records = 8, 20000
 	r := NewRegistry(WithStripes(2)) // fewer stripes than goroutines: shared stripes
@@ -366,7 +398,7 @@ func TestHistogramStress(t *testing.T) {
 			}
 			s := h.Snapshot()
 			var sum uint64
-			for _, b := range s.Buckets {
+			for _, b := range s.Buckets() {
 				sum += b.Count
 			}
 			if s.Count != sum || s.Count < last {

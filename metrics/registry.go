@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,9 @@ type Registry struct {
 	counterList   []*Counter
 	gaugeList     []*Gauge
 	histogramList []*Histogram
+
+	snapMu sync.Mutex // serializes snapshots; guards tmpl
+	tmpl   template
 
 	invalid   atomic.Uint64 // handles asked for with an empty name
 	off       atomic.Bool   // always false: the switch of the discard handles
@@ -183,26 +188,66 @@ func (r *Registry) Snapshot() Snapshot {
 	return r.snapshotAt(r.s.clock.Now())
 }
 
+// template is the registry's own copy of the last snapshot's maps, with the
+// values that went into them (by position in the lists). A snapshot writes
+// into it only the metrics that changed, then returns clones: a map clone
+// copies the table without hashing, where building a map hashes every name.
+// The template is never handed out.
+type template struct {
+	counters   map[string]uint64
+	gauges     map[string]float64
+	histograms map[string]HistogramSnapshot
+	lastC      []uint64
+	lastG      []float64
+	lastH      []HistogramSnapshot
+}
+
 func (r *Registry) snapshotAt(now time.Time) Snapshot {
 	r.mu.Lock()
 	cs, gs, hs := r.counterList, r.gaugeList, r.histogramList
 	r.mu.Unlock()
-	s := Snapshot{
-		Time:         now,
-		Counters:     make(map[string]uint64, len(cs)),
-		Gauges:       make(map[string]float64, len(gs)),
-		Histograms:   make(map[string]HistogramSnapshot, len(hs)),
-		InvalidNames: r.invalid.Load(),
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	t := &r.tmpl
+	if t.counters == nil {
+		t.counters = make(map[string]uint64, len(cs))
+		t.gauges = make(map[string]float64, len(gs))
+		t.histograms = make(map[string]HistogramSnapshot, len(hs))
 	}
-	for _, c := range cs {
-		s.Counters[c.name] = c.Value()
+	s := Snapshot{Time: now, InvalidNames: r.invalid.Load()}
+	for i, c := range cs {
+		v := c.Value()
+		if i == len(t.lastC) {
+			t.lastC = append(t.lastC, v)
+		} else if t.lastC[i] == v {
+			continue
+		}
+		t.lastC[i] = v
+		t.counters[c.name] = v
 	}
-	for _, g := range gs {
-		s.Gauges[g.name] = g.Value()
+	for i, g := range gs {
+		v := g.Value()
 		s.Dropped += g.Dropped()
+		if i == len(t.lastG) {
+			t.lastG = append(t.lastG, v)
+		} else if math.Float64bits(t.lastG[i]) == math.Float64bits(v) {
+			continue
+		}
+		t.lastG[i] = v
+		t.gauges[g.name] = v
 	}
-	for _, h := range hs {
-		s.Histograms[h.name] = h.Snapshot()
+	for i, h := range hs {
+		v := h.Snapshot()
+		if i == len(t.lastH) {
+			t.lastH = append(t.lastH, v)
+		} else if l := &t.lastH[i]; l.counts == v.counts && l.Clamped == v.Clamped {
+			continue
+		}
+		t.lastH[i] = v
+		t.histograms[h.name] = v
 	}
+	s.Counters = maps.Clone(t.counters)
+	s.Gauges = maps.Clone(t.gauges)
+	s.Histograms = maps.Clone(t.histograms)
 	return s
 }
