@@ -318,8 +318,8 @@ func (h *Histogram) foldLocked() {
 	hd := f.hdr
 	total := hd.TotalCount()
 	s := HistogramSnapshot{
-		Count:   uint64(total),
-		Lowest:  h.g.lowest, Highest: h.g.highest, SignificantFigures: h.g.sigfigs,
+		Count:  uint64(total),
+		Lowest: h.g.lowest, Highest: h.g.highest, SignificantFigures: h.g.sigfigs,
 		counts: cur,
 	}
 	if total > 0 {
