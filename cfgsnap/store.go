@@ -188,6 +188,7 @@ type disk struct {
 	since  int      // changes since the newest snapshot
 	every  int
 	nosync bool
+	syncs  uint64   // batches written (one fsync each unless nosync)
 	snaps  []uint64 // snapshot versions on disk, ascending
 	segs   []uint64 // segment starts on disk, ascending
 }
@@ -538,6 +539,7 @@ func (st *Store[T]) flushLocked() {
 		return
 	}
 	d.size += int64(len(buf))
+	d.syncs++
 	last := items[len(items)-1]
 	st.cur.Store(last.snap)
 	for _, it := range items {

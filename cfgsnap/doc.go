@@ -1,0 +1,120 @@
+// Package cfgsnap keeps a configuration value of any type T as a series of
+// immutable, versioned snapshots: reads are one atomic load, changes are
+// copy-on-write, validated as a whole, announced to subscribers and,
+// optionally, made durable in a directory (an append-only log plus
+// snapshots) before they return.
+//
+// Every exported function and method is safe for concurrent use unless its
+// doc says otherwise. The package keeps no global state and starts no
+// goroutines.
+//
+// # Reading
+//
+// [Store.Load] returns the current [*Snapshot]: one atomic pointer load, no
+// lock, no allocation, inlinable. A snapshot never changes after it is
+// published; [Snapshot.Ptr] reads it in place (never write through it) and
+// [Snapshot.Value] returns a copy. When T holds maps, slices or pointers,
+// [Options.Clone] must deep-copy them (Open refuses such a T without it), so
+// that nothing a caller does to what it got can reach the shared snapshot.
+//
+// For hot paths, bind a [Handle] once with [Field] and read with
+// [Handle.Get]: a load at a fixed offset, no lookup, no allocation.
+// [Store.Lookup] finds a value by path (it boxes the result).
+//
+// # Paths
+//
+// The schema is built from T by reflection once, at [Open]. Exported fields
+// of nested structs become dotted paths (ai.planning.sampling_rate): a field's
+// segment is its `cfg:"name"` tag, else the snake_case of its Go name
+// (MaxFileSize → max_file_size, APIKey → api_key). `cfg:"-"` hides a field,
+// `cfg:",secret"` keeps its value out of error messages, untagged anonymous
+// structs are flattened. Leaves are the integer kinds, float32/64, bool,
+// string, [time.Duration], and enums: named string types with an
+// EnumValues() []string method ([Enum]). Other kinds are carried in T but
+// have no path.
+//
+// # Updating
+//
+// [Store.Update] converts the value to the field's type by these rules and
+// nothing else:
+//
+//   - integer field: any Go integer type, in range, else [ErrOutOfRange];
+//   - float field: any float or integer; NaN and ±Inf are [ErrInvalidValue];
+//   - bool field: bool only;
+//   - enum field: its own type or a string, in its set, else [ErrNotInSet];
+//   - time.Duration field: a Duration, or a string [time.ParseDuration] accepts;
+//   - string field: a string (or the field's own type);
+//   - anything else: [ErrTypeMismatch], naming the path, the wanted and the given type.
+//
+// The allow-list ([Options.Updatable]) is checked first: any other path,
+// unknown and parent paths included, is [ErrForbidden]. The change is applied
+// to a private copy, [Options.Validate] checks the whole candidate
+// ([ErrInvalid] wraps its error), and only then is it published as version
+// +1. On any error the current snapshot is exactly as it was.
+//
+// Writers are optimistic: they build and validate a candidate with no lock
+// held, then take a short lock that numbers and publishes it if no other
+// change got in first; otherwise they retry on the newer value.
+// [Store.CompareAndUpdate] fails with [ErrVersionConflict] instead.
+// [Store.UpdateFunc] changes many fields at once (its function may run more
+// than once under contention); [Store.Reset] goes back to the initial value.
+//
+// # Subscribing
+//
+// [Store.Subscribe] delivers every [Change] in version order. A full buffer
+// never blocks a writer: the change is dropped and counted
+// ([Subscription.Missed]), and the next Version received jumps. A
+// subscription's channel is closed only by its Close or by [Store.Close].
+//
+// # Durability
+//
+// With [Options.Dir] set, every change is appended to a log and fsynced
+// before the call returns. Records are length-prefixed and checked with
+// CRC-32C; a leaf update stores its value in binary by leaf kind, UpdateFunc
+// and Reset store the JSON of T (so a durable T must round-trip through
+// encoding/json). Concurrent writers share fsyncs: the first waiter becomes
+// the leader and syncs every record queued so far (group commit). A change
+// becomes visible to readers and subscribers only once it is durable.
+//
+// Every [Options.SnapshotEvery] changes a snapshot file is written (temp
+// file, fsync, rename, fsync of the directory), a new log segment starts and
+// files older than the previous snapshot are removed. [Open] recovers the
+// newest valid snapshot plus the log after it. A torn or corrupt log tail is
+// cut off; a corrupt snapshot is set aside (renamed *.corrupt) and the
+// previous one, or the initial value, is used with the log after it. Open
+// succeeds and [Store.Recovery] names every loss. The directory is created
+// if missing and flock'ed: a second opener gets [ErrLocked].
+//
+// # Example
+//
+//	type Config struct {
+//		Rate    float64       `cfg:"sampling_rate"`
+//		Timeout time.Duration
+//	}
+//
+//	st, err := cfgsnap.Open(Config{Rate: 1, Timeout: time.Second}, cfgsnap.Options[Config]{
+//		Dir: "/var/lib/app/config",
+//		Validate: func(c *Config) error {
+//			if c.Rate < 0 || c.Rate > 1 {
+//				return errors.New("sampling_rate must be within [0, 1]")
+//			}
+//			return nil
+//		},
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer st.Close()
+//
+//	rate, _ := cfgsnap.Field[Config, float64](st, "sampling_rate")
+//	go func() {
+//		for ch := range st.Subscribe(16).C() {
+//			log.Printf("%s: %v -> %v (version %d)", ch.Path, ch.Old, ch.New, ch.Version)
+//		}
+//	}()
+//
+//	if _, err := st.Update("sampling_rate", 0.25); err != nil {
+//		log.Print(err)
+//	}
+//	_ = rate.Get(st.Load()) // 0.25, on every request, for the price of a load
+package cfgsnap
