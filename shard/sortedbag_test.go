@@ -1,0 +1,192 @@
+package shard
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// sortedModel is the reference for SortedBag: a sorted, deduplicated slice a key.
+type sortedModel map[int][]int
+
+func (m sortedModel) insert(k, v int) {
+	l := m[k]
+	if i, ok := slices.BinarySearch(l, v); !ok {
+		m[k] = slices.Insert(l, i, v)
+	}
+}
+
+func (m sortedModel) del(k, v int) bool {
+	l := m[k]
+	i, ok := slices.BinarySearch(l, v)
+	if ok {
+		l = slices.Delete(l, i, i+1)
+		m.set(k, l)
+	}
+	return ok
+}
+
+func (m sortedModel) set(k int, l []int) {
+	if len(l) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = l
+	}
+}
+
+func (m sortedModel) page(k, lo, hi int, desc bool, off, lim int) []int {
+	var in []int
+	for _, v := range m[k] {
+		if v >= lo && v <= hi {
+			in = append(in, v)
+		}
+	}
+	if desc {
+		slices.Reverse(in)
+	}
+	off = max(off, 0)
+	if off >= len(in) {
+		return nil
+	}
+	in = in[off:]
+	if lim > 0 && len(in) > lim {
+		in = in[:lim]
+	}
+	return in
+}
+
+// sortedOps applies the op stream in data to a SortedBag and the model and
+// fails on the first difference. Shared by the property test and the fuzzer.
+func sortedOps(t *testing.T, b *SortedBag[int, int], data []byte) {
+	m := sortedModel{}
+	for len(data) >= 4 {
+		op, k, v, w := data[0]%6, int(data[1]%4), int(data[2]%64), int(data[3]%64)
+		data = data[4:]
+		switch op {
+		case 0, 1:
+			b.Insert(k, v)
+			m.insert(k, v)
+		case 2:
+			if g, w := b.DeleteObject(k, v), m.del(k, v); g != w {
+				t.Fatalf("DeleteObject(%d, %d) = %v, model %v", k, v, g, w)
+			}
+		case 3:
+			i, _ := slices.BinarySearch(m[k], v)
+			want := i
+			m.set(k, slices.Clone(m[k][i:]))
+			if got := b.DeleteBelow(k, v); got != want {
+				t.Fatalf("DeleteBelow(%d, %d) = %d, model %d", k, v, got, want)
+			}
+		case 4, 5:
+			desc := op == 5
+			off, lim := w%7-1, w/7%6-1
+			got := b.Page(nil, k, v, v+w, desc, off, lim)
+			if want := m.page(k, v, v+w, desc, off, lim); !slices.Equal(got, want) {
+				t.Fatalf("Page(%d, [%d,%d], desc=%v, off=%d, lim=%d) = %v, model %v (all %v)", k, v, v+w, desc, off, lim, got, want, m[k])
+			}
+		}
+		for k := range 4 {
+			if b.Count(k) != len(m[k]) {
+				t.Fatalf("Count(%d) = %d, model %d", k, b.Count(k), len(m[k]))
+			}
+		}
+		if b.Keys() != len(m) {
+			t.Fatalf("Keys = %d, model %d", b.Keys(), len(m))
+		}
+	}
+	for k, l := range m {
+		require.Equal(t, l, b.Page(nil, k, math.MinInt, math.MaxInt, false, 0, 0))
+	}
+}
+
+func TestSortedBagModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(seed(t), 2))
+	for range 50 {
+		data := make([]byte, 4*400)
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		b, err := NewSortedBag[int, int](WithShards(1 + r.IntN(3)))
+		require.NoError(t, err)
+		sortedOps(t, b, data)
+	}
+}
+
+func FuzzSortedBag(f *testing.F) {
+	f.Add([]byte{0, 1, 5, 0, 0, 1, 3, 0, 4, 1, 0, 63, 2, 1, 3, 0})
+	f.Add([]byte{0, 0, 9, 0, 0, 0, 8, 0, 0, 0, 7, 0, 3, 0, 8, 0, 5, 0, 0, 63})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := NewSortedBag[int, int](WithShards(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sortedOps(t, b, data)
+	})
+}
+
+// TestSortedBagRing pushes one key through growth, wrap-around and shrink.
+func TestSortedBagRing(t *testing.T) {
+	b, _ := NewSortedBag[string, int64]()
+	for i := range int64(1000) {
+		b.Insert("k", i)
+		if i%3 == 0 {
+			b.DeleteBelow("k", i-50)
+		}
+	}
+	// The last prune (i = 999) kept 949..999.
+	var want []int64
+	for v := int64(949); v < 1000; v++ {
+		want = append(want, v)
+	}
+	require.Equal(t, want, b.Page(nil, "k", 0, 2000, false, 0, 0))
+	m, hk := b.locate("k")
+	l, _ := m.Load(hk)
+	require.LessOrEqual(t, len(l.buf), 256, "ring shrinks after pruning")
+	// Out-of-order inserts into a wrapped ring, then removals from both ends.
+	for _, v := range []int64{960, 2, 5000, 955} {
+		b.Insert("k", v)
+	}
+	require.True(t, b.DeleteObject("k", 2))
+	require.True(t, b.DeleteObject("k", 5000))
+	require.Equal(t, want, b.Page(nil, "k", 0, 2000, false, 0, 0))
+	require.Equal(t, 51, b.DeleteBelow("k", 5000))
+	require.Zero(t, b.Keys())
+}
+
+func TestSortedBagPageAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are not measured under -race")
+	}
+	b, _ := NewSortedBag[string, uint64]()
+	for i := range uint64(10000) {
+		b.Insert("type:a", i)
+	}
+	dst := make([]uint64, 0, 100)
+	n := testing.AllocsPerRun(100, func() {
+		dst = b.Page(dst[:0], "type:a", 500, 9000, true, 10, 100)
+	})
+	require.Zero(t, n)
+	require.Len(t, dst, 100)
+	require.Equal(t, uint64(8990), dst[0])
+	n = testing.AllocsPerRun(100, func() { b.Insert("type:a", 20000); b.DeleteObject("type:a", 20000) })
+	require.Zero(t, n)
+}
+
+func TestSortedBagBadInput(t *testing.T) {
+	_, err := NewSortedBag[int, int](WithShards(0))
+	require.True(t, errors.Is(err, ErrOption))
+	b, _ := NewSortedBag[int, float64]()
+	b.Insert(1, math.NaN())
+	b.Insert(1, math.NaN())
+	b.Insert(1, 2)
+	require.Equal(t, 2, b.Count(1)) // NaN is one value, below all others
+	require.Equal(t, []float64{2}, b.Page(nil, 1, 0, 10, false, -5, 0))
+	require.Empty(t, b.Page(nil, 1, 10, 0, false, 0, 0))
+	require.Empty(t, b.Page(nil, 2, 0, 10, false, 0, 0))
+	require.False(t, b.DeleteObject(2, 1))
+	require.Zero(t, b.DeleteBelow(2, 1))
+}
