@@ -36,12 +36,14 @@ func (g *Gauge) Set(v float64) {
 	if !g.on.Load() {
 		return
 	}
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		g.dropped.Add(1)
+	if v-v != 0 { // NaN or ±Inf (v-v is NaN), in one comparison: keeps Set inlinable
+		g.drop()
 		return
 	}
 	g.bits.Store(math.Float64bits(v))
 }
+
+func (g *Gauge) drop() { g.dropped.Add(1) }
 
 // Add adds v (which may be negative). It is a no-op while the registry is
 // disabled; NaN and ±Inf, and an Add whose result would overflow to ±Inf, are
@@ -53,8 +55,8 @@ func (g *Gauge) Add(v float64) {
 	for {
 		old := g.bits.Load()
 		n := math.Float64frombits(old) + v
-		if math.IsNaN(n) || math.IsInf(n, 0) {
-			g.dropped.Add(1)
+		if n-n != 0 { // NaN or ±Inf
+			g.drop()
 			return
 		}
 		if g.bits.CompareAndSwap(old, math.Float64bits(n)) {
