@@ -1,6 +1,6 @@
 module github.com/elixirscope-go/foundation/bench
 
-go 1.26.0
+go 1.26
 
 require github.com/elixirscope-go/foundation v0.0.0
 

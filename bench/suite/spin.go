@@ -1,0 +1,5 @@
+package suite
+
+import "runtime"
+
+func spinYield() { runtime.Gosched() }
