@@ -66,7 +66,7 @@ func TestGeometryMatchesHDR(t *testing.T) {
 					}
 				}
 			}
-			for range 20000 {
+			for range 4000 {
 				values = append(values, int64(rng.Uint64N(uint64(tc.highest)+1)), int64(math.Exp(rng.Float64()*math.Log(float64(tc.highest)))))
 			}
 			for _, v := range values {
@@ -361,7 +361,7 @@ func TestFoldMatchesHDR(t *testing.T) {
 		r := NewRegistry(WithHistogramRange(tc.lowest, tc.highest, tc.sig), WithStripes(4))
 		h := r.Histogram("h")
 		ref := hdrhistogram.New(tc.lowest, tc.highest, tc.sig)
-		for round := range 5 {
+		for round := range 3 {
 			for range 1000 * (round + 1) {
 				v := int64(math.Exp(rng.Float64() * math.Log(float64(tc.highest))))
 				h.Record(v)
