@@ -1,0 +1,835 @@
+package foundation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elixirscope-go/foundation/internal/pad"
+	"github.com/elixirscope-go/foundation/ring"
+	"github.com/elixirscope-go/foundation/shard"
+)
+
+// Event is one stored event.
+//
+// ID is assigned by [EventStore.Store]: an ID the caller sets is ignored.
+// Time is Unix nanoseconds; Store sets it from the Foundation's clock when it
+// is zero and keeps any other value, even one far in the past or the future.
+// CorrelationID ties events together ([EventStore.Correlated]); ParentID is
+// kept as given. Data is at most the configured max event size
+// ([WithMaxEventSize], default 1,000,000 bytes); the store keeps its own copy,
+// and every Event it returns carries a fresh copy that the caller may modify.
+//
+// The JSON form (used by [JSONLExporter]) has snake_case keys; Data is
+// base64, as encoding/json encodes []byte.
+type Event struct {
+	ID            uint64 `json:"id"`
+	Type          string `json:"type"`
+	Time          int64  `json:"time"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	ParentID      uint64 `json:"parent_id,omitempty"`
+	Data          []byte `json:"data,omitempty"`
+}
+
+// Query selects events for [EventStore.Query] and [EventStore.Subscribe].
+// The zero value selects every event.
+//
+//   - Type and CorrelationID: exact match when non-empty.
+//   - Since and Until: an inclusive range of Time; 0 leaves that end open.
+//     Since > Until (both non-zero) is an error.
+//   - Limit: at most this many results. 0 means interface.max_results, which
+//     is also the cap of a larger Limit (read on every query, so that a
+//     config update takes effect at once). Negative is an error.
+//   - Offset: skip this many matching events first. Negative is an error.
+//   - Descending: newest (highest ID) first; the default is ascending ID.
+//
+// Results are in ID order, which is store order.
+type Query struct {
+	Type          string
+	CorrelationID string
+	Since, Until  int64
+	Limit, Offset int
+	Descending    bool
+}
+
+// EventStats is a snapshot of an [EventStore]'s counters (see
+// [EventStore.Stats]).
+//
+// When no store or prune runs, Stored == Len + Evicted + Pruned. While they
+// run, each field is read on its own and the sum may be off by the
+// operations in flight.
+type EventStats struct {
+	Stored   uint64 // events accepted since New (a batch of 5 counts 5)
+	Pruned   uint64 // removed by PruneBefore and the max_age pruner
+	Evicted  uint64 // overwritten by newer events under drop_oldest
+	Dropped  uint64 // refused: drop_newest with no room, block timed out (never stored)
+	Len      int    // events held now (Get and Query can find them)
+	Capacity int    // storage.hot.max_events
+	Bytes    int64  // memory held by the events: Data, Type, CorrelationID and a fixed overhead each
+
+	// Export pipeline (all zero without an [Exporter]).
+	Exported      uint64 // events acknowledged by the exporter
+	ExportDropped uint64 // events lost to export: evicted or pruned before the exporter took them
+	ExportPending int    // events read for export, not yet acknowledged (≤ capture.processing.max_queue_size)
+}
+
+// Record states (record.state). A record is born stIndexing; its Store moves
+// it to stLive once both indexes hold it. It leaves by one of:
+//   - the pruner's CAS stLive → stPruned (a logical prune: hidden, unindexed,
+//     still in the ring until the ring overwrites or removes it);
+//   - the ring's OnDiscard, which swaps in stGone. If it took the record from
+//     stLive, OnDiscard unindexes it; from stIndexing, the Store that is
+//     still indexing sees its CAS fail and unindexes it itself; from
+//     stPruned, there is nothing left to do.
+//
+// So an index entry never outlives its event, whatever the interleaving.
+const (
+	stIndexing uint32 = iota
+	stLive
+	stPruned
+	stGone
+)
+
+// recordOverhead is the fixed cost of one event counted in EventStats.Bytes:
+// the record struct, the ring slot and the two index entries, roughly.
+const recordOverhead = 128
+
+// record is what the ring holds: an event (whose ID field is unused: the
+// ring's seq is the ID) and its state. ev is immutable once pushed.
+type record struct {
+	ev    Event
+	state atomic.Uint32
+}
+
+func (r *record) size() int64 {
+	return int64(len(r.ev.Data)+len(r.ev.Type)+len(r.ev.CorrelationID)) + recordOverhead
+}
+
+// visible reports whether Get and Query may return the record.
+func (r *record) visible() bool { return r.state.Load() < stPruned }
+
+// copyOut returns the event with its ID and a fresh copy of its Data.
+func (r *record) copyOut(id uint64) Event {
+	e := r.ev
+	e.ID = id
+	if e.Data != nil {
+		e.Data = slices.Clone(e.Data)
+	}
+	return e
+}
+
+// byteStripes stripes EventStats.Bytes by ID, so that concurrent stores
+// (which get neighbouring IDs) add to different cache lines.
+const byteStripes = 16
+
+type byteCell struct {
+	n atomic.Int64
+	_ [pad.CacheLine - 8]byte // one cell per line: no false sharing between stripes
+}
+
+// EventStore is the bounded in-memory event store of a Foundation: a sharded
+// lock-free ring (the IDs are its sequence numbers) with two secondary
+// indexes, by type and by correlation id, and a time index over blocks of
+// IDs. Get it from [Foundation.Events].
+//
+// Bounds: storage.hot.max_events (the capacity) and the overflow strategy
+// (capture.ring_buffer.overflow_strategy: drop_oldest evicts the oldest
+// event, drop_newest refuses the new one with [ErrFull], block waits up to
+// interface.query_timeout and then fails with [ErrTimeout]);
+// storage.hot.max_age_seconds, enforced every storage.hot.prune_interval by a
+// supervised pruner. An evicted or pruned event leaves every index at once:
+// no Get or Query returns it.
+//
+// All methods are safe for concurrent use. After [Foundation.Close], writes
+// (Store, StoreBatch) return errors matching [ErrClosed], PruneBefore does
+// nothing, and reads (Get, Query, Correlated, Stats) still see the events
+// held at Close.
+type EventStore struct {
+	f        *Foundation
+	ring     *ring.Buffer[record]
+	byType   *shard.SortedBag[string, uint64]
+	byCorr   *shard.SortedBag[string, uint64]
+	times    timeIndex
+	policy   OverflowStrategy
+	maxData  int
+	capacity int
+	startCfg Config
+
+	closed atomic.Bool
+
+	// Counters. Stored, Evicted and Len come from the ring's own counters
+	// (which cost writers nothing); these count what the ring cannot know.
+	dropped           atomic.Uint64 // refused stores (events)
+	logicalPruned     atomic.Uint64 // stLive → stPruned transitions
+	overwrittenPruned atomic.Uint64 // logically pruned records later overwritten (not evictions)
+	removedPruned     atomic.Uint64 // logically pruned records later removed (not new prunes)
+	bytes             [byteStripes]byteCell
+
+	// pruneMu serializes PruneBefore; pruneRemoved (guarded by it) counts
+	// the events that its RemoveOldest call takes from stLive.
+	pruneMu      sync.Mutex
+	pruneRemoved int
+
+	// Telemetry handles, bound once (nil without telemetry).
+	cStored, cPruned, cEvicted, cDropped *Counter
+
+	subsMu sync.Mutex
+	subs   atomic.Pointer[[]*EventSubscription] // copy-on-write; Store only loads it
+
+	exp *exportPipeline // nil without an Exporter
+}
+
+// newEventStore builds the store from the config in effect at start and
+// starts its supervised tasks (pruner, exporter).
+func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*EventStore, error) {
+	if maxEventSize <= 0 {
+		maxEventSize = 1_000_000
+	}
+	s := &EventStore{
+		f:        f,
+		policy:   cfg.Capture.RingBuffer.OverflowStrategy,
+		maxData:  maxEventSize,
+		capacity: cfg.Storage.Hot.MaxEvents,
+		startCfg: cfg,
+	}
+	var pol ring.Policy
+	switch s.policy {
+	case DropOldest, "":
+		pol, s.policy = ring.DropOldest, DropOldest
+	case DropNewest:
+		pol = ring.DropNewest
+	case Block:
+		pol = ring.Block
+	default:
+		return nil, newError(kInvalidValue, nil, fmt.Sprintf("capture.ring_buffer.overflow_strategy = %q: unknown", string(s.policy)),
+			"path", "capture.ring_buffer.overflow_strategy", "value", string(s.policy))
+	}
+	shards := cfg.Capture.RingBuffer.NumBuffers
+	if shards <= 0 {
+		shards = runtime.GOMAXPROCS(0)
+	}
+	shards = min(shards, s.capacity)
+	r, err := ring.New(s.capacity, ring.Config[record]{Shards: shards, Policy: pol, OnDiscard: s.onDiscard})
+	if err != nil {
+		return nil, newError(kInvalidArgument, err, fmt.Sprintf("event store: capacity %d, %d shards", s.capacity, shards),
+			"capacity", s.capacity, "shards", shards)
+	}
+	s.ring = r
+	if s.byType, err = shard.NewSortedBag[string, uint64](); err != nil {
+		return nil, newError(kInternal, err, "event store: type index")
+	}
+	if s.byCorr, err = shard.NewSortedBag[string, uint64](); err != nil {
+		return nil, newError(kInternal, err, "event store: correlation index")
+	}
+	s.times.init(s.capacity)
+	if t := f.telemetry; t != nil {
+		s.cStored, s.cPruned, s.cEvicted, s.cDropped = t.eventsStored, t.eventsPruned, t.eventsEvicted, t.eventsDropped
+	}
+	if err := f.Go("events.pruner", s.runPruner); err != nil {
+		return nil, err
+	}
+	if exp != nil {
+		s.exp = newExportPipeline(s, exp, cfg.Capture.Processing.MaxQueueSize)
+		if err := f.Go("events.exporter", s.exp.run); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// cfg returns the config in effect: one atomic load.
+func (s *EventStore) cfg() *Config {
+	if c := s.f.config; c != nil {
+		if snap := c.Get(); snap != nil {
+			return snap.cfg
+		}
+	}
+	return &s.startCfg
+}
+
+func add(c *Counter, n uint64) {
+	if c != nil {
+		c.Add(n)
+	}
+}
+
+// ---------------------------------------------------------------- writes
+
+// validate checks one event of a Store or StoreBatch call; i is its index in
+// the batch (-1 for Store).
+func (s *EventStore) validate(ev *Event, i int) error {
+	if ev.Type == "" {
+		if i < 0 {
+			return newError(kInvalidEvent, nil, "event type is empty", "field", "type")
+		}
+		return newError(kInvalidEvent, nil, fmt.Sprintf("event %d of batch: type is empty", i), "field", "type", "index", i)
+	}
+	if len(ev.Data) > s.maxData {
+		return newError(kDataTooLarge, nil,
+			fmt.Sprintf("event data is %d bytes, the limit is %d", len(ev.Data), s.maxData),
+			"size", len(ev.Data), "max", s.maxData, "index", i)
+	}
+	return nil
+}
+
+// newRecord copies ev into a record, stamping now when Time is zero.
+func newRecord(ev *Event, now int64) *record {
+	r := &record{ev: *ev}
+	r.ev.ID = 0
+	if r.ev.Time == 0 {
+		r.ev.Time = now
+	}
+	if len(ev.Data) > 0 {
+		r.ev.Data = slices.Clone(ev.Data)
+	} else {
+		r.ev.Data = nil
+	}
+	return r
+}
+
+// Store validates ev, stores a copy and returns its ID. Time is set from the
+// Foundation's clock when zero; a caller-set ID is ignored.
+//
+// Errors: [ErrInvalidEvent] for an empty Type, [ErrDataTooLarge] for Data
+// over the max event size (both also match [ErrValidation]); when the store is
+// full, [ErrFull] under drop_newest and [ErrTimeout] under block (after
+// interface.query_timeout); [ErrClosed] after Close. On error nothing is
+// stored.
+//
+// Store takes no lock: it pushes into the ring (one atomic claim), appends
+// the ID to the type index and, when CorrelationID is set, to the
+// correlation index (each locks only its key's list), and sends to matching
+// subscribers without blocking. It allocates the stored copy and its Data.
+func (s *EventStore) Store(ev Event) (uint64, error) {
+	if s.closed.Load() {
+		return 0, errClosed("events.store")
+	}
+	if err := s.validate(&ev, -1); err != nil {
+		return 0, err
+	}
+	var now int64
+	if ev.Time == 0 {
+		now = s.f.clock.Now().UnixNano()
+	}
+	r := newRecord(&ev, now)
+	id, err := s.push(r)
+	if err != nil {
+		return 0, err
+	}
+	s.commit(id, r)
+	add(s.cStored, 1)
+	return id, nil
+}
+
+// push puts one record into the ring under the store's policy.
+func (s *EventStore) push(r *record) (uint64, error) {
+	switch s.policy {
+	case DropOldest:
+		id, err := s.ring.Push(r)
+		if err != nil {
+			return 0, s.pushError(err, 1)
+		}
+		return id, nil
+	case Block:
+		// First a claim that cannot wait (doneCtx is already done): no
+		// context, no timer, no allocation when there is room.
+		if id, err := s.ring.PushContext(doneCtx, r); err == nil {
+			return id, nil
+		} else if !errors.Is(err, context.Canceled) {
+			return 0, s.pushError(err, 1)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg().Interface.QueryTimeout)
+		defer cancel()
+		id, err := s.ring.PushContext(ctx, r)
+		if err != nil {
+			return 0, s.pushError(err, 1)
+		}
+		return id, nil
+	default: // DropNewest
+		id, err := s.ring.Push(r)
+		if err != nil {
+			return 0, s.pushError(err, 1)
+		}
+		return id, nil
+	}
+}
+
+// doneCtx is a context that is always done: a push with it claims room if
+// there is some and never waits.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// pushError turns a ring error into the store's, counting refusals.
+func (s *EventStore) pushError(err error, n int) error {
+	switch {
+	case errors.Is(err, ring.ErrClosed):
+		return errClosed("events.store")
+	case errors.Is(err, ring.ErrFull):
+		s.dropped.Add(uint64(n))
+		add(s.cDropped, uint64(n))
+		return newError(kStoreFull, err, fmt.Sprintf("event store full (%d events, %s)", s.capacity, s.policy),
+			"capacity", s.capacity, "policy", string(s.policy), "events", n)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		s.dropped.Add(uint64(n))
+		add(s.cDropped, uint64(n))
+		return newError(kTimeout, err, fmt.Sprintf("event store full (%d events): no room within interface.query_timeout", s.capacity),
+			"capacity", s.capacity, "policy", string(s.policy), "events", n)
+	}
+	return newError(kInternal, err, "event store: push failed")
+}
+
+// commit indexes a pushed record, publishes it to subscribers and the
+// byte count. See the record states for the race with eviction.
+func (s *EventStore) commit(id uint64, r *record) {
+	s.bytes[id%byteStripes].n.Add(r.size())
+	s.byType.Insert(r.ev.Type, id)
+	if r.ev.CorrelationID != "" {
+		s.byCorr.Insert(r.ev.CorrelationID, id)
+	}
+	if !r.state.CompareAndSwap(stIndexing, stLive) {
+		// Evicted or removed while we indexed: OnDiscard left the
+		// unindexing to us.
+		s.unindex(id, r)
+		return
+	}
+	if p := s.subs.Load(); p != nil && len(*p) > 0 {
+		s.notify(*p, id, r)
+	}
+	if e := s.exp; e != nil {
+		e.stored(id)
+	}
+}
+
+func (s *EventStore) unindex(id uint64, r *record) {
+	s.byType.DeleteObject(r.ev.Type, id)
+	if r.ev.CorrelationID != "" {
+		s.byCorr.DeleteObject(r.ev.CorrelationID, id)
+	}
+}
+
+// onDiscard is the ring's callback for an event leaving it: overwritten
+// (drop_oldest) or removed (pruning).
+func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
+	old := r.state.Swap(stGone)
+	s.bytes[id%byteStripes].n.Add(-r.size())
+	if old == stPruned { // already hidden, unindexed and counted as pruned
+		if why == ring.Overwritten {
+			s.overwrittenPruned.Add(1)
+		} else {
+			s.removedPruned.Add(1)
+		}
+		return
+	}
+	if old == stLive {
+		s.unindex(id, r)
+	}
+	if why == ring.Overwritten {
+		add(s.cEvicted, 1)
+	} else {
+		s.pruneRemoved++ // Removed happens only inside PruneBefore, under pruneMu
+	}
+}
+
+// StoreBatch stores evs all or nothing and returns their IDs, which are
+// contiguous and in the order of evs. Every event is validated first (the
+// error names the index of the first bad one); the clock is read once for
+// the batch. Errors as [EventStore.Store]; a batch larger than the capacity
+// matches [ErrFull] under every policy. An empty batch stores nothing and
+// returns no IDs.
+func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
+	if s.closed.Load() {
+		return nil, errClosed("events.store_batch")
+	}
+	needNow := false
+	for i := range evs {
+		if err := s.validate(&evs[i], i); err != nil {
+			return nil, err
+		}
+		needNow = needNow || evs[i].Time == 0
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	var now int64
+	if needNow {
+		now = s.f.clock.Now().UnixNano()
+	}
+	recs := make([]*record, len(evs))
+	for i := range evs {
+		recs[i] = newRecord(&evs[i], now)
+	}
+	var (
+		first uint64
+		err   error
+	)
+	if s.policy == Block {
+		if first, err = s.ring.PushBatch(doneCtx, recs); errors.Is(err, context.Canceled) {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg().Interface.QueryTimeout)
+			first, err = s.ring.PushBatch(ctx, recs)
+			cancel()
+		}
+	} else {
+		first, err = s.ring.PushBatch(context.Background(), recs)
+	}
+	if err != nil {
+		return nil, s.pushError(err, len(evs))
+	}
+	ids := make([]uint64, len(evs))
+	for i, r := range recs {
+		ids[i] = first + uint64(i)
+		s.commit(ids[i], r)
+	}
+	add(s.cStored, uint64(len(evs)))
+	return ids, nil
+}
+
+// ---------------------------------------------------------------- reads
+
+// lookup returns the live record id, or nil.
+func (s *EventStore) lookup(id uint64) *record {
+	r, ok := s.ring.Get(id)
+	if !ok || !r.visible() {
+		return nil
+	}
+	return r
+}
+
+// Get returns a copy of the event id. It returns an error matching
+// [ErrNotFound] when no such event is held (never stored, evicted or
+// pruned). O(1), no lock; it allocates the copy of Data.
+func (s *EventStore) Get(id uint64) (Event, error) {
+	r := s.lookup(id)
+	if r == nil {
+		return Event{}, newError(kNotFound, nil, fmt.Sprintf("event %d not found", id), "id", id)
+	}
+	return r.copyOut(id), nil
+}
+
+// Query returns copies of the events that match q, in ID order (see
+// [Query]), within interface.query_timeout. It is [EventStore.QueryContext]
+// with a background context.
+func (s *EventStore) Query(q Query) ([]Event, error) {
+	return s.QueryContext(context.Background(), q)
+}
+
+// QueryContext returns copies of the events that match q, in ID order
+// (ascending, or descending with q.Descending).
+//
+// Cost: O(log n + offset + results), never a scan of the store. A query by
+// Type or CorrelationID pages that index (with both, the shorter list,
+// filtered by the other); a query with neither pages the ring in ID order; a
+// time range is mapped to candidate blocks of IDs by the time index (see
+// timeIndex) and, with a key, pages only those ID ranges of the index. Every
+// hit is checked against the ring, so no evicted or pruned event is
+// returned.
+//
+// Errors: [ErrInvalidQuery] (also [ErrValidation]) for a negative Limit or
+// Offset or Since > Until; [ErrTimeout] when ctx ends or
+// interface.query_timeout passes first (no partial result).
+func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg := s.cfg()
+	limit, err := checkQuery(&q, cfg.Interface.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, skip: q.Offset,
+		deadline: s.f.clock.Now().Add(cfg.Interface.QueryTimeout)}
+	qr.lo, qr.hi = timeBounds(q.Since, q.Until)
+	if err := qr.run(); err != nil {
+		return nil, err
+	}
+	return qr.out, nil
+}
+
+// checkQuery validates q and returns its effective limit.
+func checkQuery(q *Query, maxResults int) (int, error) {
+	switch {
+	case q.Limit < 0:
+		return 0, newError(kInvalidQuery, nil, fmt.Sprintf("query limit %d is negative", q.Limit), "field", "limit", "value", q.Limit)
+	case q.Offset < 0:
+		return 0, newError(kInvalidQuery, nil, fmt.Sprintf("query offset %d is negative", q.Offset), "field", "offset", "value", q.Offset)
+	case q.Since != 0 && q.Until != 0 && q.Since > q.Until:
+		return 0, newError(kInvalidQuery, nil, fmt.Sprintf("query since %d is after until %d", q.Since, q.Until),
+			"field", "since", "since", q.Since, "until", q.Until)
+	}
+	limit := q.Limit
+	if maxResults <= 0 {
+		maxResults = 1000
+	}
+	if limit == 0 || limit > maxResults {
+		limit = maxResults
+	}
+	return limit, nil
+}
+
+// timeBounds turns Since/Until (0 = open) into an inclusive range.
+func timeBounds(since, until int64) (int64, int64) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if since != 0 {
+		lo = since
+	}
+	if until != 0 {
+		hi = until
+	}
+	return lo, hi
+}
+
+// Correlated returns copies of every event held with this correlation id,
+// ascending by Time (ties by ID). It is not capped by interface.max_results:
+// the store's capacity bounds it. An empty id is an error matching
+// [ErrInvalidQuery]; an id with no events returns an empty slice and no error.
+func (s *EventStore) Correlated(correlationID string) ([]Event, error) {
+	if correlationID == "" {
+		return nil, newError(kInvalidQuery, nil, "correlation id is empty", "field", "correlation_id")
+	}
+	ids := s.byCorr.Page(nil, correlationID, 0, math.MaxUint64, false, 0, 0)
+	out := make([]Event, 0, len(ids))
+	for _, id := range ids {
+		if r := s.lookup(id); r != nil && r.ev.CorrelationID == correlationID {
+			out = append(out, r.copyOut(id))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Event) int {
+		if a.Time != b.Time {
+			if a.Time < b.Time {
+				return -1
+			}
+			return 1
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// ---------------------------------------------------------------- pruning
+
+// PruneBefore removes every held event with Time < t and returns how many
+// it removed. Events at the oldest end leave the ring at once
+// (RemoveOldest); older-timed events that sit behind newer ones (a caller
+// set their Time) are pruned in place: hidden from Get and Query, removed
+// from the indexes, counted as pruned now and never again as evicted. The
+// time index finds them without a scan of the store. Concurrent PruneBefore
+// calls run one at a time; stores go on meanwhile (an event stored while the
+// prune runs may be kept). After Close it returns 0.
+func (s *EventStore) PruneBefore(t int64) int {
+	if s.closed.Load() {
+		return 0
+	}
+	s.pruneMu.Lock()
+	defer s.pruneMu.Unlock()
+	s.pruneRemoved = 0
+	s.ring.RemoveOldest(func(_ uint64, r *record) bool {
+		return r.ev.Time < t || r.state.Load() == stPruned
+	})
+	n := s.pruneRemoved
+	n += s.times.pruneBefore(s, t)
+	if n > 0 {
+		add(s.cPruned, uint64(n))
+	}
+	return n
+}
+
+// pruneRecord prunes r logically; false if it was not live.
+func (s *EventStore) pruneRecord(id uint64, r *record) bool {
+	if !r.state.CompareAndSwap(stLive, stPruned) {
+		return false
+	}
+	s.unindex(id, r)
+	s.logicalPruned.Add(1)
+	return true
+}
+
+// runPruner is the supervised task that enforces storage.hot.max_age_seconds
+// every storage.hot.prune_interval (both read live), with one clock reading
+// per pass. It also keeps the time index sealed.
+func (s *EventStore) runPruner(ctx context.Context) error {
+	for {
+		cfg := s.cfg()
+		tm := s.f.clock.NewTimer(cfg.Storage.Hot.PruneInterval)
+		select {
+		case <-ctx.Done():
+			tm.Stop()
+			return nil
+		case <-tm.C():
+		}
+		cfg = s.cfg()
+		now := s.f.clock.Now()
+		cut := now.Add(-time.Duration(cfg.Storage.Hot.MaxAgeSeconds) * time.Second).UnixNano()
+		if n := s.PruneBefore(cut); n > 0 {
+			s.f.log.Debug("pruned events", "count", n, "before", cut)
+		}
+	}
+}
+
+// ---------------------------------------------------------------- stats, health, close
+
+// Stats returns the store's counters. It takes no lock: a few atomic loads,
+// no allocation. See [EventStats] for the invariant.
+func (s *EventStore) Stats() EventStats {
+	rs := s.ring.Stats()
+	lp, op, rp := s.logicalPruned.Load(), s.overwrittenPruned.Load(), s.removedPruned.Load()
+	st := EventStats{
+		Stored:   rs.Pushed,
+		Dropped:  s.dropped.Load(),
+		Capacity: rs.Cap,
+	}
+	st.Evicted = sub0(rs.Overwritten, op)
+	st.Pruned = sub0(rs.Removed, rp) + lp
+	hidden := sub0(lp, op+rp) // logically pruned, still in the ring
+	st.Len = max(rs.Len-int(hidden), 0)
+	for i := range s.bytes {
+		st.Bytes += s.bytes[i].n.Load()
+	}
+	if e := s.exp; e != nil {
+		st.Exported = e.exported.Load()
+		st.ExportDropped = e.dropped.Load()
+		st.ExportPending = int(e.pendingN.Load())
+	}
+	return st
+}
+
+func sub0(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+func (s *EventStore) health() ServiceHealth {
+	if s.closed.Load() {
+		return ServiceHealth{Status: StatusStopped, Reason: "closed"}
+	}
+	if e := s.exp; e != nil {
+		if why := e.problem(); why != "" {
+			return ServiceHealth{Status: StatusDegraded, Reason: why}
+		}
+	}
+	return ServiceHealth{Status: StatusRunning}
+}
+
+// close is called by Foundation.Close after the supervisor stopped the
+// pruner and the exporter: later writes fail with ErrClosed, subscriptions'
+// channels are closed, the exporter is flushed of abandoned calls and closed.
+func (s *EventStore) close() {
+	if !s.closed.CompareAndSwap(false, true) {
+		return
+	}
+	s.ring.Close()
+	s.subsMu.Lock()
+	p := s.subs.Swap(nil)
+	s.subsMu.Unlock()
+	if p != nil {
+		for _, sub := range *p {
+			sub.sub.close()
+		}
+	}
+	if s.exp != nil {
+		s.exp.close()
+	}
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+// EventSubscription delivers the events stored after [EventStore.Subscribe]
+// that match its query. Its methods are safe for concurrent use.
+type EventSubscription struct {
+	s   *EventStore
+	sub *subscriber[Event]
+	q   Query
+	lo  int64
+	hi  int64
+}
+
+// Subscribe returns a subscription to the events stored from now on that
+// match q's Type, CorrelationID and Since/Until (Offset and Descending are
+// ignored). Events arrive in store order: the events of one storing
+// goroutine in the order it stored them; concurrent stores may interleave.
+//
+// The channel is buffered: q.Limit events, or interface.max_results when
+// Limit ≤ 0. A subscriber that falls behind never blocks Store: the events
+// that find the buffer full are dropped for it and counted by
+// [EventSubscription.Dropped]. Each event received is the subscriber's own
+// copy. The channel is closed by [EventSubscription.Close] or by the
+// Foundation's Close, never while live. Subscribing after Close returns a
+// subscription whose channel is already closed. A query that can match
+// nothing (Since > Until) is allowed; it receives nothing.
+func (s *EventStore) Subscribe(q Query) *EventSubscription {
+	buf := q.Limit
+	if buf <= 0 {
+		buf = s.cfg().Interface.MaxResults
+	}
+	sub := &EventSubscription{s: s, sub: newSubscriber[Event](buf), q: q}
+	sub.lo, sub.hi = timeBounds(q.Since, q.Until)
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	if s.closed.Load() {
+		sub.sub.close()
+		return sub
+	}
+	var next []*EventSubscription
+	if p := s.subs.Load(); p != nil {
+		next = append(next, *p...)
+	}
+	next = append(next, sub)
+	s.subs.Store(&next)
+	return sub
+}
+
+// C returns the channel on which matching events arrive.
+func (sub *EventSubscription) C() <-chan Event { return sub.sub.ch }
+
+// Dropped returns how many matching events this subscriber lost because
+// its buffer was full.
+func (sub *EventSubscription) Dropped() uint64 { return sub.sub.dropped.Load() }
+
+// Close ends the subscription and closes its channel; events still in the
+// buffer can be read. Close is idempotent.
+func (sub *EventSubscription) Close() {
+	s := sub.s
+	s.subsMu.Lock()
+	if p := s.subs.Load(); p != nil {
+		next := make([]*EventSubscription, 0, len(*p))
+		for _, x := range *p {
+			if x != sub {
+				next = append(next, x)
+			}
+		}
+		s.subs.Store(&next)
+	}
+	s.subsMu.Unlock()
+	sub.sub.close()
+}
+
+func (sub *EventSubscription) matches(r *record) bool {
+	return (sub.q.Type == "" || sub.q.Type == r.ev.Type) &&
+		(sub.q.CorrelationID == "" || sub.q.CorrelationID == r.ev.CorrelationID) &&
+		r.ev.Time >= sub.lo && r.ev.Time <= sub.hi
+}
+
+// notify sends a copy of the event to every matching subscriber, without
+// blocking (a full buffer drops and counts).
+func (s *EventStore) notify(subs []*EventSubscription, id uint64, r *record) {
+	for _, sub := range subs {
+		if sub.matches(r) {
+			sub.sub.send(r.copyOut(id))
+		}
+	}
+}

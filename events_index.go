@@ -1,0 +1,424 @@
+package foundation
+
+import (
+	"context"
+	"math"
+	"math/bits"
+	"sync"
+	"time"
+
+	"github.com/elixirscope-go/foundation/shard"
+)
+
+// The time index.
+//
+// Events arrive nearly in time order (Store stamps them from the clock) but
+// a caller may set any Time. The index keeps, per block of 256 consecutive
+// IDs, the min and max Time of the block's events, in a segment tree (min of
+// mins, max of maxes per node) over a circular array of block slots sized to
+// the ring. A time range [lo, hi] maps to the candidate blocks whose
+// [min, max] intersects it: a descent of the tree that skips every subtree
+// that cannot intersect, O(log B) per run of candidate blocks. In the common
+// case the candidates are one contiguous run, so a time query costs
+// O(log n + results); an out-of-order event costs one extra candidate block,
+// never a wrong answer.
+//
+// Exactness: a block's summary is computed once the block is complete (all
+// its IDs assigned and published, or gone), by scanning it; after that its
+// events can only leave (eviction, pruning), so the summary stays an
+// over-approximation, which is safe (a block is a candidate, then its events
+// are checked one by one). Blocks are sealed in ID order (frontier), lazily:
+// by time-range queries and by the pruner, never by Store, which pays
+// nothing for this index. Blocks at or past the frontier (the newest, still
+// filling) are always candidates and are scanned.
+const (
+	blockShift = 8
+	blockSize  = 1 << blockShift
+)
+
+type timeIndex struct {
+	mu       sync.RWMutex // writers: seal; readers: candidate walks
+	nb       uint64       // block slots: enough for every block the ring can hold
+	size     int          // leaves of the tree (a power of two ≥ nb)
+	mn, mx   []int64      // tree nodes, root at 1, leaf of slot i at size+i; empty: mn > mx
+	frontier uint64       // blocks < frontier are sealed; the next one to seal
+	base     uint64       // blocks in [base, frontier) may have a leaf set
+}
+
+func (t *timeIndex) init(capacity int) {
+	t.nb = uint64(capacity)/blockSize + 3 // the ring spans at most cap/256+2 blocks
+	t.size = 1 << bits.Len64(t.nb-1)
+	t.mn = make([]int64, 2*t.size)
+	t.mx = make([]int64, 2*t.size)
+	for i := range t.mn {
+		t.mn[i], t.mx[i] = math.MaxInt64, math.MinInt64
+	}
+}
+
+// setLeaf sets slot i and fixes its ancestors; under mu.
+func (t *timeIndex) setLeaf(i int, mn, mx int64) {
+	n := t.size + i
+	t.mn[n], t.mx[n] = mn, mx
+	for n >>= 1; n >= 1; n >>= 1 {
+		t.mn[n] = min(t.mn[2*n], t.mn[2*n+1])
+		t.mx[n] = max(t.mx[2*n], t.mx[2*n+1])
+	}
+}
+
+// seal computes the summaries of the complete blocks past the frontier.
+func (t *timeIndex) seal(s *EventStore) {
+	first, next := s.ring.First(), s.ring.Next()
+	t.mu.RLock()
+	todo := t.frontier < next>>blockShift
+	t.mu.RUnlock()
+	if !todo {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fb := first >> blockShift
+	if t.frontier < fb {
+		t.frontier = fb // blocks that left before anyone sealed them
+	}
+	if fb > t.nb && t.base < fb-t.nb {
+		t.base = fb - t.nb // older slots were all reused or cleared
+	}
+	for ; t.base < fb; t.base++ { // blocks gone: forget their summaries
+		if t.base+t.nb >= t.frontier { // slot not reused by a sealed block
+			t.setLeaf(int(t.base%t.nb), math.MaxInt64, math.MinInt64)
+		}
+	}
+	for t.frontier < next>>blockShift {
+		mn, mx, ok := scanBlock(s, t.frontier)
+		if !ok {
+			return // a push in flight: seal later
+		}
+		t.setLeaf(int(t.frontier%t.nb), mn, mx)
+		t.frontier++
+	}
+}
+
+// scanBlock returns the min and max Time of block b's visible events; ok is
+// false when one of its IDs is assigned but not yet published.
+func scanBlock(s *EventStore, b uint64) (mn, mx int64, ok bool) {
+	mn, mx = math.MaxInt64, math.MinInt64
+	for id := max(b<<blockShift, 1); id < (b+1)<<blockShift; id++ {
+		r, found := s.ring.Get(id)
+		if !found {
+			if id < s.ring.First() {
+				continue // gone
+			}
+			return 0, 0, false
+		}
+		if !r.visible() {
+			continue
+		}
+		mn, mx = min(mn, r.ev.Time), max(mx, r.ev.Time)
+	}
+	return mn, mx, true
+}
+
+// candidates calls yield with the runs [a, b] of IDs (inclusive, in query
+// order, merged when adjacent) that may hold events with Time in [lo, hi].
+// It seals first. yield returns false to stop.
+func (t *timeIndex) candidates(s *EventStore, lo, hi int64, desc bool, yield func(a, b uint64) bool) {
+	t.seal(s)
+	first, next := s.ring.First(), s.ring.Next()
+	if next <= first {
+		return
+	}
+	fb, lb := first>>blockShift, (next-1)>>blockShift // resident blocks [fb, lb]
+
+	var runA, runB uint64
+	have := false
+	flush := func() bool {
+		if !have {
+			return true
+		}
+		have = false
+		return yield(max(runA, first, 1), min(runB, next-1))
+	}
+	// emit adds block blk to the current run or starts a new one.
+	emit := func(blk uint64) bool {
+		a, b := blk<<blockShift, (blk+1)<<blockShift-1
+		if have {
+			if !desc && a == runB+1 {
+				runB = b
+				return true
+			}
+			if desc && b+1 == runA {
+				runA = a
+				return true
+			}
+			if !flush() {
+				return false
+			}
+		}
+		runA, runB, have = a, b, true
+		return true
+	}
+
+	t.mu.RLock()
+	sb := max(t.frontier, fb) // blocks [fb, sb) are sealed, [sb, lb] are not
+	unsealed := func() bool {
+		if desc {
+			for blk := lb; blk >= sb && blk+1 > 0; blk-- {
+				if !emit(blk) {
+					return false
+				}
+				if blk == 0 {
+					break
+				}
+			}
+			return true
+		}
+		for blk := sb; blk <= lb; blk++ {
+			if !emit(blk) {
+				return false
+			}
+		}
+		return true
+	}
+	sealed := func() bool {
+		if fb >= sb {
+			return true
+		}
+		n := sb - fb
+		s0 := fb % t.nb
+		// The sealed blocks occupy slots [s0, s0+n) modulo nb: one or two
+		// slot intervals, each walked in block order.
+		type iv struct {
+			l, r int
+			blk0 uint64 // block of slot l
+		}
+		var ivs [2]iv
+		k := 0
+		if s0+n <= t.nb {
+			ivs[0] = iv{int(s0), int(s0 + n), fb}
+			k = 1
+		} else {
+			ivs[0] = iv{int(s0), int(t.nb), fb}
+			ivs[1] = iv{0, int(s0 + n - t.nb), fb + (t.nb - s0)}
+			k = 2
+		}
+		order := []int{0, 1}[:k]
+		if desc && k == 2 {
+			order = []int{1, 0}
+		}
+		for _, j := range order {
+			v := ivs[j]
+			ok := t.walk(1, 0, t.size, v.l, v.r, lo, hi, desc, func(slot int) bool {
+				return emit(v.blk0 + uint64(slot-v.l))
+			})
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	var ok bool
+	if desc {
+		ok = unsealed() && sealed()
+	} else {
+		ok = sealed() && unsealed()
+	}
+	t.mu.RUnlock()
+	if ok {
+		flush()
+	}
+}
+
+// walk visits, in slot order (reversed when desc), the leaves in [l, r)
+// whose [mn, mx] intersects [lo, hi], skipping whole subtrees that cannot.
+func (t *timeIndex) walk(n, nl, nr, l, r int, lo, hi int64, desc bool, yield func(slot int) bool) bool {
+	if nr <= l || nl >= r || t.mn[n] > t.mx[n] || t.mx[n] < lo || t.mn[n] > hi {
+		return true
+	}
+	if nr-nl == 1 {
+		return yield(nl)
+	}
+	mid := (nl + nr) / 2
+	if desc {
+		return t.walk(2*n+1, mid, nr, l, r, lo, hi, desc, yield) && t.walk(2*n, nl, mid, l, r, lo, hi, desc, yield)
+	}
+	return t.walk(2*n, nl, mid, l, r, lo, hi, desc, yield) && t.walk(2*n+1, mid, nr, l, r, lo, hi, desc, yield)
+}
+
+// pruneBefore prunes in place the live events with Time < cut that the
+// candidate blocks hold; it returns how many.
+func (t *timeIndex) pruneBefore(s *EventStore, cut int64) int {
+	if cut == math.MinInt64 {
+		return 0
+	}
+	n := 0
+	t.candidates(s, math.MinInt64, cut-1, false, func(a, b uint64) bool {
+		for id := a; id <= b; id++ {
+			if r, ok := s.ring.Get(id); ok && r.ev.Time < cut && s.pruneRecord(id, r) {
+				n++
+			}
+		}
+		return true
+	})
+	return n
+}
+
+// ---------------------------------------------------------------- query execution
+
+// queryRun is one query in progress.
+type queryRun struct {
+	s        *EventStore
+	ctx      context.Context
+	q        Query
+	lo, hi   int64 // inclusive time bounds
+	limit    int
+	skip     int // matches still to skip (Offset)
+	deadline time.Time
+	steps    int
+	err      error
+	out      []Event
+	buf      [64]uint64
+}
+
+func (qr *queryRun) run() error {
+	s, q := qr.s, qr.q
+	var (
+		bag *shard.SortedBag[string, uint64]
+		key string
+	)
+	switch {
+	case q.Type != "" && q.CorrelationID != "":
+		// Page the shorter list, filter by the other key.
+		if s.byCorr.Count(q.CorrelationID) < s.byType.Count(q.Type) {
+			bag, key = s.byCorr, q.CorrelationID
+		} else {
+			bag, key = s.byType, q.Type
+		}
+	case q.Type != "":
+		bag, key = s.byType, q.Type
+	case q.CorrelationID != "":
+		bag, key = s.byCorr, q.CorrelationID
+	}
+	timed := q.Since != 0 || q.Until != 0
+	switch {
+	case !timed && bag != nil:
+		only := q.Type == "" || q.CorrelationID == ""
+		qr.scanIndex(bag, key, 1, math.MaxUint64, only)
+	case !timed:
+		qr.scanRing(1, math.MaxUint64)
+	default:
+		s.times.candidates(s, qr.lo, qr.hi, q.Descending, func(a, b uint64) bool {
+			if bag != nil {
+				return qr.scanIndex(bag, key, a, b, false)
+			}
+			return qr.scanRing(a, b)
+		})
+	}
+	return qr.err
+}
+
+// tick counts a step and checks the deadline and the context every 256
+// steps; false means stop (qr.err is set).
+func (qr *queryRun) tick() bool {
+	qr.steps++
+	if qr.steps&255 != 0 {
+		return true
+	}
+	if err := qr.ctx.Err(); err != nil {
+		qr.err = newError(kTimeout, err, "query cancelled", "steps", qr.steps)
+		return false
+	}
+	if qr.s.f.clock.Now().After(qr.deadline) {
+		qr.err = newError(kTimeout, nil, "query exceeded interface.query_timeout", "steps", qr.steps)
+		return false
+	}
+	return true
+}
+
+// consider checks one candidate and collects it; false means stop.
+func (qr *queryRun) consider(id uint64, r *record) bool {
+	if !qr.tick() {
+		return false
+	}
+	if r == nil || !r.visible() {
+		return true
+	}
+	q := &qr.q
+	if (q.Type != "" && r.ev.Type != q.Type) || (q.CorrelationID != "" && r.ev.CorrelationID != q.CorrelationID) ||
+		r.ev.Time < qr.lo || r.ev.Time > qr.hi {
+		return true
+	}
+	if qr.skip > 0 {
+		qr.skip--
+		return true
+	}
+	if qr.out == nil {
+		qr.out = make([]Event, 0, min(qr.limit, 64))
+	}
+	qr.out = append(qr.out, r.copyOut(id))
+	return len(qr.out) < qr.limit
+}
+
+// scanRing visits the ring's events with IDs in [a, b] in query order.
+func (qr *queryRun) scanRing(a, b uint64) bool {
+	if qr.q.Descending {
+		for id, r := range qr.s.ring.Descend(b) {
+			if id < a {
+				break
+			}
+			if !qr.consider(id, r) {
+				return false
+			}
+		}
+		return true
+	}
+	for id, r := range qr.s.ring.Ascend(a) {
+		if id > b {
+			break
+		}
+		if !qr.consider(id, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// scanIndex visits key's IDs in [a, b] in query order, a page at a time
+// (each page a binary search: O(log n + page)). With only set (key is the
+// query's only filter), the Offset is handed to the index, which skips it in
+// O(log n).
+func (qr *queryRun) scanIndex(bag *shard.SortedBag[string, uint64], key string, a, b uint64, only bool) bool {
+	desc := qr.q.Descending
+	off := 0
+	if only {
+		off, qr.skip = qr.skip, 0
+	}
+	for a <= b {
+		ids := bag.Page(qr.buf[:0], key, a, b, desc, off, len(qr.buf))
+		off = 0
+		if len(ids) == 0 {
+			return true
+		}
+		for _, id := range ids {
+			r, _ := qr.s.ring.Get(id)
+			if !qr.consider(id, r) {
+				return false
+			}
+		}
+		if len(ids) < len(qr.buf) {
+			return true
+		}
+		last := ids[len(ids)-1]
+		if desc {
+			if last == 0 {
+				return true
+			}
+			b = last - 1
+		} else {
+			if last == math.MaxUint64 {
+				return true
+			}
+			a = last + 1
+		}
+	}
+	return true
+}

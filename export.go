@@ -1,0 +1,554 @@
+package foundation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Exporter receives the stored events, in batches, and acknowledges them
+// (the design's "export events (batch) … ack"). Give one to [New] with
+// [WithExporter]; [NewJSONLExporter] is the one shipped in the core.
+//
+// Export is called by one goroutine at a time, with the events in ID order
+// (IDs rise from batch to batch; a gap means events were lost to export, see
+// [EventStats.ExportDropped]). A nil error acknowledges the whole batch: the
+// store will not offer it again. An error makes the store retry the same
+// batch, with backoff, so delivery is at least once. The batch slice and the
+// events' Data are only valid during the call: copy what you keep; Export
+// may modify them.
+//
+// Export must honour ctx: the store gives each call a deadline of
+// interface.query_timeout and cancels it on Close. A call that overruns its
+// deadline by more than a short grace is abandoned (counted as a failure; the
+// store calls Export again only once it has returned); a panic is recovered
+// and counted as a failure. Neither affects Store. If the Exporter also
+// implements io.Closer, the Foundation's Close calls Close once, after the
+// last Export.
+type Exporter interface {
+	Export(ctx context.Context, batch []Event) error
+}
+
+const (
+	exportGrace      = 250 * time.Millisecond // past the deadline, before a call is abandoned
+	exportMaxBackoff = 5 * time.Second
+	exportCloseWait  = 5 * time.Second // Close waits this long for abandoned calls
+	exportFinalWait  = 2 * time.Second // Close's last flush, at most
+)
+
+// exportPipeline reads stored events from the ring in ID order into a
+// bounded local buffer (pending, at most capture.processing.max_queue_size
+// events), hands them to the Exporter in batches of
+// capture.processing.batch_size, at the latest capture.processing.
+// flush_interval after the first of them was read, and drops them once
+// acknowledged. While the exporter fails, the buffer fills up and stays
+// full; the events past it stay in the ring, and those the ring evicts or the
+// pruner removes before the exporter takes them are counted as dropped.
+//
+// Every field without a comment is owned by the run goroutine.
+type exportPipeline struct {
+	s        *EventStore
+	exp      Exporter
+	maxQueue int
+	next     uint64  // the next ID to read from the ring
+	pending  []Event // read, not yet acknowledged; IDs ascending
+
+	kick   chan struct{} // capacity 1: Store wakes the loop
+	kickAt atomic.Uint64 // Store kicks when it commits an ID >= kickAt (MaxUint64: nobody waits)
+
+	pendingN atomic.Int64  // len(pending), for Stats
+	exported atomic.Uint64 // events acknowledged
+	dropped  atomic.Uint64 // events lost to export
+	acked    atomic.Uint64 // highest acknowledged ID
+
+	inflight chan error     // an abandoned Export call, until it returns
+	calls    sync.WaitGroup // Export calls running (Close waits for them)
+
+	mu      sync.Mutex // guards the health fields below
+	failing int        // consecutive failed calls
+	lastErr string
+	hung    bool
+}
+
+func newExportPipeline(s *EventStore, e Exporter, maxQueue int) *exportPipeline {
+	if maxQueue <= 0 {
+		maxQueue = 1000
+	}
+	p := &exportPipeline{s: s, exp: e, maxQueue: maxQueue, next: 1, kick: make(chan struct{}, 1)}
+	p.kickAt.Store(1)
+	return p
+}
+
+// stored is Store's hook: one atomic load unless the loop waits for id.
+func (p *exportPipeline) stored(id uint64) {
+	if k := p.kickAt.Load(); id >= k && p.kickAt.CompareAndSwap(k, math.MaxUint64) {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// fill reads events from the ring into pending, up to maxQueue. It stops at
+// an ID whose push is still in flight; IDs that left the ring (or were
+// pruned) before being read are counted as dropped.
+func (p *exportPipeline) fill() {
+	r := p.s.ring
+	end := r.Next()
+	for p.next < end && len(p.pending) < p.maxQueue {
+		rec, ok := r.Get(p.next)
+		if !ok {
+			if f := r.First(); p.next < f {
+				lost := min(f, end) - p.next
+				p.dropped.Add(lost)
+				p.next += lost
+				continue
+			}
+			break // in flight: its Store will kick us
+		}
+		if rec.visible() {
+			p.pending = append(p.pending, rec.copyOut(p.next))
+		} else {
+			p.dropped.Add(1)
+		}
+		p.next++
+	}
+	p.pendingN.Store(int64(len(p.pending)))
+}
+
+// waitFor arms the kick for id and reports whether it is already there (the
+// caller must then not sleep).
+func (p *exportPipeline) waitFor(id uint64) bool {
+	p.kickAt.Store(id)
+	if rec, ok := p.s.ring.Get(id); ok && rec != nil {
+		p.kickAt.Store(math.MaxUint64)
+		return true
+	}
+	return id < p.s.ring.First() // gone already: fill will count it
+}
+
+// run is the supervised export loop.
+func (p *exportPipeline) run(ctx context.Context) error {
+	defer p.finalFlush()
+	clk := p.s.f.clock
+	var deadline time.Time // when the oldest pending event must be flushed
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		proc := p.s.cfg().Capture.Processing
+		batch := max(min(proc.BatchSize, p.maxQueue), 1)
+		p.fill()
+		if len(p.pending) == 0 {
+			deadline = time.Time{}
+			if p.waitFor(p.next) {
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-p.kick:
+			}
+			continue
+		}
+		now := clk.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(proc.FlushInterval)
+		}
+		if len(p.pending) < batch && now.Before(deadline) {
+			if p.waitFor(p.next + uint64(batch-len(p.pending)) - 1) {
+				continue
+			}
+			tm := clk.NewTimer(deadline.Sub(now))
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return nil
+			case <-p.kick:
+				tm.Stop()
+			case <-tm.C():
+			}
+			continue
+		}
+		n := min(batch, len(p.pending))
+		if err := p.call(ctx, p.pending[:n], p.s.cfg().Interface.QueryTimeout); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failing := p.fail(err)
+			d := min(max(proc.FlushInterval, 10*time.Millisecond)<<min(failing-1, 16), exportMaxBackoff)
+			tm := clk.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return nil
+			case <-tm.C():
+			}
+			continue
+		}
+		p.ack(n)
+		if len(p.pending) == 0 {
+			deadline = time.Time{}
+		}
+	}
+}
+
+// ack drops the first n pending events, acknowledged.
+func (p *exportPipeline) ack(n int) {
+	p.acked.Store(p.pending[n-1].ID)
+	p.exported.Add(uint64(n))
+	rest := copy(p.pending, p.pending[n:])
+	clear(p.pending[rest:])
+	p.pending = p.pending[:rest]
+	p.pendingN.Store(int64(rest))
+	p.mu.Lock()
+	p.failing, p.lastErr = 0, ""
+	p.mu.Unlock()
+}
+
+func (p *exportPipeline) fail(err error) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing++
+	p.lastErr = err.Error()
+	if p.failing == 1 || p.failing%100 == 0 {
+		p.s.f.log.Warn("event export failing", "attempts", p.failing, "error", p.lastErr,
+			"pending", len(p.pending), "dropped", p.dropped.Load())
+	}
+	return p.failing
+}
+
+// problem is the reason for a degraded health, or "".
+func (p *exportPipeline) problem() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.hung:
+		return "event exporter hung: a call overran its deadline and has not returned"
+	case p.failing > 0:
+		return fmt.Sprintf("event export failing (%d attempts, %d events buffered, %d dropped): %s",
+			p.failing, p.pendingN.Load(), p.dropped.Load(), p.lastErr)
+	}
+	return ""
+}
+
+// call runs one Export with a deadline, recovering a panic, and abandons a
+// call that overruns its deadline by more than exportGrace.
+func (p *exportPipeline) call(ctx context.Context, batch []Event, timeout time.Duration) error {
+	if p.inflight != nil {
+		select {
+		case <-p.inflight:
+			p.inflight = nil
+			p.mu.Lock()
+			p.hung = false
+			p.mu.Unlock()
+		default:
+			return newError(kTimeout, nil, "event exporter: previous call still running")
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	p.calls.Add(1)
+	go func() {
+		defer p.calls.Done()
+		done <- p.safeExport(cctx, batch)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-cctx.Done():
+	}
+	grace := time.NewTimer(exportGrace)
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-grace.C:
+	}
+	// Abandon the call; it may still read batch, so pending gets new memory.
+	p.inflight = done
+	p.pending = slices.Clone(p.pending)
+	p.mu.Lock()
+	p.hung = true
+	p.mu.Unlock()
+	return newError(kTimeout, cctx.Err(), fmt.Sprintf("event exporter did not return within %s", timeout), "timeout", timeout.String())
+}
+
+func (p *exportPipeline) safeExport(ctx context.Context, batch []Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = newError(kInternal, nil, fmt.Sprintf("event exporter panicked: %v", r))
+		}
+	}()
+	return p.exp.Export(ctx, batch)
+}
+
+// finalFlush runs when the loop stops (Close): one last attempt, bounded by
+// exportFinalWait, to export what is stored.
+func (p *exportPipeline) finalFlush() {
+	if p.inflight != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), exportFinalWait)
+	defer cancel()
+	batch := max(min(p.s.cfg().Capture.Processing.BatchSize, p.maxQueue), 1)
+	for ctx.Err() == nil {
+		p.fill()
+		if len(p.pending) == 0 {
+			return
+		}
+		n := min(batch, len(p.pending))
+		if err := p.call(ctx, p.pending[:n], exportFinalWait); err != nil {
+			p.s.f.log.Warn("event export: final flush failed", "error", err.Error(), "pending", len(p.pending))
+			return
+		}
+		p.ack(n)
+	}
+}
+
+// close waits (bounded) for abandoned calls and closes the exporter if it is
+// an io.Closer.
+func (p *exportPipeline) close() {
+	done := make(chan struct{})
+	go func() { p.calls.Wait(); close(done) }()
+	t := time.NewTimer(exportCloseWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		p.s.f.log.Error("event exporter still running after close; abandoning it")
+		return
+	}
+	if c, ok := p.exp.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			p.s.f.log.Warn("event exporter close failed", "error", err.Error())
+		}
+	}
+}
+
+// ---------------------------------------------------------------- JSON Lines sink
+
+// JSONLOption configures [NewJSONLExporter].
+type JSONLOption interface{ applyJSONL(*jsonlSettings) }
+
+type jsonlOptionFunc func(*jsonlSettings)
+
+func (f jsonlOptionFunc) applyJSONL(s *jsonlSettings) { f(s) }
+
+type jsonlSettings struct {
+	rotateSize int64
+	keep       int
+	err        error
+}
+
+// WithRotateSize starts a new file when the current one would grow past n
+// bytes (default 64 MiB). A batch is never split, so a file holding a single
+// batch may be larger. n must be > 0.
+func WithRotateSize(n int64) JSONLOption {
+	return jsonlOptionFunc(func(s *jsonlSettings) {
+		if n <= 0 {
+			s.err = newError(kInvalidArgument, nil, fmt.Sprintf("WithRotateSize(%d): must be > 0", n), "value", n)
+		}
+		s.rotateSize = n
+	})
+}
+
+// WithKeepFiles keeps at most n files, deleting the oldest at rotation; 0
+// (the default) keeps all. n must be ≥ 0.
+func WithKeepFiles(n int) JSONLOption {
+	return jsonlOptionFunc(func(s *jsonlSettings) {
+		if n < 0 {
+			s.err = newError(kInvalidArgument, nil, fmt.Sprintf("WithKeepFiles(%d): must be >= 0", n), "value", n)
+		}
+		s.keep = n
+	})
+}
+
+// JSONLExporter is an [Exporter] that appends events to JSON Lines files in
+// a directory: one event per line (the JSON form of [Event]), files named
+// events-000001.jsonl, events-000002.jsonl, … and rotated by size. A batch
+// is acknowledged once it is written and fsynced; a failed write is cut off
+// the file, so a file holds only whole lines. A retried batch may appear
+// twice (at-least-once); readers can drop duplicate IDs.
+//
+// It is safe for concurrent use. Close syncs and closes the current file;
+// Export after Close fails with [ErrClosed].
+type JSONLExporter struct {
+	dir  string
+	set  jsonlSettings
+	mu   sync.Mutex
+	f    *os.File
+	idx  int   // number of the current file
+	size int64 // bytes in the current file
+	buf  bytes.Buffer
+	shut bool
+}
+
+// NewJSONLExporter creates dir if needed and opens a new file in it,
+// numbered after any files already there. Errors: [ErrInvalidArgument] for
+// an empty dir or a bad option, or the file system's error wrapped in an
+// *Error.
+func NewJSONLExporter(dir string, opts ...JSONLOption) (*JSONLExporter, error) {
+	if dir == "" {
+		return nil, newError(kInvalidArgument, nil, "NewJSONLExporter: empty directory")
+	}
+	e := &JSONLExporter{dir: dir, set: jsonlSettings{rotateSize: 64 << 20}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, newError(kInvalidArgument, nil, "NewJSONLExporter: nil option")
+		}
+		o.applyJSONL(&e.set)
+		if e.set.err != nil {
+			return nil, e.set.err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, newError(kInvalidArgument, err, "NewJSONLExporter: cannot create directory", "dir", dir)
+	}
+	files, err := e.files()
+	if err != nil {
+		return nil, newError(kInvalidArgument, err, "NewJSONLExporter: cannot list directory", "dir", dir)
+	}
+	if len(files) > 0 {
+		e.idx = files[len(files)-1]
+	}
+	if err := e.open(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func jsonlName(i int) string { return fmt.Sprintf("events-%06d.jsonl", i) }
+
+// files returns the numbers of the event files in the directory, ascending.
+func (e *JSONLExporter) files() ([]int, error) {
+	ents, err := os.ReadDir(e.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, de := range ents {
+		n, ok := strings.CutPrefix(de.Name(), "events-")
+		if !ok {
+			continue
+		}
+		n, ok = strings.CutSuffix(n, ".jsonl")
+		if !ok {
+			continue
+		}
+		if i, err := strconv.Atoi(n); err == nil && i > 0 {
+			out = append(out, i)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// open opens the next file; under mu.
+func (e *JSONLExporter) open() error {
+	e.idx++
+	path := filepath.Join(e.dir, jsonlName(e.idx))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return newError(kInternal, err, "jsonl exporter: cannot create file", "file", path)
+	}
+	e.f, e.size = f, 0
+	if e.set.keep > 0 {
+		if files, err := e.files(); err == nil && len(files) > e.set.keep {
+			for _, i := range files[:len(files)-e.set.keep] {
+				_ = os.Remove(filepath.Join(e.dir, jsonlName(i)))
+			}
+		}
+	}
+	return nil
+}
+
+// Export writes the batch as JSON lines, rotating first if the file would
+// grow past the rotate size, and fsyncs before it returns nil.
+func (e *JSONLExporter) Export(ctx context.Context, batch []Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shut {
+		return newError(kClosed, nil, "jsonl exporter is closed")
+	}
+	e.buf.Reset()
+	enc := json.NewEncoder(&e.buf)
+	for i := range batch {
+		if err := enc.Encode(&batch[i]); err != nil {
+			return newError(kInternal, err, "jsonl exporter: encode", "id", batch[i].ID)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e.size > 0 && e.size+int64(e.buf.Len()) > e.set.rotateSize {
+		if err := e.rotate(); err != nil {
+			return err
+		}
+	}
+	n, err := e.f.Write(e.buf.Bytes())
+	if err == nil {
+		err = e.f.Sync()
+	}
+	if err != nil {
+		if n > 0 {
+			_ = e.f.Truncate(e.size) // keep whole lines only
+			_, _ = e.f.Seek(e.size, io.SeekStart)
+		}
+		return newError(kInternal, err, "jsonl exporter: write", "file", e.f.Name())
+	}
+	e.size += int64(n)
+	return nil
+}
+
+// rotate closes the current file and opens the next; under mu.
+func (e *JSONLExporter) rotate() error {
+	if err := e.f.Sync(); err != nil {
+		return newError(kInternal, err, "jsonl exporter: sync", "file", e.f.Name())
+	}
+	if err := e.f.Close(); err != nil {
+		return newError(kInternal, err, "jsonl exporter: close", "file", e.f.Name())
+	}
+	return e.open()
+}
+
+// Files returns the paths of the event files in the directory, oldest
+// first.
+func (e *JSONLExporter) Files() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	idx, _ := e.files()
+	out := make([]string, len(idx))
+	for i, n := range idx {
+		out[i] = filepath.Join(e.dir, jsonlName(n))
+	}
+	return out
+}
+
+// Close syncs and closes the current file. It is idempotent.
+func (e *JSONLExporter) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shut {
+		return nil
+	}
+	e.shut = true
+	err := e.f.Sync()
+	if cerr := e.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
