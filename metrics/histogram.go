@@ -120,6 +120,11 @@ type chunk [chunkLen]atomic.Uint64
 // add on the stripe of the calling P. Snapshot and Quantile fold the stripes
 // into an hdrhistogram-go histogram under a mutex that writers never take;
 // a histogram that has not changed since its last fold is not folded again.
+//
+// Memory: each stripe allocates 1 KiB chunks of 128 buckets as values reach
+// them (a few chunks for clustered latencies; at most 264 with the default
+// geometry), and the first read allocates the folded hdrhistogram-go
+// histogram, 8 bytes per bucket of the geometry (264 KiB by default).
 // The zero value is not usable; a Histogram must not be copied.
 type Histogram struct {
 	_       noCopy

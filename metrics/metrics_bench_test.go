@@ -136,9 +136,8 @@ func BenchmarkExecute(b *testing.B) {
 		b.Run("handlers="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			d := NewDispatcher()
-			var calls atomic.Int64
-			for i := range n {
-				_ = d.Attach("h"+strconv.Itoa(i), []string{"http.request"}, func(string, Measurements, Metadata) { calls.Add(1) })
+			for i := range n { // handlers that cost nothing: the figure is the dispatch
+				_ = d.Attach("h"+strconv.Itoa(i), []string{"http.request"}, func(string, Measurements, Metadata) {})
 			}
 			_ = d.Attach("other", []string{"other.event"}, func(string, Measurements, Metadata) {})
 			b.ResetTimer()

@@ -436,6 +436,21 @@ func TestRegistrySnapshot(t *testing.T) {
 	assert.Equal(t, map[string]float64{"g": -2}, s.Gauges)
 	assert.Equal(t, uint64(1), s.Histograms["h"].Count)
 	assert.Equal(t, int64(7), s.Histograms["h"].P50)
+
+	// Later snapshots see the changes; earlier ones keep their values, and a
+	// caller writing into its maps changes nothing else.
+	r.Counter("c").Add(1)
+	r.Counter("d").Add(1)
+	r.Gauge("g").Set(5)
+	r.Histogram("h").Record(9)
+	s.Counters["c"] = 1000
+	s2 := r.Snapshot()
+	assert.Equal(t, map[string]uint64{"c": 4, "d": 1}, s2.Counters)
+	assert.Equal(t, map[string]float64{"g": 5}, s2.Gauges)
+	assert.Equal(t, uint64(2), s2.Histograms["h"].Count)
+	assert.Equal(t, uint64(1), s.Histograms["h"].Count)
+	s2.Counters["d"] = 7
+	assert.Equal(t, map[string]uint64{"c": 4, "d": 1}, r.Snapshot().Counters)
 }
 
 func TestRegistryConcurrentCreate(t *testing.T) {
