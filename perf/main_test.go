@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// runDuration keeps the in-process runs short, shorter under the race
+// detector, which slows everything about tenfold.
+func runDuration() string {
+	if raceEnabled {
+		return "600ms"
+	}
+	return "1500ms"
+}
+
+// TestRunCompare runs the harness in-process with -compare and checks
+// everything it promises: both tables and the side-by-side, every profile
+// (parsed as `go tool pprof` parses it), the trace, the pictures, summary.md.
+func TestRunCompare(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-duration", runDuration(), "-workers", "2", "-compare", "-out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	table := stdout.String()
+	t.Logf("stdout:\n%s", table)
+	for _, want := range []string{"### foundation:", "### genserver:", "### foundation vs genserver",
+		"| operation | ops | ops/s | p50 | p90 | p99 | p99.9 | max | allocs/op | B/op | errors |",
+		"| get |", "| store |", "| query_type |", "| query_corr |", "| execute |", "| counter |", "| histogram |", "| **all** |",
+		"GC: "} {
+		if !strings.Contains(table, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	for _, dir := range []string{out, filepath.Join(out, "genserver")} {
+		for _, name := range []string{"cpu", "heap", "allocs", "mutex", "block", "goroutine"} {
+			checkProfile(t, filepath.Join(dir, name+".pprof"))
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "trace.out")); err != nil || fi.Size() == 0 {
+			t.Errorf("trace.out in %s: missing or empty (%v)", dir, err)
+		}
+		for _, name := range []string{"latency.png", "throughput.png"} {
+			checkPNG(t, filepath.Join(dir, name))
+		}
+	}
+	sum, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"](latency.png)", "](throughput.png)", "](genserver/latency.png)",
+		"[cpu.pprof](cpu.pprof)", "[trace.out](genserver/trace.out)", "### foundation vs genserver"} {
+		if !bytes.Contains(sum, []byte(want)) {
+			t.Errorf("summary.md lacks %q", want)
+		}
+	}
+}
+
+func checkProfile(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	if len(p.SampleType) == 0 {
+		t.Errorf("%s: no sample types", path)
+	}
+	if err := p.CheckValid(); err != nil {
+		t.Errorf("%s: %v", path, err)
+	}
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	if b := img.Bounds(); b.Dx() < 100 || b.Dy() < 100 {
+		t.Errorf("%s: %v is too small", path, b)
+	}
+}
+
+// TestInterrupt cancels a long run, as Ctrl-C does: it stops early and still
+// writes its report.
+func TestInterrupt(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(400*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	err := run(ctx, []string{"-duration", "10m", "-profiles", "cpu,heap,goroutine", "-out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if d := time.Since(start); d > 2*time.Minute {
+		t.Errorf("an interrupted run took %v", d)
+	}
+	if !strings.Contains(stdout.String(), "interrupted") {
+		t.Errorf("the table does not say the run was interrupted:\n%s", stdout.String())
+	}
+	for _, name := range []string{"cpu.pprof", "heap.pprof", "goroutine.pprof"} {
+		checkProfile(t, filepath.Join(out, name))
+	}
+	for _, name := range []string{"summary.md", "latency.png", "throughput.png"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestBadInput checks that bad input is a usage error, found before any work
+// starts: nothing is written.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-bogus"}, "bogus"},
+		{"argument", []string{"extra"}, "unexpected arguments"},
+		{"zero duration", []string{"-duration", "0s"}, "-duration"},
+		{"negative duration", []string{"-duration", "-1s"}, "-duration"},
+		{"bad duration", []string{"-duration", "soon"}, "duration"},
+		{"zero workers", []string{"-workers", "0"}, "-workers"},
+		{"negative workers", []string{"-workers", "-2"}, "-workers"},
+		{"negative rate", []string{"-rate", "-5"}, "-rate"},
+		{"negative capacity", []string{"-capacity", "-1"}, "-capacity"},
+		{"mix not name=weight", []string{"-mix", "get"}, "name=weight"},
+		{"mix unknown op", []string{"-mix", "get=1,fly=2"}, `unknown operation "fly"`},
+		{"mix bad weight", []string{"-mix", "get=lots"}, "weight"},
+		{"mix negative weight", []string{"-mix", "get=-1"}, "weight"},
+		{"mix all zero", []string{"-mix", "get=0"}, "no operation"},
+		{"mix twice", []string{"-mix", "get=1,get=2"}, "twice"},
+		{"unknown profile", []string{"-profiles", "cpu,gpu"}, `unknown profile "gpu"`},
+		{"out under a file", []string{"-out", filepath.Join(file, "sub")}, "-out"},
+		{"empty out", []string{"-out", ""}, "-out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := tc.args
+			if !strings.Contains(strings.Join(args, " "), "-out") {
+				args = append([]string{"-out", filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))}, args...)
+			}
+			err := run(context.Background(), args, &stdout, &stderr)
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("err = %v, want a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q, want it to mention %q", err, tc.want)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("work started: stdout = %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestParseMix(t *testing.T) {
+	w, err := parseMix("get=3, store=1,update=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(w[opGet]-0.75) > 1e-12 || math.Abs(w[opStore]-0.25) > 1e-12 || w[opUpdate] != 0 || w[opExecute] != 0 {
+		t.Errorf("weights = %v", w)
+	}
+	if _, err := parseMix(defaultMix); err != nil {
+		t.Errorf("default mix: %v", err)
+	}
+}
