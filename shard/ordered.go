@@ -32,7 +32,8 @@ type orderedShard[K, V any] struct {
 // writers and readers of its own shard, never for another shard. Ordered
 // operations merge the shards: [OrderedSet.First], [OrderedSet.Next] and the
 // like ask every shard (O(shards · log n)), and iteration merges per-shard
-// chunks of 64 keys, taking one shard's read lock at a time for one chunk.
+// chunks (16 keys, doubling to 256), taking one shard's read lock at a time
+// for one chunk.
 // (Sharding by key range would keep scans on one tree but needs the key
 // distribution up front; one tree behind one lock would make every writer
 // wait for every other.) Use [WithShards](1) for a single tree when scans
@@ -318,13 +319,17 @@ func (sh *orderedShard[K, V]) neighbour(k K, back bool, less func(a, b K) bool) 
 	return
 }
 
-// chunk is how many objects a merged iteration takes from one shard under one
-// read lock.
-const chunk = 64
+// A merged iteration takes firstChunk objects from each shard at first (a
+// short range scan then copies little), doubling on each refill up to
+// maxChunk objects under one read lock.
+const (
+	firstChunk = 16
+	maxChunk   = 256
+)
 
 // fill appends to dst up to chunk objects of this shard beyond from (strictly,
 // unless incl), in the direction of iteration.
-func (sh *orderedShard[K, V]) fill(dst []item[K, V], from K, has, incl, back bool, less func(a, b K) bool) []item[K, V] {
+func (sh *orderedShard[K, V]) fill(dst []item[K, V], chunk int, from K, has, incl, back bool, less func(a, b K) bool) []item[K, V] {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	f := func(x item[K, V]) bool {
@@ -356,9 +361,11 @@ func (o *OrderedSet[K, V]) scan(from K, has, incl, back bool, yield func(K, V) b
 		done bool
 	}
 	curs := make([]cur, len(o.shards))
+	backing := make([]item[K, V], firstChunk*len(o.shards))
 	for i := range curs {
-		curs[i].buf = o.shards[i].fill(nil, from, has, incl, back, o.less)
-		curs[i].done = len(curs[i].buf) < chunk
+		buf := backing[i*firstChunk : i*firstChunk : (i+1)*firstChunk]
+		curs[i].buf = o.shards[i].fill(buf, firstChunk, from, has, incl, back, o.less)
+		curs[i].done = len(curs[i].buf) < firstChunk
 	}
 	for {
 		best := -1
@@ -369,9 +376,13 @@ func (o *OrderedSet[K, V]) scan(from K, has, incl, back bool, yield func(K, V) b
 					continue
 				}
 				last := c.buf[len(c.buf)-1].k
-				c.buf = o.shards[i].fill(c.buf[:0], last, true, false, back, o.less)
+				n := min(2*cap(c.buf), maxChunk)
+				if cap(c.buf) < n {
+					c.buf = make([]item[K, V], 0, n)
+				}
+				c.buf = o.shards[i].fill(c.buf[:0], n, last, true, false, back, o.less)
 				c.pos = 0
-				c.done = len(c.buf) < chunk
+				c.done = len(c.buf) < n
 				if len(c.buf) == 0 {
 					continue
 				}

@@ -297,5 +297,5 @@ func TestStressSortedBag(t *testing.T) {
 	if b.Keys() != keys {
 		t.Errorf("Keys %d, want %d", b.Keys(), keys)
 	}
-	
+
 }
