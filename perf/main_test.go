@@ -114,12 +114,15 @@ func TestInterrupt(t *testing.T) {
 	time.AfterFunc(400*time.Millisecond, cancel)
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	err := run(ctx, []string{"-duration", "10m", "-profiles", "cpu,heap,goroutine", "-out", out}, &stdout, &stderr)
+	err := run(ctx, []string{"-duration", "10m", "-profiles", "cpu,heap,goroutine", "-http", "127.0.0.1:0", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	if d := time.Since(start); d > 2*time.Minute {
 		t.Errorf("an interrupted run took %v", d)
+	}
+	if !strings.Contains(stderr.String(), "live pprof on http://127.0.0.1:") {
+		t.Errorf("-http: no address announced:\n%s", stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "interrupted") {
 		t.Errorf("the table does not say the run was interrupted:\n%s", stdout.String())
@@ -131,6 +134,33 @@ func TestInterrupt(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestOpenLoop runs at a fixed rate: latency counts from the intended start
+// times, and the rate is roughly kept.
+func TestOpenLoop(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-duration", "1s", "-rate", "5000", "-profiles", "none",
+		"-mix", "get=50,store=30,counter=20", "-out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	table := stdout.String()
+	if !strings.Contains(table, "open loop at 5k ops/s") {
+		t.Errorf("stdout does not name the open loop:\n%s", table)
+	}
+	if strings.Contains(table, "| execute |") {
+		t.Errorf("an operation out of the mix is in the table:\n%s", table)
+	}
+	for _, name := range []string{"summary.md", "latency.png", "throughput.png"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "cpu.pprof")); err == nil {
+		t.Error("-profiles none wrote cpu.pprof")
 	}
 }
 
@@ -165,6 +195,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown profile", []string{"-profiles", "cpu,gpu"}, `unknown profile "gpu"`},
 		{"out under a file", []string{"-out", filepath.Join(file, "sub")}, "-out"},
 		{"empty out", []string{"-out", ""}, "-out"},
+		{"bad http address", []string{"-http", "no-such-host.invalid:http-ish"}, "-http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

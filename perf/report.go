@@ -90,7 +90,8 @@ func writeTable(w io.Writer, o *options, r *result) {
 }
 
 // writeCompare writes a's and b's throughput and latencies side by side,
-// with the ratio b/a (above 1: b is slower, or has less throughput for ops/s).
+// with ratios oriented so that above 1 means a is better: a/b for ops/s,
+// b/a for latencies.
 func writeCompare(w io.Writer, a, b *result) {
 	fmt.Fprintf(w, "\n### %s vs %s\n\n", a.target, b.target)
 	fmt.Fprintf(w, "× after ops/s is %s ÷ %s (above 1: %s does more); × after a latency is %s ÷ %s (above 1: %s is faster).\n\n",

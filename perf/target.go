@@ -42,10 +42,9 @@ type target interface {
 
 // subStats is what the subscribers saw.
 type subStats struct {
-	supported        bool
-	events, dropped  uint64
-	changes, missed  uint64
-	storeStatsReport string
+	supported       bool
+	events, dropped uint64 // events received; dropped by the store's non-blocking send
+	changes, missed uint64 // config changes received; missed
 }
 
 // foundationTarget is an embedded default [foundation.Foundation].
@@ -140,8 +139,6 @@ type genserverTarget struct {
 	s     *genserver.System
 	ctrs  []string
 	hists []string
-	// one Measurements per histogram name and value would race; the port
-	// hands the map to its server as is, so each record builds its own.
 }
 
 func newGenserverTarget(capacity int) *genserverTarget {
@@ -171,6 +168,8 @@ func (t *genserverTarget) execute(name string, m foundation.Measurements, md fou
 	t.s.Execute(name, m, md)
 }
 
+// counterAdd and histogramRecord build a Measurements per call: the port
+// hands the map to its server as it is, so a shared one would race.
 func (t *genserverTarget) counterAdd(i int, n uint64) {
 	t.s.Execute(t.ctrs[i], foundation.Measurements{"counter": float64(n)}, nil)
 }
