@@ -106,6 +106,8 @@ func fmtNs(v float64) string {
 
 func fmtX(v float64) string {
 	switch {
+	case v > 0 && v < 0.1:
+		return fmt.Sprintf("1/%.0f", 1/v)
 	case v >= 100:
 		return fmt.Sprintf("%.0f×", v)
 	case v >= 10:
