@@ -187,11 +187,14 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 			n += s.counts[i]
 			pn += prev.counts[i]
 		}
-		if dt := s.at - prev.at; dt > 0 {
-			bar.Describe(fmt.Sprintf("%-10s %s ops/s", t.name(), siCount(float64(n-pn)/dt.Seconds())))
+		dt := s.at - prev.at
+		if dt < 50*time.Millisecond { // the last, partial interval: too short to tell a rate
+			return
 		}
+		bar.Describe(fmt.Sprintf("%-10s %s ops/s", t.name(), siCount(float64(n-pn)/dt.Seconds())))
 		prev = s
-		_ = bar.Set64(min(s.at.Milliseconds(), o.duration.Milliseconds()))
+		// Short of the end: Finish draws 100% once, with its newline.
+		_ = bar.Set64(min(s.at.Milliseconds(), o.duration.Milliseconds()-1))
 	}
 
 	runtime.GC()

@@ -99,7 +99,7 @@ func throughputPlot(r *result, path string) error {
 		for k := 1; k < len(r.timeline); k++ {
 			a, b := r.timeline[k-1], r.timeline[k]
 			dt := (b.at - a.at).Seconds()
-			if dt <= 0 {
+			if dt < 0.05 { // skip the last, partial interval: too short to tell a rate
 				continue
 			}
 			if v := float64(sel(b)-sel(a)) / dt; v > 0 {
@@ -124,6 +124,7 @@ func throughputPlot(r *result, path string) error {
 			return err
 		}
 		l.Color = plotutil.Color(n)
+		l.Dashes = plotutil.Dashes(n / 7) // dashed once the 7 colors repeat
 		l.Width = vg.Points(width)
 		p.Add(l)
 		legend.Add(name, l)
