@@ -52,6 +52,9 @@ func newGeometry(lowest, highest int64, sigfigs int) (geometry, error) {
 		smallestUntrackable <<= 1
 		bucketsNeeded++
 	}
+	if countsLen := (bucketsNeeded + 1) * (subBucketCount / 2); countsLen > MaxChunks*chunkLen {
+		return geometry{}, fmt.Errorf("%w: histogram geometry %d..%d at %d figures needs %d buckets, more than %d", ErrInvalid, lowest, highest, sigfigs, countsLen, MaxChunks*chunkLen)
+	}
 	return geometry{
 		lowest: lowest, highest: highest, sigfigs: sigfigs,
 		unitMag:       uint(unitMag),
@@ -104,6 +107,9 @@ func (g *geometry) highestAt(i int) int64 {
 // the default geometry has 33,792 counts (264 KiB) per stripe, but latencies
 // cluster, so a stripe usually touches a few chunks.
 const (
+	// MaxChunks bounds the chunks of a stripe; [WithHistogramRange] rejects
+	// geometries that need more (more than 8M buckets).
+	MaxChunks  = 1 << 16
 	chunkShift = 7
 	chunkLen   = 1 << chunkShift // 128 counts, 1 KiB: its own cache lines
 	chunkMask  = chunkLen - 1
@@ -138,14 +144,17 @@ type Histogram struct {
 	// uses the winner's); a chunk pointer is never changed again. Counts only
 	// grow: a count is written only by atomic adds.
 	chunks []atomic.Pointer[chunk]
-	// dirty is set by a writer after its count add whenever it reads false,
-	// and cleared by the fold (Swap) before it reads the counts. Go atomics
-	// are sequentially consistent, so an add that the fold missed is followed
-	// by a Load that sees the cleared flag and sets it again: a clean flag
-	// means the cached fold is current. It sits on a line that is otherwise
-	// read-only; it is written about once per fold.
-	dirty atomic.Bool
-	f     *fold // separate allocation: readers' writes stay off this line
+	// dirty has one bit per chunk of each stripe: stripe s's words are
+	// dirty[s*dirtyStride:], padded to a cache line so that stripes never
+	// share one. A writer sets its chunk's bit after its count add whenever
+	// it reads it clear; the fold clears the words (Swap) before it reads the
+	// counts of the chunks they name. Go atomics are sequentially
+	// consistent, so an add that a fold missed is followed by a Load that
+	// sees the cleared bit and sets it again: a clear bit means the chunk's
+	// counts are in the last fold, and the fold reads only dirty chunks.
+	dirty       []atomic.Uint64
+	dirtyStride int
+	f           *fold // separate allocation: readers' writes stay off this line
 }
 
 // fold is the read side of a Histogram, guarded by mu.
@@ -159,6 +168,10 @@ type fold struct {
 	counts  *frozen
 	scratch [chunkLen]uint64
 	snap    HistogramSnapshot // valid when counts != nil
+	// sumHi:sumLo is the exact 128-bit sum of count*median of every value
+	// folded so far: the mean without a walk over the buckets.
+	sumHi, sumLo uint64
+	changed      []uint64 // the union of the stripes' dirty words, per fold
 }
 
 // frozen is the immutable folded counts of one fold: chunk c holds counts
@@ -170,10 +183,13 @@ type frozen struct {
 
 func newHistogram(name string, on *atomic.Bool, stripes int, g geometry) *Histogram {
 	n := (g.countsLen + chunkLen - 1) >> chunkShift
+	stride := ((n+63)/64 + 7) / 8 * 8 // words per stripe, a multiple of 64 bytes
 	return &Histogram{
 		name: name, on: on, g: g, mask: stripes - 1, nchunks: n,
-		chunks: make([]atomic.Pointer[chunk], stripes*n),
-		f:      &fold{},
+		chunks:      make([]atomic.Pointer[chunk], stripes*n),
+		dirty:       make([]atomic.Uint64, stripes*stride),
+		dirtyStride: stride,
+		f:           &fold{},
 	}
 }
 
@@ -194,17 +210,19 @@ func (h *Histogram) RecordN(v int64, n uint64) {
 		v = h.clamp(v)
 	}
 	i := h.g.index(v)
-	p := runtime_procPin()
-	slot := (p&h.mask)*h.nchunks + i>>chunkShift
-	if c := h.chunks[slot].Load(); c != nil {
-		c[i&chunkMask].Add(n)
+	p := runtime_procPin() & h.mask
+	c := i >> chunkShift
+	slot := p*h.nchunks + c
+	if ch := h.chunks[slot].Load(); ch != nil {
+		ch[i&chunkMask].Add(n)
 		runtime_procUnpin()
 	} else {
 		runtime_procUnpin() // allocation must not happen pinned
 		h.recordNewChunk(slot, i, n)
 	}
-	if !h.dirty.Load() {
-		h.dirty.Store(true)
+	w, bit := &h.dirty[p*h.dirtyStride+c>>6], uint64(1)<<(c&63)
+	if w.Load()&bit == 0 {
+		w.Or(bit)
 	}
 }
 
@@ -262,17 +280,35 @@ func percent(q float64) float64 {
 // previous fold: the cost follows the chunks in use, not the geometry, and a
 // chunk that did not change is shared with the previous fold.
 //
-// Min, Max and Mean are computed in the same walk with hdrhistogram-go's
-// formulas (lowest equivalent value of the first non-empty bucket, highest of
-// the last, sum of count*median/total in ascending order), which
-// TestFoldMatchesHDR checks bit for bit: the library's Min, Max and Mean walk
-// the whole counts array each time. Percentiles are the library's.
+// Only the chunks whose dirty bit is set in some stripe are summed again;
+// the others are shared with the previous fold. Min and Max follow
+// hdrhistogram-go's definitions (lowest equivalent value of the first
+// non-empty bucket, highest equivalent value of the last) and Mean its
+// formula (sum of count*median over total, here with an exact 128-bit sum
+// kept up to date by each fold): the library's Min, Max and Mean walk the
+// whole counts array on every call. TestFoldMatchesHDR checks them against
+// the library. Percentiles are the library's.
 func (h *Histogram) foldLocked() {
 	f := h.f
-	if f.counts != nil && !h.dirty.Load() {
+	stripes := h.mask + 1
+	words := (h.nchunks + 63) / 64
+	if f.changed == nil {
+		f.changed = make([]uint64, words)
+	}
+	changed := f.changed
+	clear(changed)
+	any := false
+	for s := 0; s < stripes; s++ {
+		for w := 0; w < words; w++ {
+			if x := h.dirty[s*h.dirtyStride+w].Load(); x != 0 {
+				changed[w] |= h.dirty[s*h.dirtyStride+w].Swap(0)
+				any = true
+			}
+		}
+	}
+	if f.counts != nil && !any {
 		return
 	}
-	h.dirty.Store(false)
 	if f.hdr == nil {
 		f.hdr = hdrhistogram.New(h.g.lowest, h.g.highest, h.g.sigfigs)
 	}
@@ -281,43 +317,12 @@ func (h *Histogram) foldLocked() {
 	if prev != nil {
 		copy(cur.chunks, prev.chunks)
 	}
-	stripes := h.mask + 1
-	for c := 0; c < h.nchunks; c++ {
-		sc := &f.scratch
-		any := false
-		for s := 0; s < stripes; s++ {
-			ch := h.chunks[s*h.nchunks+c].Load()
-			if ch == nil {
-				continue
-			}
-			if !any {
-				*sc = [chunkLen]uint64{}
-				any = true
-			}
-			for j := range ch {
-				sc[j] += ch[j].Load()
-			}
+	for w, x := range changed {
+		for x != 0 {
+			c := w*64 + bits.TrailingZeros64(x)
+			x &= x - 1
+			h.foldChunk(cur, c)
 		}
-		if !any {
-			continue
-		}
-		old := cur.chunks[c]
-		if old != nil && *old == *sc {
-			continue
-		}
-		base := c << chunkShift
-		for j, n := range sc {
-			var o uint64
-			if old != nil {
-				o = old[j]
-			}
-			if n != o {
-				_ = f.hdr.RecordValues(h.g.lowestAt(base+j), int64(n-o))
-			}
-		}
-		nc := new([chunkLen]uint64)
-		*nc = *sc
-		cur.chunks[c] = nc
 	}
 	f.counts = cur
 	hd := f.hdr
@@ -328,28 +333,70 @@ func (h *Histogram) foldLocked() {
 		counts: cur,
 	}
 	if total > 0 {
-		first := true
-		t := float64(total)
+		first, last := -1, -1
 		for c, ch := range cur.chunks {
-			if ch == nil {
-				continue
+			if ch != nil && first < 0 {
+				first = c
 			}
-			for j, n := range ch {
-				if n == 0 {
-					continue
-				}
-				i := c<<chunkShift + j
-				if first {
-					s.Min, first = h.g.lowestAt(i), false
-				}
-				s.Max = h.g.highestAt(i)
-				s.Mean += float64(n) * float64(h.g.medianAt(i)) / t
+			if ch != nil {
+				last = c
 			}
 		}
+		for j, n := range cur.chunks[first] {
+			if n != 0 {
+				s.Min = h.g.lowestAt(first<<chunkShift + j)
+				break
+			}
+		}
+		for j := chunkLen - 1; j >= 0; j-- {
+			if cur.chunks[last][j] != 0 {
+				s.Max = h.g.highestAt(last<<chunkShift + j)
+				break
+			}
+		}
+		// sum is the exact sum of count*median over the buckets (128 bits).
+		s.Mean = (float64(f.sumHi)*0x1p64 + float64(f.sumLo)) / float64(total)
 		ps := hd.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
 		s.P50, s.P90, s.P99, s.P999 = ps[0], ps[1], ps[2], ps[3]
 	}
 	f.snap = s
+}
+
+// foldChunk sums chunk c over the stripes into a new frozen chunk and records
+// the growth of each count into f.hdr and the mean's sum.
+func (h *Histogram) foldChunk(cur *frozen, c int) {
+	f := h.f
+	sc := &f.scratch
+	*sc = [chunkLen]uint64{}
+	for s := 0; s <= h.mask; s++ {
+		if ch := h.chunks[s*h.nchunks+c].Load(); ch != nil {
+			for j := range ch {
+				sc[j] += ch[j].Load()
+			}
+		}
+	}
+	old := cur.chunks[c]
+	if old != nil && *old == *sc {
+		return
+	}
+	base := c << chunkShift
+	for j, n := range sc {
+		var o uint64
+		if old != nil {
+			o = old[j]
+		}
+		if n != o {
+			d := n - o
+			_ = f.hdr.RecordValues(h.g.lowestAt(base+j), int64(d))
+			hi, lo := bits.Mul64(d, uint64(h.g.medianAt(base+j)))
+			var carry uint64
+			f.sumLo, carry = bits.Add64(f.sumLo, lo, 0)
+			f.sumHi += hi + carry
+		}
+	}
+	nc := new([chunkLen]uint64)
+	*nc = *sc
+	cur.chunks[c] = nc
 }
 
 // Bucket is one non-empty HDR bucket: Count values v with
