@@ -121,6 +121,7 @@ func writeCompare(w io.Writer, a, b *result) {
 	}
 	ta, tb := float64(a.total)/a.elapsed.Seconds(), float64(b.total)/b.elapsed.Seconds()
 	fmt.Fprintf(w, "| **all** | %s | %s | %s | | | | | | | | |\n\n", siCount(ta), siCount(tb), ratio(ta, tb))
+	fmt.Fprintln(w, "The runs are sequential: on a shared machine, noise moves them apart. In a closed loop the mix fixes each operation's share, so every row's ops/s × is the overall one; compare latencies row by row.")
 	fmt.Fprintf(w, "GC: %s %d cycles (max pause %s), %s %d cycles (max pause %s).\n",
 		a.target, a.gcCount, a.gcMax.Round(time.Microsecond), b.target, b.gcCount, b.gcMax.Round(time.Microsecond))
 }
