@@ -27,14 +27,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// clockSleepers is the number of timers the Foundation itself keeps pending
-// (the telemetry aggregator's).
-const clockSleepers = 1
+// clockSleepers is the number of timers the Foundation itself keeps pending:
+// one per built-in background task (telemetry aggregator, event pruner),
+// each asleep on the clock between rounds. Set by newClocked.
+var clockSleepers int
 
 func newClocked(t *testing.T) (*foundation.Foundation, *foundation.ManualClock) {
 	clk := foundation.NewManualClock(t0)
 	f := newF(t, foundation.WithClock(clk))
-	waitFor(t, "aggregator asleep", func() bool { return clk.Waiters() >= clockSleepers })
+	clockSleepers = len(f.Health().Tasks)
+	waitFor(t, "built-in tasks asleep", func() bool { return clk.Waiters() >= clockSleepers })
 	return f, clk
 }
 
@@ -116,6 +118,8 @@ func TestSupervisorCloseDuringBackoff(t *testing.T) {
 	clk := foundation.NewManualClock(t0)
 	f, err := foundation.New(foundation.WithClock(clk))
 	require.NoError(t, err)
+	clockSleepers = len(f.Health().Tasks)
+	waitFor(t, "built-in tasks asleep", func() bool { return clk.Waiters() >= clockSleepers })
 	require.NoError(t, f.Go("sleeper", func(context.Context) error { return errors.New("fail") },
 		foundation.WithBackoff(time.Hour, time.Hour)))
 	waitFor(t, "backoff", func() bool { return clk.Waiters() >= clockSleepers+1 })
