@@ -414,9 +414,9 @@ type pushRec struct{ t0, t1, seq uint64 }
 // ordered; and the order claim: a push that returned before another started
 // has the lower seq.
 func TestStress(t *testing.T) {
-	producers, perProducer := 4, 4000
+	producers, perProducer := 4, 20000
 	if raceEnabled {
-		perProducer = 1500
+		perProducer = 3000
 	}
 	for _, c := range []struct {
 		name             string
@@ -544,6 +544,7 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 						break
 					}
 				}
+				runtime.Gosched() // leave the producers CPU when GOMAXPROCS is 1
 			}
 		}()
 	}
@@ -562,9 +563,7 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 				k = b.RemoveOldest(func(uint64, *stressItem) bool { return true })
 			}
 			removedByCalls.Add(int64(k))
-			if policy == ring.DropOldest || n%2 == 0 {
-				runtime.Gosched()
-			}
+			runtime.Gosched()
 		}
 	}()
 	producing.Wait()
