@@ -64,6 +64,7 @@ type options struct {
 	compare  bool
 	http     string
 	seed     uint64
+	runs     int      // calibration runs per operation for allocs/op
 	args     []string // as given, for the summary
 }
 
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.compare, "compare", false, "also run the same workload on the GenServer port (bench/genserver) and compare")
 	fs.StringVar(&o.http, "http", "", "serve live pprof (net/http/pprof) on this `address` while running, e.g. localhost:6060")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the workers' random choices")
+	fs.IntVar(&o.runs, "allocs-runs", 2000, "times each operation runs alone after the workload to measure allocs/op (a tenth for queries and updates)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./perf [flags]\n\nA mixed workload over an embedded Foundation, with profiles, pictures and a summary.\n\n")
 		fs.PrintDefaults()
@@ -105,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if math.IsNaN(o.rate) || math.IsInf(o.rate, 0) || o.rate < 0 {
 		return nil, usagef("-rate must be >= 0 (0 = closed loop), got %v", o.rate)
+	}
+	if o.runs <= 0 {
+		return nil, usagef("-allocs-runs must be > 0, got %d", o.runs)
 	}
 	if o.capacity < 0 {
 		return nil, usagef("-capacity must be >= 0, got %d", o.capacity)

@@ -304,7 +304,7 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 }
 
 // calibrate measures the heap allocations of each operation of the mix run
-// alone, n times in a row, on a fresh worker (whole process: the GenServer
+// alone, -allocs-runs times in a row, on a fresh worker (whole process: the GenServer
 // port's servers allocate on their callers' behalf).
 func calibrate(t target, o *options, r *result) {
 	w := newWorker(o.workers, t, o)
@@ -312,9 +312,9 @@ func calibrate(t target, o *options, r *result) {
 		if o.mix[i] == 0 {
 			continue
 		}
-		n := 2000
+		n := o.runs
 		if i == opQueryType || i == opQueryCorr || i == opUpdate {
-			n = 200
+			n = max(1, n/10)
 		}
 		_ = w.do(i) // warm up: first-use lookups
 		var a, b runtime.MemStats

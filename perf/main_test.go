@@ -30,7 +30,7 @@ func runDuration() string {
 func TestRunCompare(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-duration", runDuration(), "-workers", "2", "-compare", "-out", out}, &stdout, &stderr)
+	err := run(context.Background(), []string{"-duration", runDuration(), "-workers", "2", "-compare", "-allocs-runs", "200", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -114,7 +114,7 @@ func TestInterrupt(t *testing.T) {
 	time.AfterFunc(400*time.Millisecond, cancel)
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	err := run(ctx, []string{"-duration", "10m", "-profiles", "cpu,heap,goroutine", "-http", "127.0.0.1:0", "-out", out}, &stdout, &stderr)
+	err := run(ctx, []string{"-duration", "10m", "-profiles", "cpu,heap,goroutine", "-allocs-runs", "100", "-http", "127.0.0.1:0", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -143,7 +143,7 @@ func TestOpenLoop(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"-duration", "1s", "-rate", "5000", "-profiles", "none",
-		"-mix", "get=50,store=30,counter=20", "-out", out}, &stdout, &stderr)
+		"-mix", "get=50,store=30,counter=20", "-allocs-runs", "100", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -185,6 +185,7 @@ func TestBadInput(t *testing.T) {
 		{"zero workers", []string{"-workers", "0"}, "-workers"},
 		{"negative workers", []string{"-workers", "-2"}, "-workers"},
 		{"negative rate", []string{"-rate", "-5"}, "-rate"},
+		{"zero allocs runs", []string{"-allocs-runs", "0"}, "-allocs-runs"},
 		{"negative capacity", []string{"-capacity", "-1"}, "-capacity"},
 		{"mix not name=weight", []string{"-mix", "get"}, "name=weight"},
 		{"mix unknown op", []string{"-mix", "get=1,fly=2"}, `unknown operation "fly"`},

@@ -69,8 +69,8 @@ func writeTable(w io.Writer, o *options, r *result) {
 	}
 	fmt.Fprintf(w, "| **all** | %d | %s | | | | | | %.2f | %.0f | |\n\n", r.total, siCount(float64(r.total)/secs),
 		perOp(r.mallocs), perOp(r.allocBytes))
-	fmt.Fprintf(w, "allocs/op and B/op per operation: that operation alone, %s; **all**: the whole run's heap allocations (every goroutine) ÷ operations.\n\n",
-		"2000 times in a row (200 for queries and updates) on one goroutine")
+	fmt.Fprintf(w, "allocs/op and B/op per operation: that operation alone, %d times in a row (%d for queries and updates) on one goroutine; **all**: the whole run's heap allocations (every goroutine) ÷ operations.\n\n",
+		o.runs, max(1, o.runs/10))
 	fmt.Fprintf(w, "GC: %d cycles, pauses %s in total, %s at most; heap in use %s at the end of the run, %s after a GC.\n",
 		r.gcCount, r.gcTotal.Round(time.Microsecond), r.gcMax.Round(time.Microsecond), siBytes(r.heapInUse), siBytes(r.heapAfter))
 	if r.sub.supported {
