@@ -276,7 +276,24 @@ type queryRun struct {
 	steps    int
 	err      error
 	out      []Event
+	arena    []byte // Data copies of the results are carved from it: one allocation per 4 KiB, not per event
 	buf      [64]uint64
+}
+
+// copyOut copies r out with its Data in the query's arena. Each Data is
+// capped (a 3-index slice), so a caller's append cannot reach a neighbour.
+func (qr *queryRun) copyOut(id uint64, r *record) Event {
+	e := r.ev
+	e.ID = id
+	if d := r.ev.Data; d != nil {
+		if len(d) > cap(qr.arena)-len(qr.arena) {
+			qr.arena = make([]byte, 0, max(4096, len(d)))
+		}
+		n := len(qr.arena)
+		qr.arena = append(qr.arena, d...)
+		e.Data = qr.arena[n:len(qr.arena):len(qr.arena)]
+	}
+	return e
 }
 
 func (qr *queryRun) run() error {
@@ -352,9 +369,9 @@ func (qr *queryRun) consider(id uint64, r *record) bool {
 		return true
 	}
 	if qr.out == nil {
-		qr.out = make([]Event, 0, min(qr.limit, 64))
+		qr.out = make([]Event, 0, min(qr.limit, 256))
 	}
-	qr.out = append(qr.out, r.copyOut(id))
+	qr.out = append(qr.out, qr.copyOut(id, r))
 	return len(qr.out) < qr.limit
 }
 

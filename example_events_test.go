@@ -1,0 +1,67 @@
+package foundation_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/elixirscope-go/foundation"
+)
+
+func ExampleEventStore_Query() {
+	clk := foundation.NewManualClock(time.Unix(1_700_000_000, 0))
+	f, err := foundation.New(foundation.WithClock(clk))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	es := f.Events()
+
+	id, _ := es.Store(foundation.Event{Type: "login", CorrelationID: "req-1", Data: []byte(`{"user":"ada"}`)})
+	_, _ = es.StoreBatch([]foundation.Event{
+		{Type: "query", CorrelationID: "req-1"},
+		{Type: "login", CorrelationID: "req-2"},
+		{Type: "logout", CorrelationID: "req-1"},
+	})
+	ev, _ := es.Get(id)
+	fmt.Println(ev.ID, ev.Type, string(ev.Data), time.Unix(0, ev.Time).UTC().Format(time.RFC3339))
+
+	logins, _ := es.Query(foundation.Query{Type: "login", Descending: true})
+	for _, e := range logins {
+		fmt.Println("login", e.ID, e.CorrelationID)
+	}
+	page, _ := es.Query(foundation.Query{CorrelationID: "req-1", Limit: 2, Offset: 1})
+	for _, e := range page {
+		fmt.Println("req-1 page", e.ID, e.Type)
+	}
+	_, err = es.Query(foundation.Query{Limit: -1})
+	fmt.Println(err != nil)
+	st := es.Stats()
+	fmt.Println(st.Stored, st.Len)
+	// Output:
+	// 1 login {"user":"ada"} 2023-11-14T22:13:20Z
+	// login 3 req-2
+	// login 1 req-1
+	// req-1 page 2 query
+	// req-1 page 4 logout
+	// true
+	// 4 4
+}
+
+func ExampleEventStore_Subscribe() {
+	f, err := foundation.New()
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	es := f.Events()
+
+	sub := es.Subscribe(foundation.Query{Type: "error"})
+	defer sub.Close()
+	_, _ = es.Store(foundation.Event{Type: "info", Data: []byte("fine")})
+	_, _ = es.Store(foundation.Event{Type: "error", Data: []byte("disk full")})
+
+	e := <-sub.C()
+	fmt.Println(e.ID, e.Type, string(e.Data), sub.Dropped())
+	// Output:
+	// 2 error disk full 0
+}
