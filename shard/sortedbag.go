@@ -40,11 +40,11 @@ type SortedBag[K comparable, V cmp.Ordered] struct {
 // list: no insert is lost to a list that left the map. Lock order: mu, then
 // the map's bucket lock; inserters never hold mu while in the map.
 type sortedList[V cmp.Ordered] struct {
-	mu   sync.RWMutex
-	dead bool // under mu: emptied and removed from the map
-	buf  []V  // ring; len is 0 or a power of two
-	head int  // index in buf of the smallest value
-	n    int  // values held
+	mu   sync.Mutex // writers dominate: a plain Mutex costs one atomic per Lock and Unlock, an RWMutex two
+	dead bool       // under mu: emptied and removed from the map
+	buf  []V        // ring; len is 0 or a power of two
+	head int        // index in buf of the smallest value
+	n    int        // values held
 }
 
 func newSortedList[V cmp.Ordered]() *sortedList[V] { return new(sortedList[V]) }
@@ -285,9 +285,9 @@ func (b *SortedBag[K, V]) Count(k K) int {
 	if !ok {
 		return 0
 	}
-	l.mu.RLock()
+	l.mu.Lock()
 	n := l.n
-	l.mu.RUnlock()
+	l.mu.Unlock()
 	return n
 }
 
@@ -305,8 +305,8 @@ func (b *SortedBag[K, V]) Page(dst []V, k K, lo, hi V, desc bool, offset, limit 
 		return dst
 	}
 	offset = max(offset, 0)
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	i0, i1 := l.lowerBound(lo), l.upperBound(hi)
 	cnt := i1 - i0 - offset
 	if cnt <= 0 {
@@ -345,9 +345,9 @@ func (b *SortedBag[K, V]) Len() int {
 	n := 0
 	for _, m := range b.shards {
 		m.Range(func(_ hkey[K], l *sortedList[V]) bool {
-			l.mu.RLock()
+			l.mu.Lock()
 			n += l.n
-			l.mu.RUnlock()
+			l.mu.Unlock()
 			return true
 		})
 	}
@@ -366,9 +366,9 @@ func (b *SortedBag[K, V]) Memory() int {
 		st := m.Stats()
 		total += (st.TotalBuckets + st.CounterLen) * 64
 		m.Range(func(_ hkey[K], l *sortedList[V]) bool {
-			l.mu.RLock()
+			l.mu.Lock()
 			total += entry + hdr + roundClass(len(l.buf)*vs)
-			l.mu.RUnlock()
+			l.mu.Unlock()
 			return true
 		})
 	}
