@@ -4,7 +4,10 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/elixirscope-go/foundation/internal/pad"
 
 	"github.com/elixirscope-go/foundation/ring"
 )
@@ -163,6 +166,23 @@ func BenchmarkPushParallel(b *testing.B) {
 			for pb.Next() {
 				_, _ = r.Push(benchItems[i&1023])
 				i++
+			}
+		})
+		reportOps(b)
+	})
+	// The floor of any design with one global order: the claim counter alone
+	// (one padded fetch-add per op, no slot written).
+	b.Run("impl=claim-only", func(b *testing.B) {
+		var c struct {
+			_ [pad.FalseSharingRange]byte
+			n atomic.Uint64
+			_ [pad.FalseSharingRange]byte
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.n.Add(1)
 			}
 		})
 		reportOps(b)
