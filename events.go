@@ -391,7 +391,11 @@ func (s *EventStore) pushError(err error, n int) error {
 // byte count. See the record states for the race with eviction.
 func (s *EventStore) commit(id uint64, r *record) {
 	s.bytes[id%byteStripes].n.Add(r.size())
-	s.byType.Insert(r.ev.Type, id)
+	// The type index is trimmed as it grows: IDs below the ring's oldest
+	// are dropped here, under the lock the insert takes anyway, instead of
+	// one delete per evicted event (few types, each hot). The pruner sweeps
+	// the types that stopped growing; queries never look below First.
+	s.byType.InsertTrim(r.ev.Type, id, s.ring.First())
 	if r.ev.CorrelationID != "" {
 		s.byCorr.Insert(r.ev.CorrelationID, id)
 	}
@@ -429,8 +433,11 @@ func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 		}
 		return
 	}
-	if old == stLive {
-		s.unindex(id, r)
+	if old == stLive && r.ev.CorrelationID != "" {
+		// Correlation ids are many and short-lived: unindex at once, so
+		// that a key that gets no more inserts goes away with its last
+		// event. The type index is trimmed lazily (see commit).
+		s.byCorr.DeleteObject(r.ev.CorrelationID, id)
 	}
 	if why == ring.Overwritten {
 		add(s.cEvicted, 1)
@@ -641,6 +648,9 @@ func (s *EventStore) PruneBefore(t int64) int {
 	})
 	n := s.pruneRemoved
 	n += s.times.pruneBefore(s, t)
+	// Sweep the type index below the ring's oldest: types that stopped
+	// getting events keep no stale IDs past a prune round.
+	s.byType.TrimAll(s.ring.First())
 	if n > 0 {
 		add(s.cPruned, uint64(n))
 	}

@@ -405,6 +405,12 @@ func (qr *queryRun) scanRing(a, b uint64) bool {
 // O(log n).
 func (qr *queryRun) scanIndex(bag *shard.SortedBag[string, uint64], key string, a, b uint64, only bool) bool {
 	desc := qr.q.Descending
+	// IDs below the ring's oldest are gone; the type index may still hold
+	// some (it is trimmed lazily), so never look there: offsets handed to
+	// the index then count live entries only.
+	if f := qr.s.ring.First(); a < f {
+		a = f
+	}
 	off := 0
 	if only {
 		off, qr.skip = qr.skip, 0

@@ -198,6 +198,57 @@ func (b *SortedBag[K, V]) Insert(k K, v V) {
 	}
 }
 
+// InsertTrim inserts v under key k, like Insert, and in the same critical
+// section removes the key's values below bound, like DeleteBelow; it returns
+// how many it removed. One hash, one lookup and one lock where Insert plus
+// DeleteBelow take two each: made for indexes whose old values expire from
+// the bottom (the IDs of a ring buffer expire below its oldest retained
+// sequence number), which can then be trimmed as they grow instead of one
+// delete per expired value. v itself is kept even when it is below bound.
+func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
+	m, hk := b.locate(k)
+	for {
+		l, _ := m.LoadOrCompute(hk, newSortedList[V])
+		l.mu.Lock()
+		if l.dead {
+			l.mu.Unlock()
+			continue
+		}
+		p := 0
+		if l.n > 0 && cmp.Less(l.at(0), bound) {
+			p = l.lowerBound(bound)
+			l.dropFront(p)
+		}
+		l.insert(v)
+		l.mu.Unlock()
+		return p
+	}
+}
+
+// TrimAll removes, under every key, the values below bound, and the keys
+// left empty; it returns how many values it removed. It visits every key,
+// locking one list at a time: O(keys + removed). It is the periodic sweep
+// that goes with InsertTrim, for keys that no longer get inserts.
+func (b *SortedBag[K, V]) TrimAll(bound V) int {
+	total := 0
+	for _, m := range b.shards {
+		m.Range(func(hk hkey[K], l *sortedList[V]) bool {
+			l.mu.Lock()
+			if !l.dead && l.n > 0 && cmp.Less(l.at(0), bound) {
+				p := l.lowerBound(bound)
+				l.dropFront(p)
+				total += p
+				if l.n == 0 {
+					b.kill(m, hk, l)
+				}
+			}
+			l.mu.Unlock()
+			return true
+		})
+	}
+	return total
+}
+
 // kill removes an emptied list from the map; l.mu must be held.
 func (b *SortedBag[K, V]) kill(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[K], l *sortedList[V]) {
 	l.dead = true

@@ -190,3 +190,39 @@ func TestSortedBagBadInput(t *testing.T) {
 	require.False(t, b.DeleteObject(2, 1))
 	require.Zero(t, b.DeleteBelow(2, 1))
 }
+
+func TestSortedBagInsertTrim(t *testing.T) {
+	b, err := NewSortedBag[string, uint64]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := uint64(1); v <= 10; v++ {
+		b.Insert("a", v)
+	}
+	b.Insert("b", 3)
+	if n := b.InsertTrim("a", 11, 6); n != 5 {
+		t.Fatalf("InsertTrim removed %d, want 5", n)
+	}
+	if got := b.Page(nil, "a", 0, 100, false, 0, 0); len(got) != 6 || got[0] != 6 || got[5] != 11 {
+		t.Fatalf("after InsertTrim: %v", got)
+	}
+	// v below bound is kept: the caller decides what it inserts.
+	b.InsertTrim("c", 1, 5)
+	if b.Count("c") != 1 {
+		t.Fatal("InsertTrim dropped the inserted value")
+	}
+	if n := b.TrimAll(8); n != 2+1+1 {
+		t.Fatalf("TrimAll removed %d, want 4", n)
+	}
+	if b.Count("b") != 0 || b.Count("c") != 0 || b.Keys() != 1 {
+		t.Fatalf("emptied keys must go: keys=%d", b.Keys())
+	}
+	if got := b.Page(nil, "a", 0, 100, false, 0, 0); len(got) != 4 || got[0] != 8 {
+		t.Fatalf("after TrimAll: %v", got)
+	}
+	// A key emptied by TrimAll takes inserts again.
+	b.InsertTrim("b", 20, 8)
+	if b.Count("b") != 1 {
+		t.Fatal("insert after TrimAll lost")
+	}
+}
