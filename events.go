@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/elixirscope-go/foundation/internal/pad"
 	"github.com/elixirscope-go/foundation/ring"
@@ -280,17 +281,47 @@ func (s *EventStore) validate(ev *Event, i int) error {
 
 // newRecord copies ev into a record, stamping now when Time is zero.
 func newRecord(ev *Event, now int64) *record {
-	r := &record{ev: *ev}
+	var r *record
+	switch n := len(ev.Data); {
+	case n == 0:
+		r = &record{}
+	case n <= 32:
+		r = inlineRecord[[32]byte](ev.Data)
+	case n <= 64:
+		r = inlineRecord[[64]byte](ev.Data)
+	case n <= 128:
+		r = inlineRecord[[128]byte](ev.Data)
+	case n <= 256:
+		r = inlineRecord[[256]byte](ev.Data)
+	default:
+		r = &record{}
+		r.ev.Data = slices.Clone(ev.Data)
+	}
+	data := r.ev.Data
+	r.ev = *ev
 	r.ev.ID = 0
+	r.ev.Data = data
 	if r.ev.Time == 0 {
 		r.ev.Time = now
 	}
-	if len(ev.Data) > 0 {
-		r.ev.Data = slices.Clone(ev.Data)
-	} else {
-		r.ev.Data = nil
-	}
 	return r
+}
+
+// recordWith is a record and the bytes of its Data in one allocation:
+// small events (most of them) cost one malloc instead of two. The Data
+// slice points into the same object, which keeps it alive; the byte array
+// has no pointers, so the garbage collector does not scan it.
+type recordWith[A any] struct {
+	rec   record
+	bytes A
+}
+
+func inlineRecord[A any](data []byte) *record {
+	w := new(recordWith[A])
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&w.bytes)), unsafe.Sizeof(w.bytes))
+	n := copy(b, data)
+	w.rec.ev.Data = b[:n:n]
+	return &w.rec
 }
 
 // Store validates ev, stores a copy and returns its ID. Time is set from the
