@@ -3,6 +3,8 @@ package foundation_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -256,4 +258,41 @@ func TestDataDirIsAFile(t *testing.T) {
 	_, err := foundation.New(foundation.WithDataDir(file))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, foundation.ErrConfigStorage)
+}
+
+func TestCorruptDataDirDegradesNotFails(t *testing.T) {
+	dir := t.TempDir()
+	f, err := foundation.New(foundation.WithDataDir(dir))
+	require.NoError(t, err)
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, f.Config().Update("interface.max_results", 100*i))
+	}
+	require.NoError(t, f.Close())
+
+	// Flip bytes in the middle of every log file: the tail after the damage
+	// can't be trusted.
+	logs, err := filepath.Glob(filepath.Join(dir, "wal-*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, logs)
+	for _, p := range logs {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		for i := len(b) / 2; i < len(b)/2+8 && i < len(b); i++ {
+			b[i] ^= 0xff
+		}
+		require.NoError(t, os.WriteFile(p, b, 0o600))
+	}
+
+	g, err := foundation.New(foundation.WithDataDir(dir))
+	require.NoError(t, err, "a corrupt dir must not stop New")
+	defer g.Close()
+	h := g.Health()
+	assert.Equal(t, foundation.StatusDegraded, h.Config.Status)
+	assert.NotEmpty(t, h.Config.Reason)
+	assert.Equal(t, foundation.StatusDegraded, h.Status)
+	// What was recovered is a valid prefix of the history; updates go on.
+	v := g.Config().Get().Version()
+	assert.Less(t, v, uint64(3))
+	require.NoError(t, g.Config().Update("interface.max_results", 7))
+	assert.Equal(t, v+1, g.Config().Get().Version())
 }
