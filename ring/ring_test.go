@@ -424,6 +424,8 @@ func TestStress(t *testing.T) {
 		{"DropOldest/pow2", ring.DropOldest, 64, 4},
 		{"DropOldest/odd", ring.DropOldest, 50, 3},
 		{"DropOldest/tiny", ring.DropOldest, 3, 2},
+		{"DropOldest/one", ring.DropOldest, 1, 1},
+		{"Block/one", ring.Block, 2, 2},
 		{"DropNewest", ring.DropNewest, 64, 2},
 		{"Block", ring.Block, 32, 3},
 	} {
@@ -564,7 +566,14 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 			runtime.Gosched()
 		}
 	}()
-	producing.Wait()
+	finished := make(chan struct{})
+	go func() { producing.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Minute): // a generous guard, not a timing assertion
+		buf := make([]byte, 1<<20)
+		t.Fatalf("producers stuck:\n%s", buf[:runtime.Stack(buf, true)])
+	}
 	stop.Store(true)
 	others.Wait()
 
