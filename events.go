@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/elixirscope-go/foundation/internal/procpin"
 	"math"
 	"runtime"
 	"slices"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/elixirscope-go/foundation/internal/pad"
 	"github.com/elixirscope-go/foundation/ring"
-	"github.com/elixirscope-go/foundation/shard"
 )
 
 // Event is one stored event.
@@ -104,8 +104,9 @@ const recordOverhead = 128
 // record is what the ring holds: an event (whose ID field is unused: the
 // ring's seq is the ID) and its state. ev is immutable once pushed.
 type record struct {
-	ev    Event
-	state atomic.Uint32
+	ev     Event
+	state  atomic.Uint32
+	stripe uint8 // the index stripe its Store used (see index)
 }
 
 func (r *record) size() int64 {
@@ -125,8 +126,9 @@ func (r *record) copyOut(id uint64) Event {
 	return e
 }
 
-// byteStripes stripes EventStats.Bytes by ID, so that concurrent stores
-// (which get neighbouring IDs) add to different cache lines.
+// byteStripes stripes EventStats.Bytes by P: a store adds its event's size,
+// and an eviction subtracts it, on the cell of the P they run on (the sum is
+// all that matters), so that each core writes a cache line of its own.
 const byteStripes = 16
 
 type byteCell struct {
@@ -154,8 +156,8 @@ type byteCell struct {
 type EventStore struct {
 	f        *Foundation
 	ring     *ring.Buffer[record]
-	byType   *shard.SortedBag[string, uint64]
-	byCorr   *shard.SortedBag[string, uint64]
+	byType   *index
+	byCorr   *index
 	times    timeIndex
 	policy   OverflowStrategy
 	maxData  int
@@ -222,10 +224,10 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 			"capacity", s.capacity, "shards", shards)
 	}
 	s.ring = r
-	if s.byType, err = shard.NewSortedBag[string, uint64](); err != nil {
+	if s.byType, err = newIndex(); err != nil {
 		return nil, newError(kInternal, err, "event store: type index")
 	}
-	if s.byCorr, err = shard.NewSortedBag[string, uint64](); err != nil {
+	if s.byCorr, err = newIndex(); err != nil {
 		return nil, newError(kInternal, err, "event store: correlation index")
 	}
 	s.times.init(s.capacity)
@@ -349,6 +351,7 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 		now = s.f.clock.Now().UnixNano()
 	}
 	r := newRecord(&ev, now)
+	r.stripe = s.byType.stripe()
 	id, err := s.push(r)
 	if err != nil {
 		return 0, err
@@ -421,14 +424,21 @@ func (s *EventStore) pushError(err error, n int) error {
 // commit indexes a pushed record, publishes it to subscribers and the
 // byte count. See the record states for the race with eviction.
 func (s *EventStore) commit(id uint64, r *record) {
-	s.bytes[id%byteStripes].n.Add(r.size())
+	s.bytes[procpin.ID()&(byteStripes-1)].n.Add(r.size())
 	// The type index is trimmed as it grows: IDs below the ring's oldest
 	// are dropped here, under the lock the insert takes anyway, instead of
 	// one delete per evicted event (few types, each hot). The pruner sweeps
 	// the types that stopped growing; queries never look below First.
-	s.byType.InsertTrim(r.ev.Type, id, s.ring.First())
+	// The bound: no ID below id-capacity can still be held (at most
+	// capacity events are, and id is among the newest); computed, not read
+	// from the ring's tail, which every push writes.
+	var bound uint64
+	if id > uint64(s.capacity) {
+		bound = id - uint64(s.capacity)
+	}
+	s.byType.insertTrim(r.stripe, r.ev.Type, id, bound)
 	if r.ev.CorrelationID != "" {
-		s.byCorr.Insert(r.ev.CorrelationID, id)
+		s.byCorr.insert(r.stripe, r.ev.CorrelationID, id)
 	}
 	if !r.state.CompareAndSwap(stIndexing, stLive) {
 		// Evicted or removed while we indexed: OnDiscard left the
@@ -445,9 +455,9 @@ func (s *EventStore) commit(id uint64, r *record) {
 }
 
 func (s *EventStore) unindex(id uint64, r *record) {
-	s.byType.DeleteObject(r.ev.Type, id)
+	s.byType.delete(r.stripe, r.ev.Type, id)
 	if r.ev.CorrelationID != "" {
-		s.byCorr.DeleteObject(r.ev.CorrelationID, id)
+		s.byCorr.delete(r.stripe, r.ev.CorrelationID, id)
 	}
 }
 
@@ -455,7 +465,7 @@ func (s *EventStore) unindex(id uint64, r *record) {
 // (drop_oldest) or removed (pruning).
 func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 	old := r.state.Swap(stGone)
-	s.bytes[id%byteStripes].n.Add(-r.size())
+	s.bytes[procpin.ID()&(byteStripes-1)].n.Add(-r.size())
 	if old == stPruned { // already hidden, unindexed and counted as pruned
 		if why == ring.Overwritten {
 			s.overwrittenPruned.Add(1)
@@ -468,7 +478,7 @@ func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 		// Correlation ids are many and short-lived: unindex at once, so
 		// that a key that gets no more inserts goes away with its last
 		// event. The type index is trimmed lazily (see commit).
-		s.byCorr.DeleteObject(r.ev.CorrelationID, id)
+		s.byCorr.delete(r.stripe, r.ev.CorrelationID, id)
 	}
 	if why == ring.Overwritten {
 		add(s.cEvicted, 1)
@@ -502,8 +512,10 @@ func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
 		now = s.f.clock.Now().UnixNano()
 	}
 	recs := make([]*record, len(evs))
+	st := s.byType.stripe()
 	for i := range evs {
 		recs[i] = newRecord(&evs[i], now)
+		recs[i].stripe = st
 	}
 	var (
 		first uint64
@@ -632,7 +644,7 @@ func (s *EventStore) Correlated(correlationID string) ([]Event, error) {
 	if correlationID == "" {
 		return nil, newError(kInvalidQuery, nil, "correlation id is empty", "field", "correlation_id")
 	}
-	ids := s.byCorr.Page(nil, correlationID, 0, math.MaxUint64, false, 0, 0)
+	ids := s.byCorr.all(correlationID)
 	out := make([]Event, 0, len(ids))
 	for _, id := range ids {
 		if r := s.lookup(id); r != nil && r.ev.CorrelationID == correlationID {
@@ -681,7 +693,7 @@ func (s *EventStore) PruneBefore(t int64) int {
 	n += s.times.pruneBefore(s, t)
 	// Sweep the type index below the ring's oldest: types that stopped
 	// getting events keep no stale IDs past a prune round.
-	s.byType.TrimAll(s.ring.First())
+	s.byType.trimAll(s.ring.First())
 	if n > 0 {
 		add(s.cPruned, uint64(n))
 	}

@@ -6,8 +6,6 @@ import (
 	"math/bits"
 	"sync"
 	"time"
-
-	"github.com/elixirscope-go/foundation/shard"
 )
 
 // The time index.
@@ -299,13 +297,13 @@ func (qr *queryRun) copyOut(id uint64, r *record) Event {
 func (qr *queryRun) run() error {
 	s, q := qr.s, qr.q
 	var (
-		bag *shard.SortedBag[string, uint64]
+		bag *index
 		key string
 	)
 	switch {
 	case q.Type != "" && q.CorrelationID != "":
 		// Page the shorter list, filter by the other key.
-		if s.byCorr.Count(q.CorrelationID) < s.byType.Count(q.Type) {
+		if s.byCorr.count(q.CorrelationID) < s.byType.count(q.Type) {
 			bag, key = s.byCorr, q.CorrelationID
 		} else {
 			bag, key = s.byType, q.Type
@@ -399,18 +397,23 @@ func (qr *queryRun) scanRing(a, b uint64) bool {
 	return true
 }
 
-// scanIndex visits key's IDs in [a, b] in query order, a page at a time
-// (each page a binary search: O(log n + page)). With only set (key is the
-// query's only filter), the Offset is handed to the index, which skips it in
-// O(log n).
-func (qr *queryRun) scanIndex(bag *shard.SortedBag[string, uint64], key string, a, b uint64, only bool) bool {
-	desc := qr.q.Descending
+// scanIndex visits key's IDs in [a, b] in query order: with one stripe, a
+// page at a time (each page a binary search: O(log n + page)); with several,
+// a merge of the stripes' pages. With only set (key is the query's only
+// filter), the Offset is skipped inside the index: in O(log n) with one
+// stripe, by counting merged IDs (no event is read) with several.
+func (qr *queryRun) scanIndex(x *index, key string, a, b uint64, only bool) bool {
 	// IDs below the ring's oldest are gone; the type index may still hold
 	// some (it is trimmed lazily), so never look there: offsets handed to
 	// the index then count live entries only.
 	if f := qr.s.ring.First(); a < f {
 		a = f
 	}
+	if len(x.stripes) > 1 {
+		return qr.mergeIndex(x, key, a, b, only)
+	}
+	bag := x.stripes[0]
+	desc := qr.q.Descending
 	off := 0
 	if only {
 		off, qr.skip = qr.skip, 0
@@ -444,4 +447,39 @@ func (qr *queryRun) scanIndex(bag *shard.SortedBag[string, uint64], key string, 
 		}
 	}
 	return true
+}
+
+// mergeIndex is scanIndex over several stripes: a k-way merge of one page
+// per stripe (k is small: the stripes are per P).
+func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) bool {
+	desc := qr.q.Descending
+	curs := make([]cursor, len(x.stripes))
+	for i := range curs {
+		curs[i] = cursor{bag: x.stripes[i], a: a, b: b}
+	}
+	for {
+		best, bestID := -1, uint64(0)
+		for i := range curs {
+			c := &curs[i]
+			if !c.fill(key, desc) {
+				continue
+			}
+			id := c.ids[c.pos]
+			if best < 0 || (desc && id > bestID) || (!desc && id < bestID) {
+				best, bestID = i, id
+			}
+		}
+		if best < 0 {
+			return true
+		}
+		curs[best].pos++
+		if only && qr.skip > 0 {
+			qr.skip-- // index entries at or above First are live: skip unread
+			continue
+		}
+		r, _ := qr.s.ring.Get(bestID)
+		if !qr.consider(bestID, r) {
+			return false
+		}
+	}
 }
