@@ -453,6 +453,13 @@ func (qr *queryRun) scanIndex(x *index, key string, a, b uint64, only bool) bool
 // per stripe (k is small: the stripes are per P).
 func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) bool {
 	desc := qr.q.Descending
+	if only && qr.skip > 0 {
+		// Skip the Offset by a binary search over the ID range, counting
+		// each stripe's IDs in O(log n): O(64 · stripes · log n), not
+		// O(offset).
+		a, b = x.skip(key, a, b, desc, qr.skip)
+		qr.skip = 0
+	}
 	curs := make([]cursor, len(x.stripes))
 	for i := range curs {
 		curs[i] = cursor{bag: x.stripes[i], a: a, b: b}
@@ -473,10 +480,6 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) boo
 			return true
 		}
 		curs[best].pos++
-		if only && qr.skip > 0 {
-			qr.skip-- // index entries at or above First are live: skip unread
-			continue
-		}
 		r, _ := qr.s.ring.Get(bestID)
 		if !qr.consider(bestID, r) {
 			return false

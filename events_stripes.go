@@ -119,3 +119,57 @@ func (c *cursor) fill(key string, desc bool) bool {
 	}
 	return true
 }
+
+// countRange counts k's IDs within [a, b] over every stripe.
+func (x *index) countRange(k string, a, b uint64) int {
+	n := 0
+	for _, bag := range x.stripes {
+		n += bag.CountRange(k, a, b)
+	}
+	return n
+}
+
+// skip returns the bounds of [a, b] narrowed past the first n of k's IDs in
+// query order (ascending, or descending with desc): index entries at or
+// above the ring's oldest are live, so they are counted, never read.
+func (x *index) skip(k string, a, b uint64, desc bool, n int) (uint64, uint64) {
+	if a > b {
+		return a, b
+	}
+	if !desc {
+		// Smallest m with count(a, m) >= n; resume after it.
+		lo, hi := a, b
+		if x.countRange(k, a, b) < n {
+			return 1, 0 // empty
+		}
+		for lo < hi {
+			m := lo + (hi-lo)/2
+			if x.countRange(k, a, m) >= n {
+				hi = m
+			} else {
+				lo = m + 1
+			}
+		}
+		if lo == math.MaxUint64 {
+			return 1, 0
+		}
+		return lo + 1, b
+	}
+	// Largest m with count(m, b) >= n; resume below it.
+	lo, hi := a, b
+	if x.countRange(k, a, b) < n {
+		return 1, 0 // empty
+	}
+	for lo < hi {
+		m := lo + (hi-lo+1)/2
+		if x.countRange(k, m, b) >= n {
+			lo = m
+		} else {
+			hi = m - 1
+		}
+	}
+	if lo == 0 {
+		return 1, 0
+	}
+	return a, lo - 1
+}

@@ -342,6 +342,26 @@ func (b *SortedBag[K, V]) Count(k K) int {
 	return n
 }
 
+// CountRange returns the number of key k's values within [lo, hi]
+// (inclusive): two binary searches under the key's lock, O(log n), no
+// allocation. hi < lo counts nothing.
+func (b *SortedBag[K, V]) CountRange(k K, lo, hi V) int {
+	if cmp.Less(hi, lo) {
+		return 0
+	}
+	m, hk := b.locate(k)
+	l, ok := m.Load(hk)
+	if !ok {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return 0
+	}
+	return l.upperBound(hi) - l.lowerBound(lo)
+}
+
 // Page appends to dst up to limit values of key k, in ascending (or descending) order, starting after
 // skipping `offset` values among those within [lo, hi] (inclusive); O(log n + offset + limit) via binary search,
 // without copying the whole list; limit <= 0 means no limit. Returns dst.

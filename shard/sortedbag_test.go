@@ -226,3 +226,21 @@ func TestSortedBagInsertTrim(t *testing.T) {
 		t.Fatal("insert after TrimAll lost")
 	}
 }
+
+func TestSortedBagCountRange(t *testing.T) {
+	b, _ := NewSortedBag[string, uint64]()
+	for v := uint64(10); v <= 100; v += 10 {
+		b.Insert("k", v)
+	}
+	for _, c := range []struct {
+		lo, hi uint64
+		want   int
+	}{{0, 1000, 10}, {10, 10, 1}, {11, 19, 0}, {15, 55, 4}, {100, 200, 1}, {50, 40, 0}} {
+		if got := b.CountRange("k", c.lo, c.hi); got != c.want {
+			t.Errorf("CountRange(%d, %d) = %d, want %d", c.lo, c.hi, got, c.want)
+		}
+	}
+	if b.CountRange("none", 0, 100) != 0 {
+		t.Error("absent key")
+	}
+}
