@@ -143,7 +143,16 @@ func f64(v float64) uint64 { return math.Float64bits(v) }
 
 func init() {
 	register(
-		Case{Op: "Config.get", Impl: "foundation", Run: func(b *testing.B, par bool) {
+		Case{Op: "Config.get", Impl: "foundation", Note: "a ConfigField handle bound once: one atomic load + one load at a fixed offset", Run: func(b *testing.B, par bool) {
+			rate, err := foundation.Field[float64](newFoundation(b).Config(), "ai.planning.sampling_rate")
+			if err != nil {
+				b.Fatal(err)
+			}
+			drive(b, par, func() func(int) uint64 {
+				return func(int) uint64 { return f64(rate.Get()) }
+			})
+		}},
+		Case{Op: "Config.get", Impl: "foundation/snapshot", Note: "Get().Config(): the whole Config copied out of the snapshot, then the field", Run: func(b *testing.B, par bool) {
 			cs := newFoundation(b).Config()
 			drive(b, par, func() func(int) uint64 {
 				return func(int) uint64 { return f64(cs.Get().Config().AI.Planning.SamplingRate) }
