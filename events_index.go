@@ -285,7 +285,12 @@ func (qr *queryRun) copyOut(id uint64, r *record) Event {
 	e.ID = id
 	if d := r.ev.Data; d != nil {
 		if len(d) > cap(qr.arena)-len(qr.arena) {
-			qr.arena = make([]byte, 0, max(4096, len(d)))
+			// The first chunk fits a few events; later ones 4 KiB.
+			size := 4096
+			if qr.arena == nil {
+				size = min(qr.sizeHint()*len(d), 64<<10)
+			}
+			qr.arena = make([]byte, 0, max(size, len(d)))
 		}
 		n := len(qr.arena)
 		qr.arena = append(qr.arena, d...)
@@ -367,7 +372,10 @@ func (qr *queryRun) consider(id uint64, r *record) bool {
 		return true
 	}
 	if qr.out == nil {
-		qr.out = make([]Event, 0, min(qr.limit, 256))
+		// Start small: most queries (by correlation id, say) return few
+		// events, and a large zeroed slice per query was the harness's top
+		// allocation; append grows it for the rest.
+		qr.out = make([]Event, 0, qr.sizeHint())
 	}
 	qr.out = append(qr.out, qr.copyOut(id, r))
 	return len(qr.out) < qr.limit
@@ -485,4 +493,15 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) boo
 			return false
 		}
 	}
+}
+
+// sizeHint is how many results to make room for at first: the caller's
+// Limit when it set a small one (it usually gets that many), else a few —
+// a query left at the default limit (interface.max_results) most often
+// returns far fewer, and zeroing room for a thousand was a query's main cost.
+func (qr *queryRun) sizeHint() int {
+	if l := qr.q.Limit; l > 0 && l <= 256 {
+		return min(l, qr.limit)
+	}
+	return min(qr.limit, 16)
 }

@@ -226,7 +226,13 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 	r.allocBytes = m1.TotalAlloc - m0.TotalAlloc
 	r.gcCount = m1.NumGC - m0.NumGC
 	r.gcTotal = time.Duration(m1.PauseTotalNs - m0.PauseTotalNs)
-	for i := m0.NumGC + 1; i <= m1.NumGC && m1.NumGC-i < 256; i++ {
+	// PauseNs holds the last 256 pauses: the largest of this run's that are
+	// still there (all of them unless the run had more than 256 cycles).
+	first := m0.NumGC + 1
+	if m1.NumGC >= 256 && first < m1.NumGC-255 {
+		first = m1.NumGC - 255
+	}
+	for i := first; i <= m1.NumGC; i++ {
 		r.gcMax = max(r.gcMax, time.Duration(m1.PauseNs[(i+255)%256]))
 	}
 	r.heapInUse = m1.HeapInuse

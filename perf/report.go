@@ -71,7 +71,7 @@ func writeTable(w io.Writer, o *options, r *result) {
 		perOp(r.mallocs), perOp(r.allocBytes))
 	fmt.Fprintf(w, "allocs/op and B/op per operation: that operation alone, %d times in a row (%d for queries and updates) on one goroutine; **all**: the whole run's heap allocations (every goroutine) ÷ operations.\n\n",
 		o.runs, max(1, o.runs/10))
-	fmt.Fprintf(w, "GC: %d cycles, pauses %s in total, %s at most; heap in use %s at the end of the run, %s after a GC.\n",
+	fmt.Fprintf(w, "GC: %d cycles, pauses %s in total, %s at most (of the last 256); heap in use %s at the end of the run, %s after a GC.\n",
 		r.gcCount, r.gcTotal.Round(time.Microsecond), r.gcMax.Round(time.Microsecond), siBytes(r.heapInUse), siBytes(r.heapAfter))
 	if r.sub.supported {
 		fmt.Fprintf(w, "Subscribers: %d events received (%d dropped by the store's non-blocking send), %d config changes (%d missed).\n",
