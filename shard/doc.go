@@ -12,16 +12,19 @@
 //
 //   - [Set]: one object a key. Reads take no lock and do not allocate
 //     (xsync.MapOf per shard); writers lock their shard only.
-//   - [OrderedSet]: one object a key, in key order (tidwall/btree per shard,
-//     merged on ordered reads): First, Last, Next and Prev (from keys not in
-//     the table too) and ranges, ascending and descending.
+//   - [OrderedSet]: one object a key, in key order (one tidwall/btree by
+//     default, like ETS; with [WithShards] one per shard, merged on ordered
+//     reads): First, Last, Next and Prev (from keys not in the table too)
+//     and ranges, ascending and descending.
 //   - [Bag]: several distinct objects a key, in insertion order.
 //   - [DuplicateBag]: several objects a key, duplicates kept, in insertion order.
 //   - [SortedBag]: several distinct values a key, in value order, with
 //     Page (offset, limit, bounds, either direction) and DeleteBelow.
 //
 // Keys are spread over shards by a hash seeded per table (hash/maphash).
-// [WithShards] sets the shard count (default [DefaultShards], four per P).
+// [WithShards] sets the shard count (default [DefaultShards], four per P,
+// except [OrderedSet], which defaults to one shard because its ordered reads
+// merge all shards: see its doc for the trade-off).
 //
 // # ETS and Go names
 //

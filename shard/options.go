@@ -29,6 +29,7 @@ const maxShards = 1 << 16
 
 // DefaultShards returns the shard count used when [WithShards] is not given:
 // four per P (runtime.GOMAXPROCS(0)), so that two writers rarely pick the same shard.
+// [OrderedSet] is the exception: it defaults to one shard (one tree).
 func DefaultShards() int { return 4 * runtime.GOMAXPROCS(0) }
 
 type settings struct {
@@ -46,8 +47,9 @@ type optionFunc func(*settings)
 func (f optionFunc) apply(s *settings) { f(s) }
 
 // WithShards sets the number of shards (independent locks and maps) of a table.
-// It must be between 1 and 65536; the default is [DefaultShards]. More shards
-// mean fewer writers waiting on each other and a higher fixed memory cost.
+// It must be between 1 and 65536; the default is [DefaultShards] (1 for an
+// [OrderedSet]). More shards mean fewer writers waiting on each other and a
+// higher fixed memory cost, and for an OrderedSet slower ordered reads.
 func WithShards(n int) Option { return optionFunc(func(s *settings) { s.shards = n }) }
 
 // WithSizeHint presizes a table for about n objects, so that it does not grow
@@ -56,7 +58,13 @@ func WithShards(n int) Option { return optionFunc(func(s *settings) { s.shards =
 func WithSizeHint(n int) Option { return optionFunc(func(s *settings) { s.sizeHint = n }) }
 
 func buildSettings(opts []Option) (settings, error) {
-	s := settings{shards: DefaultShards()}
+	return buildSettingsShards(opts, DefaultShards())
+}
+
+// buildSettingsShards is buildSettings with defShards shards when no
+// [WithShards] is given.
+func buildSettingsShards(opts []Option, defShards int) (settings, error) {
+	s := settings{shards: defShards}
 	for _, o := range opts {
 		if o == nil {
 			return s, fmt.Errorf("%w: nil Option", ErrOption)

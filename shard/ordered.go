@@ -27,17 +27,20 @@ type orderedShard[K, V any] struct {
 // OrderedSet is an ETS ordered_set table: one object a key, iterated in key
 // order, with range scans and First/Last/Next/Prev.
 //
-// Sharding: keys are spread over shards by a seeded hash, each shard a
-// tidwall/btree behind its own RWMutex, so a writer waits only for the
-// writers and readers of its own shard, never for another shard. Ordered
-// operations merge the shards: [OrderedSet.First], [OrderedSet.Next] and the
-// like ask every shard (O(shards · log n)), and iteration merges per-shard
-// chunks (16 keys, doubling to 256), taking one shard's read lock at a time
-// for one chunk.
-// (Sharding by key range would keep scans on one tree but needs the key
-// distribution up front; one tree behind one lock would make every writer
-// wait for every other.) Use [WithShards](1) for a single tree when scans
-// dominate.
+// Shards: by default an OrderedSet is one tidwall/btree behind one RWMutex,
+// as ETS's ordered_set is one tree: range scans copy a chunk of that tree
+// (64 objects, then 64, doubling to 256) under its read lock and yield it
+// with no lock held, and point operations cost one tree search. The price
+// is that all writers share that lock. [WithShards](n) with n > 1 spreads
+// keys over n trees by a seeded hash, each behind its own RWMutex, so a
+// writer waits only for the writers and readers of its own shard, never for
+// another shard; ordered operations then pay for it: [OrderedSet.First],
+// [OrderedSet.Next] and the like ask every shard (O(n · log size)), and
+// iteration seeks in every shard and merges per-shard chunks (16 objects,
+// doubling to 256) through a heap, taking one shard's read lock at a time.
+// A scan of 100 keys costs several times more with 8 shards than with one.
+// Use more shards when writes from many goroutines dominate and scans are
+// rare.
 //
 // Every method is safe for concurrent use. Single-object operations and
 // [OrderedSet.InsertList] are atomic and isolated. Iteration is not a
@@ -67,7 +70,7 @@ func NewOrderedSetFunc[K comparable, V any](less func(a, b K) bool, opts ...Opti
 	if less == nil {
 		return nil, ErrNilFunc
 	}
-	st, err := buildSettings(opts)
+	st, err := buildSettingsShards(opts, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +83,9 @@ func NewOrderedSetFunc[K comparable, V any](less func(a, b K) bool, opts ...Opti
 }
 
 func (o *OrderedSet[K, V]) idx(k K) int {
+	if len(o.shards) == 1 {
+		return 0
+	}
 	if k != k { // NaN: its hash is random, so pin it
 		return 0
 	}
@@ -319,26 +325,35 @@ func (sh *orderedShard[K, V]) neighbour(k K, back bool, less func(a, b K) bool) 
 	return
 }
 
-// A merged iteration takes firstChunk objects from each shard at first (a
-// short range scan then copies little), doubling on each refill up to
-// maxChunk objects under one read lock.
+// A merged iteration copies a chunk of each shard at a time: firstChunk
+// objects at first (a short range scan then copies little), doubling on each
+// refill up to maxChunk objects under one read lock. A single-shard table
+// starts at firstChunk1: it needs no merge, so the whole first chunk is
+// likely to be used.
 const (
-	firstChunk = 16
-	maxChunk   = 256
+	firstChunk  = 16
+	firstChunk1 = 64
+	maxChunk    = 256
 )
 
-// fill appends to dst up to chunk objects of this shard beyond from (strictly,
-// unless incl), in the direction of iteration.
+// fill appends to dst up to chunk objects of this shard from from on (all
+// objects when !has), in the direction of iteration, skipping an object
+// equal to from unless incl.
 func (sh *orderedShard[K, V]) fill(dst []item[K, V], chunk int, from K, has, incl, back bool, less func(a, b K) bool) []item[K, V] {
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
+	// Ascend and Descend start at the object nearest to from on its side,
+	// so only the first object visited can be equal to from.
+	skip := has && !incl
 	f := func(x item[K, V]) bool {
-		if has && !incl && !less(from, x.k) && !less(x.k, from) {
-			return true // equal to from: skip
+		if skip {
+			skip = false
+			if back && !less(x.k, from) || !back && !less(from, x.k) {
+				return true // equal to from
+			}
 		}
 		dst = append(dst, x)
 		return len(dst) < chunk
 	}
+	sh.mu.RLock()
 	switch {
 	case !has && back:
 		sh.t.Reverse(f)
@@ -349,59 +364,165 @@ func (sh *orderedShard[K, V]) fill(dst []item[K, V], chunk int, from K, has, inc
 	default:
 		sh.t.Ascend(item[K, V]{k: from}, f)
 	}
+	sh.mu.RUnlock()
 	return dst
 }
 
 // scan yields objects in key order (descending if back), starting at from
-// (inclusive if incl) when has, merging per-shard chunks.
-func (o *OrderedSet[K, V]) scan(from K, has, incl, back bool, yield func(K, V) bool) {
-	type cur struct {
-		buf  []item[K, V]
-		pos  int
-		done bool
+// (inclusive if incl) when has. One shard: chunks of its tree in turn.
+// Several: a k-way merge of per-shard chunks over a binary heap of cursors.
+// A cursor is refilled as soon as its chunk is used up, before anything else
+// is yielded: everything yielded so far is then at or before the key it
+// refills from, so keys stay strictly ordered even under concurrent inserts.
+//
+// With hasEnd, the scan stops after end (before it if back): each chunk is
+// cut at end by a binary search, so keys are not compared with end one by
+// one.
+func (o *OrderedSet[K, V]) scan(from K, has, incl bool, end K, hasEnd, back bool, yield func(K, V) bool) {
+	if len(o.shards) == 1 {
+		o.scan1(from, has, incl, end, hasEnd, back, yield)
+		return
 	}
-	curs := make([]cur, len(o.shards))
-	backing := make([]item[K, V], firstChunk*len(o.shards))
-	for i := range curs {
-		buf := backing[i*firstChunk : i*firstChunk : (i+1)*firstChunk]
-		curs[i].buf = o.shards[i].fill(buf, firstChunk, from, has, incl, back, o.less)
-		curs[i].done = len(curs[i].buf) < firstChunk
+	o.merge(from, has, incl, end, hasEnd, back, yield)
+}
+
+// cut drops the objects of the sorted chunk buf that lie beyond end, and
+// reports whether it dropped any (the scan of that shard is then over).
+func (o *OrderedSet[K, V]) cut(buf []item[K, V], end K, back bool) ([]item[K, V], bool) {
+	beyond := func(k K) bool {
+		if back {
+			return o.less(k, end)
+		}
+		return o.less(end, k)
 	}
+	n := len(buf)
+	if n == 0 || !beyond(buf[n-1].k) {
+		return buf, false
+	}
+	i, j := 0, n-1 // buf[j] is beyond end; find the first one that is
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if beyond(buf[h].k) {
+			j = h
+		} else {
+			i = h + 1
+		}
+	}
+	return buf[:i], true
+}
+
+func (o *OrderedSet[K, V]) scan1(from K, has, incl bool, end K, hasEnd, back bool, yield func(K, V) bool) {
+	sh := &o.shards[0]
+	var first [firstChunk1]item[K, V] // the first two chunks: no allocation for short scans
+	chunk, fills := firstChunk1, 0
+	buf := sh.fill(first[:0], chunk, from, has, incl, back, o.less)
 	for {
-		best := -1
-		for i := range curs {
-			c := &curs[i]
-			if c.pos == len(c.buf) {
-				if c.done {
-					continue
-				}
-				last := c.buf[len(c.buf)-1].k
-				n := min(2*cap(c.buf), maxChunk)
-				if cap(c.buf) < n {
-					c.buf = make([]item[K, V], 0, n)
-				}
-				c.buf = o.shards[i].fill(c.buf[:0], n, last, true, false, back, o.less)
-				c.pos = 0
-				c.done = len(c.buf) < n
-				if len(c.buf) == 0 {
-					continue
-				}
-			}
-			if best < 0 {
-				best = i
-				continue
-			}
-			a, b := c.buf[c.pos].k, curs[best].buf[curs[best].pos].k
-			if back && o.less(b, a) || !back && o.less(a, b) {
-				best = i
+		full := len(buf) == chunk
+		if hasEnd {
+			var over bool
+			if buf, over = o.cut(buf, end, back); over {
+				full = false
 			}
 		}
-		if best < 0 {
+		for _, it := range buf {
+			if !yield(it.k, it.v) {
+				return
+			}
+		}
+		if !full {
 			return
 		}
-		c := &curs[best]
+		last := buf[len(buf)-1].k
+		if fills++; fills > 1 && chunk < maxChunk {
+			chunk *= 2
+			buf = make([]item[K, V], 0, chunk)
+		}
+		buf = sh.fill(buf[:0], chunk, last, true, false, back, o.less)
+	}
+}
+
+// cursor is one shard's place in a merge: its current chunk and whether the
+// shard has nothing beyond it.
+type cursor[K, V any] struct {
+	buf  []item[K, V]
+	pos  int
+	done bool
+}
+
+func (o *OrderedSet[K, V]) merge(from K, has, incl bool, end K, hasEnd, back bool, yield func(K, V) bool) {
+	n := len(o.shards)
+	curs := make([]cursor[K, V], n)
+	heap := make([]int32, 0, n)
+	backing := make([]item[K, V], firstChunk*n)
+	// before reports whether cursor a's current key comes before b's.
+	before := func(a, b int32) bool {
+		x, y := curs[a].buf[curs[a].pos].k, curs[b].buf[curs[b].pos].k
+		if back {
+			return o.less(y, x)
+		}
+		return o.less(x, y)
+	}
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(heap) {
+				return
+			}
+			m := l
+			if r := l + 1; r < len(heap) && before(heap[r], heap[l]) {
+				m = r
+			}
+			if !before(heap[m], heap[i]) {
+				return
+			}
+			heap[i], heap[m] = heap[m], heap[i]
+			i = m
+		}
+	}
+	for i := range curs {
+		c := &curs[i]
+		c.buf = o.shards[i].fill(backing[i*firstChunk:i*firstChunk:(i+1)*firstChunk], firstChunk, from, has, incl, back, o.less)
+		c.done = len(c.buf) < firstChunk
+		if hasEnd {
+			var over bool
+			c.buf, over = o.cut(c.buf, end, back)
+			c.done = c.done || over
+		}
+		if len(c.buf) > 0 {
+			heap = append(heap, int32(i))
+		}
+	}
+	for i := len(heap)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for len(heap) > 0 {
+		top := heap[0]
+		c := &curs[top]
 		it := c.buf[c.pos]
 		c.pos++
+		if c.pos == len(c.buf) {
+			if c.done {
+				c.buf = nil
+			} else {
+				m := min(2*cap(c.buf), maxChunk)
+				if cap(c.buf) < m {
+					c.buf = make([]item[K, V], 0, m)
+				}
+				c.buf = o.shards[top].fill(c.buf[:0], m, it.k, true, false, back, o.less)
+				c.pos = 0
+				c.done = len(c.buf) < m
+				if hasEnd {
+					var over bool
+					c.buf, over = o.cut(c.buf, end, back)
+					c.done = c.done || over
+				}
+			}
+			if len(c.buf) == 0 {
+				heap[0] = heap[len(heap)-1]
+				heap = heap[:len(heap)-1]
+			}
+		}
+		down(0)
 		if !yield(it.k, it.v) {
 			return
 		}
@@ -417,7 +538,7 @@ func (o *OrderedSet[K, V]) scan(from K, has, incl, back bool, yield func(K, V) b
 func (o *OrderedSet[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
 		var zero K
-		o.scan(zero, false, false, false, yield)
+		o.scan(zero, false, false, zero, false, false, yield)
 	}
 }
 
@@ -426,7 +547,7 @@ func (o *OrderedSet[K, V]) All() iter.Seq2[K, V] {
 func (o *OrderedSet[K, V]) Backward() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
 		var zero K
-		o.scan(zero, false, false, true, yield)
+		o.scan(zero, false, false, zero, false, true, yield)
 	}
 }
 
@@ -443,12 +564,7 @@ func (o *OrderedSet[K, V]) Range(lo, hi K, desc bool) iter.Seq2[K, V] {
 		if desc {
 			from, end = hi, lo
 		}
-		o.scan(from, true, true, desc, func(k K, v V) bool {
-			if desc && o.less(k, end) || !desc && o.less(end, k) {
-				return false
-			}
-			return yield(k, v)
-		})
+		o.scan(from, true, true, end, true, desc, yield)
 	}
 }
 
@@ -467,7 +583,7 @@ func (o *OrderedSet[K, V]) Select(pred func(K, V) bool, limit int, c *Continuati
 		from = c.after
 	}
 	more := false
-	o.scan(from, c != nil, false, false, func(k K, v V) bool {
+	o.scan(from, c != nil, false, from, false, false, func(k K, v V) bool {
 		if limit > 0 && len(out) == limit {
 			more = true
 			return false
