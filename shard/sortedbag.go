@@ -66,6 +66,31 @@ func (l *sortedList[V]) lowerBound(v V) int {
 	return lo
 }
 
+// frontBound is lowerBound searched from the front (galloping): O(log p)
+// for a result p, where lowerBound is O(log n). Trims remove a few values
+// from the front of long lists; a full binary search touched log n cache
+// lines of the list for each of them.
+func (l *sortedList[V]) frontBound(v V) int {
+	if l.n == 0 || !cmp.Less(l.at(0), v) {
+		return 0
+	}
+	hi := 1
+	for hi < l.n && cmp.Less(l.at(hi), v) {
+		hi *= 2
+	}
+	lo := hi/2 + 1 // at(hi/2) < v
+	hi = min(hi, l.n)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cmp.Less(l.at(m), v) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
 // upperBound returns the first index whose value is > v (n if none).
 func (l *sortedList[V]) upperBound(v V) int {
 	lo, hi := 0, l.n
@@ -214,11 +239,8 @@ func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
 			l.mu.Unlock()
 			continue
 		}
-		p := 0
-		if l.n > 0 && cmp.Less(l.at(0), bound) {
-			p = l.lowerBound(bound)
-			l.dropFront(p)
-		}
+		p := l.frontBound(bound)
+		l.dropFront(p)
 		l.insert(v)
 		l.mu.Unlock()
 		return p
@@ -235,7 +257,7 @@ func (b *SortedBag[K, V]) TrimAll(bound V) int {
 		m.Range(func(hk hkey[K], l *sortedList[V]) bool {
 			l.mu.Lock()
 			if !l.dead && l.n > 0 && cmp.Less(l.at(0), bound) {
-				p := l.lowerBound(bound)
+				p := l.frontBound(bound)
 				l.dropFront(p)
 				total += p
 				if l.n == 0 {
@@ -301,7 +323,7 @@ func (b *SortedBag[K, V]) DeleteBelow(k K, bound V) int {
 	if l.dead {
 		return 0
 	}
-	p := l.lowerBound(bound)
+	p := l.frontBound(bound)
 	l.dropFront(p)
 	if l.n == 0 && p > 0 {
 		b.kill(m, hk, l)

@@ -244,3 +244,17 @@ func TestSortedBagCountRange(t *testing.T) {
 		t.Error("absent key")
 	}
 }
+
+func TestSortedListFrontBoundMatchesLowerBound(t *testing.T) {
+	for n := 0; n <= 70; n++ {
+		l := newSortedList[int]()
+		for i := 0; i < n; i++ {
+			l.insert(2 * i)
+		}
+		for v := -1; v <= 2*n+1; v++ {
+			if got, want := l.frontBound(v), l.lowerBound(v); got != want {
+				t.Fatalf("n=%d v=%d: frontBound %d, lowerBound %d", n, v, got, want)
+			}
+		}
+	}
+}
