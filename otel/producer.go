@@ -193,31 +193,11 @@ func (p *Producer) boundsOf(name string, h *metrics.HistogramSnapshot) bounds {
 }
 
 // DefaultBounds returns the default histogram bucket bounds for values in
-// [lowest, highest]: the 1-2-5 series (1, 2, 5, 10, 20, 50, …) from the
-// largest power of ten <= lowest up to the first bound >= highest; 39
-// bounds for the foundation default of 1 ns to 1 h. They depend only on the
+// [lowest, highest]: [metrics.DefaultBounds], the 1-2-5 series over the
+// histogram's range (39 bounds for 1 ns to 1 h). They depend only on the
 // geometry, never on the data.
 func DefaultBounds(lowest, highest int64) []float64 {
-	if lowest < 1 {
-		lowest = 1
-	}
-	if highest < lowest {
-		highest = lowest
-	}
-	p := 1.0
-	for p*10 <= float64(lowest) {
-		p *= 10
-	}
-	var out []float64
-	for ; ; p *= 10 {
-		for _, m := range [...]float64{1, 2, 5} {
-			b := m * p
-			out = append(out, b)
-			if b >= float64(highest) {
-				return out
-			}
-		}
-	}
+	return metrics.DefaultBounds(lowest, highest)
 }
 
 func checkBounds(b []float64) error {

@@ -3,6 +3,7 @@ package prometheus
 import (
 	"errors"
 	"fmt"
+	"github.com/elixirscope-go/foundation/metrics"
 	"math"
 	"regexp"
 	"strings"
@@ -148,30 +149,10 @@ func checkBounds(b []float64) error {
 }
 
 // DefaultBounds returns the default classic bucket bounds of a histogram
-// whose values lie in [lowest, highest]: the 1-2-5 series (1, 2, 5, 10, 20,
-// 50, …) from the largest power of ten <= lowest up to the first bound >=
-// highest. For the foundation default, 1 ns to 1 h, that is 1 to 5e12: 39
-// bounds. The bounds depend only on the geometry, never on the data, so
-// every scrape of a histogram has the same buckets.
+// whose values lie in [lowest, highest]: [metrics.DefaultBounds], the 1-2-5
+// series over the histogram's range (39 bounds for 1 ns to 1 h). They
+// depend only on the geometry, never on the data, so every scrape of a
+// histogram has the same buckets.
 func DefaultBounds(lowest, highest int64) []float64 {
-	if lowest < 1 {
-		lowest = 1
-	}
-	if highest < lowest {
-		highest = lowest
-	}
-	p := 1.0
-	for p*10 <= float64(lowest) {
-		p *= 10
-	}
-	var out []float64
-	for ; ; p *= 10 {
-		for _, m := range [...]float64{1, 2, 5} {
-			b := m * p
-			out = append(out, b)
-			if b >= float64(highest) {
-				return out
-			}
-		}
-	}
+	return metrics.DefaultBounds(lowest, highest)
 }
