@@ -111,7 +111,7 @@ func New(opts ...Option) (*Foundation, error) {
 	f := &Foundation{log: slog.New(levelHandler{level, s.logger.Handler()}), level: level,
 		clock: s.clock, components: make(map[string]ServiceHealth)}
 	f.sup = newSupervisor(s.clock, s.logger)
-	f.telemetry = newTelemetry(f, cfg)
+	f.telemetry = newTelemetry(f, cfg, s.metricsExp)
 	cs, err := newConfigService(f, cfg, s.dataDir)
 	if err != nil {
 		f.sup.stop()

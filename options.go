@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/elixirscope-go/foundation/metrics"
+
 	"github.com/elixirscope-go/foundation/internal/clock"
 )
 
@@ -42,6 +44,7 @@ type settings struct {
 	clock        Clock
 	maxEventSize int
 	exporter     Exporter
+	metricsExp   []metrics.Exporter
 	errs         []error
 }
 
@@ -128,5 +131,20 @@ func WithExporter(e Exporter) Option {
 			s.fail(newError(kInvalidArgument, nil, "WithExporter: nil exporter"))
 		}
 		s.exporter = e
+	})
+}
+
+// WithMetricsExporter hands every periodic aggregate of the telemetry (every
+// 5 s, the design's interval: each counter's and histogram's value, delta
+// and rate since the last one, with the full snapshot) to e, on the
+// aggregator's goroutine. An exporter that fails or panics is counted
+// (see [Telemetry.AggregateFailures]) and called again next time. Repeated
+// options add exporters.
+func WithMetricsExporter(e metrics.Exporter) Option {
+	return optionFunc(func(s *settings) {
+		if e == nil {
+			s.fail(newError(kInvalidArgument, nil, "WithMetricsExporter: nil exporter"))
+		}
+		s.metricsExp = append(s.metricsExp, e)
 	})
 }

@@ -99,7 +99,7 @@ type execEntry struct {
 	exc     string
 }
 
-func newTelemetry(f *Foundation, cfg Config) *Telemetry {
+func newTelemetry(f *Foundation, cfg Config, exporters []metrics.Exporter) *Telemetry {
 	reg := metrics.NewRegistry(metrics.WithClock(f.clock))
 	t := &Telemetry{f: f, reg: reg, entries: xsync.NewMapOf[string, *execEntry]()}
 	t.handlerFailures = reg.Counter(MetricHandlerFailures)
@@ -116,7 +116,7 @@ func newTelemetry(f *Foundation, cfg Config) *Telemetry {
 	t.eventsEvicted = reg.Counter(MetricEventsEvicted)
 	t.eventsDropped = reg.Counter(MetricEventsDropped)
 	t.dropped = reg.Counter(MetricTelemetryDropped)
-	t.agg = metrics.NewAggregator(reg, 5*time.Second)
+	t.agg = metrics.NewAggregator(reg, 5*time.Second, exporters...)
 	reg.SetEnabled(cfg.Dev.PerformanceMonitoring)
 	return t
 }
@@ -149,6 +149,10 @@ func (t *Telemetry) Aggregate() (d metrics.Delta, ok bool) {
 	defer t.lastMu.Unlock()
 	return t.last, t.lastValid
 }
+
+// AggregateFailures returns how many times a metrics exporter (see
+// [WithMetricsExporter]) failed or panicked.
+func (t *Telemetry) AggregateFailures() uint64 { return t.agg.Failures() }
 
 func (t *Telemetry) setEnabled(on bool) { t.reg.SetEnabled(on) }
 

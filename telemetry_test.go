@@ -6,11 +6,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/elixirscope-go/foundation"
+	"github.com/elixirscope-go/foundation/metrics"
 )
 
 func TestExecuteFeedsMetrics(t *testing.T) {
@@ -125,4 +127,31 @@ func TestTelemetryConcurrentExact(t *testing.T) {
 	assert.Equal(t, uint64(g*n), m.Counters["hits"])
 	assert.Equal(t, uint64(2*g*n), m.Counters["ev"])
 	assert.Equal(t, uint64(g*n), m.Histograms["ev.v"].Count)
+}
+
+func TestPeriodicAggregateReachesExporter(t *testing.T) {
+	clk := foundation.NewManualClock(t0)
+	got := make(chan metrics.Delta, 4)
+	f := newF(t, foundation.WithClock(clk), foundation.WithMetricsExporter(metrics.ExporterFunc(func(d metrics.Delta) error {
+		got <- d
+		return nil
+	})), foundation.WithMetricsExporter(metrics.ExporterFunc(func(metrics.Delta) error { panic("bad exporter") })))
+	waitFor(t, "built-in tasks asleep", func() bool { return clk.Waiters() >= len(f.Health().Tasks) })
+	f.Telemetry().Counter("reqs").Add(10)
+	clk.Add(5 * time.Second)
+	d := <-got
+	assert.Equal(t, uint64(10), d.Counters["reqs"].Delta)
+	assert.InDelta(t, 2.0, d.Counters["reqs"].Rate, 1e-9)
+	waitFor(t, "aggregator asleep again", func() bool { return clk.Waiters() >= len(f.Health().Tasks) })
+	f.Telemetry().Counter("reqs").Add(5)
+	clk.Add(5 * time.Second)
+	d = <-got
+	assert.Equal(t, uint64(5), d.Counters["reqs"].Delta)
+	assert.Equal(t, uint64(15), d.Counters["reqs"].Value)
+	assert.Equal(t, uint64(2), f.Telemetry().AggregateFailures(), "the panicking exporter is counted, twice")
+	last, ok := f.Telemetry().Aggregate()
+	assert.True(t, ok)
+	assert.Equal(t, uint64(15), last.Counters["reqs"].Value)
+	_, err := foundation.New(foundation.WithMetricsExporter(nil))
+	assert.ErrorIs(t, err, foundation.ErrInvalidArgument)
 }
