@@ -179,6 +179,23 @@ func (c *ConfigService) Update(path string, value any) error {
 	return c.change(Updated, path, value, func() (cfgsnap.Change, error) { return c.st.Update(path, value) })
 }
 
+// Check is a dry run of Update: the same allow-list, conversion and
+// validation of the whole candidate config, against the current snapshot,
+// without changing, logging, recording or announcing anything. It returns
+// the value converted to the field's Go type, or the error Update would
+// return now (matching the same sentinels). Replicators use it to refuse a
+// value before they publish it elsewhere.
+func (c *ConfigService) Check(path string, value any) (any, error) {
+	if c.closed.Load() {
+		return nil, errClosed("config.check")
+	}
+	v, err := c.st.Check(path, value)
+	if err != nil {
+		return nil, c.mapError("update", path, value, err)
+	}
+	return v, nil
+}
+
 // CompareAndUpdate is Update, done only if the current version is version;
 // otherwise it fails with [ErrVersionConflict] and changes nothing.
 func (c *ConfigService) CompareAndUpdate(version uint64, path string, value any) error {

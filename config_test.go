@@ -265,3 +265,33 @@ func TestConfigField(t *testing.T) {
 		assert.Zero(t, testing.AllocsPerRun(100, func() { sink.f = rate.Get() }))
 	}
 }
+
+func TestConfigCheckIsADryRun(t *testing.T) {
+	f := newF(t)
+	cs := f.Config()
+	sub := cs.Subscribe()
+	defer sub.Close()
+	v, err := cs.Check("interface.query_timeout", "3s")
+	require.NoError(t, err)
+	assert.Equal(t, 3*time.Second, v)
+	v, err = cs.Check("interface.max_results", int8(12))
+	require.NoError(t, err)
+	assert.Equal(t, 12, v)
+	for _, c := range []struct {
+		path  string
+		value any
+		kind  error
+	}{
+		{"ai.planning.sampling_rate", 1.5, foundation.ErrRange},
+		{"ai.provider", "openai", foundation.ErrUpdateForbidden},
+		{"dev.debug_mode", "yes", foundation.ErrTypeMismatch},
+		{"interface.max_results", 0, foundation.ErrValidation},
+	} {
+		_, err := cs.Check(c.path, c.value)
+		assert.ErrorIs(t, err, c.kind, c.path)
+	}
+	assert.Equal(t, uint64(0), cs.Get().Version(), "nothing applied")
+	assert.Equal(t, 0, len(sub.C()), "nothing announced")
+	evs, _ := f.Events().Query(foundation.Query{Type: "config_updated"})
+	assert.Empty(t, evs, "nothing recorded")
+}

@@ -471,3 +471,32 @@ func TestLoadAllocs(t *testing.T) {
 	}
 	_ = sink
 }
+
+func TestCheckIsADryRun(t *testing.T) {
+	st := open(t, Options[testCfg]{Validate: validPair, Updatable: []string{"rate", "timeout"}})
+	sub := st.Subscribe(4)
+	defer sub.Close()
+	v, err := st.Check("timeout", "2s")
+	if err != nil || v != 2*time.Second {
+		t.Fatalf("Check(timeout, 2s) = %v, %v", v, err)
+	}
+	if _, err := st.Check("rate", 1.5); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Check(rate, 1.5): %v, want ErrInvalid", err)
+	}
+	if _, err := st.Check("count", 3); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("Check(count): %v, want ErrForbidden", err)
+	}
+	if _, err := st.Check("rate", "x"); !errors.Is(err, ErrTypeMismatch) {
+		t.Fatalf("Check(rate, \"x\"): %v, want ErrTypeMismatch", err)
+	}
+	if s := st.Load(); s.Version() != 0 || s.Value() != defaults() {
+		t.Fatalf("Check changed the store: version %d", s.Version())
+	}
+	if len(sub.C()) != 0 {
+		t.Fatal("Check announced a change")
+	}
+	st.Close()
+	if _, err := st.Check("rate", 0.2); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Check after Close: %v", err)
+	}
+}

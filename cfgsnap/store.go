@@ -369,6 +369,35 @@ func (st *Store[T]) CompareAndUpdate(version uint64, path string, value any) (Ch
 	return st.update("compare-and-update", true, version, path, value)
 }
 
+// Check is a dry run of [Store.Update]: the allow-list, the conversion and
+// the validation of the whole candidate against the current snapshot,
+// without applying, logging or announcing anything. It returns the value
+// converted to the field's type, or the error Update would return now (a
+// later Update may still fail if another change lands in between). It takes
+// no lock; it allocates the candidate copy.
+func (st *Store[T]) Check(path string, value any) (any, error) {
+	if st.closed.Load() {
+		return nil, ErrClosed
+	}
+	f := st.allowed[path]
+	if f == nil {
+		return nil, &PathError{Op: "check", Path: truncate(path), Err: ErrForbidden}
+	}
+	nv, err := f.convert("check", value)
+	if err != nil {
+		return nil, err
+	}
+	base := st.head.Load()
+	v := st.copyOf(&base.v)
+	f.set(unsafe.Pointer(&v), nv)
+	if st.validate != nil {
+		if err := st.validate(&v); err != nil {
+			return nil, &PathError{Op: "check", Path: path, Err: ErrInvalid, Cause: err}
+		}
+	}
+	return nv.Interface(), nil
+}
+
 func (st *Store[T]) update(op string, cas bool, want uint64, path string, value any) (Change, error) {
 	f := st.allowed[path]
 	if f == nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/elixirscope-go/foundation"
-	"github.com/elixirscope-go/foundation/cfgsnap"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -509,37 +508,16 @@ func (r *Replicator) update(ctx context.Context, version uint64, cas bool, path 
 	return nil
 }
 
-// validate checks value for path against a private copy of the current
-// config, with the ConfigService's rules, and returns it converted to the
-// field's type.
+// validate checks value for path with the ConfigService's own rules (a dry
+// run of its Update: allow-list, conversion, whole-config validation) and
+// returns it converted to the field's type. Its errors match the same
+// sentinels as Update's (ErrRange, ErrTypeMismatch, ErrUpdateForbidden, …).
 func (r *Replicator) validate(path string, value any) (any, error) {
-	st, err := cfgsnap.Open(r.f.Config().Get().Config(), cfgsnap.Options[foundation.Config]{
-		Validate:  func(c *foundation.Config) error { return c.Validate() },
-		Updatable: []string{path},
-	})
+	v, err := r.f.Config().Check(path, value)
 	if err != nil {
-		return nil, fmt.Errorf("nats replicator: %s: %w", path, err)
+		return nil, fmt.Errorf("nats replicator: %w", err)
 	}
-	defer st.Close()
-	if _, err := st.Update(path, value); err != nil {
-		var fe *foundation.Error
-		if errors.As(err, &fe) {
-			return nil, fe
-		}
-		s := foundation.ErrValidation
-		switch {
-		case errors.Is(err, cfgsnap.ErrForbidden), errors.Is(err, cfgsnap.ErrPathNotFound):
-			s = foundation.ErrUpdateForbidden
-		case errors.Is(err, cfgsnap.ErrTypeMismatch):
-			s = foundation.ErrTypeMismatch
-		case errors.Is(err, cfgsnap.ErrOutOfRange):
-			s = foundation.ErrRange
-		case errors.Is(err, cfgsnap.ErrInvalidValue), errors.Is(err, cfgsnap.ErrNotInSet):
-			s = foundation.ErrInvalidValue
-		}
-		return nil, fmt.Errorf("nats replicator: %w: %w", s, err)
-	}
-	return st.Lookup(path)
+	return v, nil
 }
 
 // Revision returns the bucket revision of path last applied locally (0:
