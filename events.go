@@ -424,7 +424,7 @@ func (s *EventStore) pushError(err error, n int) error {
 // commit indexes a pushed record, publishes it to subscribers and the
 // byte count. See the record states for the race with eviction.
 func (s *EventStore) commit(id uint64, r *record) {
-	s.bytes[procpin.ID()&(byteStripes-1)].n.Add(r.size())
+	s.bytes[r.stripe&(byteStripes-1)].n.Add(r.size()) // the stripe Store picked for this P: no second lookup
 	// The type index is trimmed as it grows: IDs below the ring's oldest
 	// are dropped here, under the lock the insert takes anyway, instead of
 	// one delete per evicted event (few types, each hot). The pruner sweeps

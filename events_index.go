@@ -274,8 +274,8 @@ type queryRun struct {
 	steps    int
 	err      error
 	out      []Event
-	arena    []byte // Data copies of the results are carved from it: one allocation per 4 KiB, not per event
-	buf      [64]uint64
+	arena    []byte    // Data copies of the results are carved from it: one allocation per 4 KiB, not per event
+	cur      [2]cursor // the index cursors of up to two stripes (GOMAXPROCS <= 2)
 }
 
 // copyOut copies r out with its Data in the query's arena. Each Data is
@@ -405,11 +405,11 @@ func (qr *queryRun) scanRing(a, b uint64) bool {
 	return true
 }
 
-// scanIndex visits key's IDs in [a, b] in query order: with one stripe, a
-// page at a time (each page a binary search: O(log n + page)); with several,
-// a merge of the stripes' pages. With only set (key is the query's only
-// filter), the Offset is skipped inside the index: in O(log n) with one
-// stripe, by counting merged IDs (no event is read) with several.
+// scanIndex visits key's IDs in [a, b] in query order: a merge of one page
+// per stripe (each page a binary search: O(log n + page); the stripes are
+// per P, so few). With only set (key is the query's only filter), the
+// Offset is skipped inside the index without reading any event (see
+// index.skip).
 func (qr *queryRun) scanIndex(x *index, key string, a, b uint64, only bool) bool {
 	// IDs below the ring's oldest are gone; the type index may still hold
 	// some (it is trimmed lazily), so never look there: offsets handed to
@@ -417,58 +417,22 @@ func (qr *queryRun) scanIndex(x *index, key string, a, b uint64, only bool) bool
 	if f := qr.s.ring.First(); a < f {
 		a = f
 	}
-	if len(x.stripes) > 1 {
-		return qr.mergeIndex(x, key, a, b, only)
-	}
-	bag := x.stripes[0]
-	desc := qr.q.Descending
-	off := 0
-	if only {
-		off, qr.skip = qr.skip, 0
-	}
-	for a <= b {
-		ids := bag.Page(qr.buf[:0], key, a, b, desc, off, len(qr.buf))
-		off = 0
-		if len(ids) == 0 {
-			return true
-		}
-		for _, id := range ids {
-			r, _ := qr.s.ring.Get(id)
-			if !qr.consider(id, r) {
-				return false
-			}
-		}
-		if len(ids) < len(qr.buf) {
-			return true
-		}
-		last := ids[len(ids)-1]
-		if desc {
-			if last == 0 {
-				return true
-			}
-			b = last - 1
-		} else {
-			if last == math.MaxUint64 {
-				return true
-			}
-			a = last + 1
-		}
-	}
-	return true
+	return qr.mergeIndex(x, key, a, b, only)
 }
 
-// mergeIndex is scanIndex over several stripes: a k-way merge of one page
-// per stripe (k is small: the stripes are per P).
+// mergeIndex is the k-way merge of scanIndex.
 func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) bool {
 	desc := qr.q.Descending
 	if only && qr.skip > 0 {
-		// Skip the Offset by a binary search over the ID range, counting
-		// each stripe's IDs in O(log n): O(64 · stripes · log n), not
-		// O(offset).
 		a, b = x.skip(key, a, b, desc, qr.skip)
 		qr.skip = 0
 	}
-	curs := make([]cursor, len(x.stripes))
+	var curs []cursor
+	if len(x.stripes) <= len(qr.cur) {
+		curs = qr.cur[:len(x.stripes)] // on the query's stack frame: no allocation
+	} else {
+		curs = make([]cursor, len(x.stripes))
+	}
 	for i := range curs {
 		curs[i] = cursor{bag: x.stripes[i], a: a, b: b}
 	}

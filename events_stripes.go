@@ -132,9 +132,28 @@ func (x *index) countRange(k string, a, b uint64) int {
 // skip returns the bounds of [a, b] narrowed past the first n of k's IDs in
 // query order (ascending, or descending with desc): index entries at or
 // above the ring's oldest are live, so they are counted, never read.
+//
+// With one stripe, the n-th ID is found by one Page with an offset:
+// O(log n). With several, a binary search over the ID range counts each
+// stripe's IDs in [a, m] in O(log n): O(64 · stripes · log n), not
+// O(offset).
 func (x *index) skip(k string, a, b uint64, desc bool, n int) (uint64, uint64) {
 	if a > b {
 		return a, b
+	}
+	if len(x.stripes) == 1 {
+		var one [1]uint64
+		ids := x.stripes[0].Page(one[:0], k, a, b, desc, n-1, 1)
+		switch {
+		case len(ids) == 0:
+			return 1, 0 // empty
+		case desc && ids[0] == 0, !desc && ids[0] == math.MaxUint64:
+			return 1, 0
+		case desc:
+			return a, ids[0] - 1
+		default:
+			return ids[0] + 1, b
+		}
 	}
 	if !desc {
 		// Smallest m with count(a, m) >= n; resume after it.
