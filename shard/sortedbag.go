@@ -53,8 +53,11 @@ func (l *sortedList[V]) at(i int) V     { return l.buf[(l.head+i)&(len(l.buf)-1)
 func (l *sortedList[V]) set(i int, v V) { l.buf[(l.head+i)&(len(l.buf)-1)] = v }
 
 // lowerBound returns the first index whose value is >= v (n if none).
-func (l *sortedList[V]) lowerBound(v V) int {
-	lo, hi := 0, l.n
+func (l *sortedList[V]) lowerBound(v V) int { return l.lowerIn(0, l.n, v) }
+
+// lowerIn is lowerBound within indexes [lo, hi): the first index there whose
+// value is >= v (hi if none).
+func (l *sortedList[V]) lowerIn(lo, hi int, v V) int {
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if cmp.Less(l.at(m), v) {
@@ -78,17 +81,7 @@ func (l *sortedList[V]) frontBound(v V) int {
 	for hi < l.n && cmp.Less(l.at(hi), v) {
 		hi *= 2
 	}
-	lo := hi/2 + 1 // at(hi/2) < v
-	hi = min(hi, l.n)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if cmp.Less(l.at(m), v) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
+	return l.lowerIn(hi/2+1, min(hi, l.n), v) // at(hi/2) < v
 }
 
 // upperBound returns the first index whose value is > v (n if none).
