@@ -104,15 +104,23 @@ func (r *Registry) newCounter(name string) *Counter {
 		r.invalid.Add(1)
 		return r.discardC
 	}
+	return create(r, r.counters, &r.counterList, name, func() *Counter { return newCounter(name, &r.on, r.s.stripes) })
+}
+
+// create is the slow path of Counter, Gauge and Histogram: under r.mu, look
+// the name up again (another goroutine may have made it meanwhile), else
+// make the metric, append it to its list (what Snapshot walks) and publish
+// it in the map (what the fast path loads).
+func create[T any](r *Registry, m *xsync.MapOf[string, *T], list *[]*T, name string, mk func() *T) *T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.counters.Load(name); ok {
-		return c
+	if v, ok := m.Load(name); ok {
+		return v
 	}
-	c := newCounter(name, &r.on, r.s.stripes)
-	r.counterList = append(r.counterList, c)
-	r.counters.Store(name, c)
-	return c
+	v := mk()
+	*list = append(*list, v)
+	m.Store(name, v)
+	return v
 }
 
 // Gauge returns the gauge named name, creating it on first use. An empty name
@@ -129,15 +137,7 @@ func (r *Registry) newGauge(name string) *Gauge {
 		r.invalid.Add(1)
 		return r.discardG
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if g, ok := r.gauges.Load(name); ok {
-		return g
-	}
-	g := newGauge(name, &r.on)
-	r.gaugeList = append(r.gaugeList, g)
-	r.gauges.Store(name, g)
-	return g
+	return create(r, r.gauges, &r.gaugeList, name, func() *Gauge { return newGauge(name, &r.on) })
 }
 
 // Histogram returns the histogram named name, creating it on first use with
@@ -156,15 +156,9 @@ func (r *Registry) newHistogram(name string) *Histogram {
 		r.discardHO.Do(func() { r.discardH = newHistogram("", &r.off, 1, r.geom) })
 		return r.discardH
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if h, ok := r.histograms.Load(name); ok {
-		return h
-	}
-	h := newHistogram(name, &r.on, r.s.stripes, r.geom)
-	r.histogramList = append(r.histogramList, h)
-	r.histograms.Store(name, h)
-	return h
+	return create(r, r.histograms, &r.histogramList, name, func() *Histogram {
+		return newHistogram(name, &r.on, r.s.stripes, r.geom)
+	})
 }
 
 // Snapshot is every metric of a registry at one moment (each metric is read
