@@ -1,5 +1,11 @@
 package metrics
 
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
 // DefaultBounds returns bucket upper bounds for exporting a histogram whose
 // values lie in [lowest, highest] to systems with fixed buckets (Prometheus
 // classic histograms, OpenTelemetry explicit buckets): the 1-2-5 series
@@ -28,4 +34,22 @@ func DefaultBounds(lowest, highest int64) []float64 {
 			}
 		}
 	}
+}
+
+// CheckBounds reports whether b can serve as bucket upper bounds: at least
+// one, every one finite, strictly increasing. The error says which bound is
+// wrong.
+func CheckBounds(b []float64) error {
+	if len(b) == 0 {
+		return errors.New("no bounds")
+	}
+	for i, v := range b {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("bound %v is not finite", v)
+		}
+		if i > 0 && v <= b[i-1] {
+			return fmt.Errorf("bounds not strictly increasing at %v", v)
+		}
+	}
+	return nil
 }

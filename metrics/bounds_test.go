@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -15,5 +16,16 @@ func TestDefaultBounds(t *testing.T) {
 	}
 	if got := DefaultBounds(0, -5); !slices.Equal(got, []float64{1}) {
 		t.Fatalf("DefaultBounds(0, -5) = %v", got)
+	}
+}
+
+func TestCheckBounds(t *testing.T) {
+	for _, bad := range [][]float64{nil, {1, 1}, {2, 1}, {1, math.NaN()}, {math.Inf(1)}} {
+		if CheckBounds(bad) == nil {
+			t.Errorf("CheckBounds(%v) = nil", bad)
+		}
+	}
+	if err := CheckBounds([]float64{0.5, 1, 10}); err != nil {
+		t.Error(err)
 	}
 }

@@ -2,6 +2,7 @@ package otel
 
 import (
 	"fmt"
+	"github.com/elixirscope-go/foundation/metrics"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -65,7 +66,7 @@ func WithAttributes(attrs ...attribute.KeyValue) Option {
 // [DefaultBounds] of each histogram's range.
 func WithBounds(b []float64) Option {
 	return optionFunc(func(s *settings) {
-		if err := checkBounds(b); err != nil {
+		if err := metrics.CheckBounds(b); err != nil {
 			s.fail("bounds: %v", err)
 			return
 		}
@@ -77,7 +78,7 @@ func WithBounds(b []float64) Option {
 // [WithBounds] does for all.
 func WithHistogramBounds(name string, b []float64) Option {
 	return optionFunc(func(s *settings) {
-		if err := checkBounds(b); err != nil {
+		if err := metrics.CheckBounds(b); err != nil {
 			s.fail("bounds of %q: %v", name, err)
 			return
 		}

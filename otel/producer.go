@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -198,19 +197,4 @@ func (p *Producer) boundsOf(name string, h *metrics.HistogramSnapshot) bounds {
 // geometry, never on the data.
 func DefaultBounds(lowest, highest int64) []float64 {
 	return metrics.DefaultBounds(lowest, highest)
-}
-
-func checkBounds(b []float64) error {
-	if len(b) == 0 {
-		return errors.New("no bounds")
-	}
-	for i, v := range b {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("bound %v is not finite", v)
-		}
-		if i > 0 && v <= b[i-1] {
-			return fmt.Errorf("bounds not strictly increasing at %v", v)
-		}
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/elixirscope-go/foundation/metrics"
-	"math"
 	"regexp"
 	"strings"
 
@@ -93,7 +92,7 @@ func WithHelp(name, help string) Option {
 // histogram's range.
 func WithBuckets(bounds []float64) Option {
 	return optionFunc(func(s *settings) {
-		if err := checkBounds(bounds); err != nil {
+		if err := metrics.CheckBounds(bounds); err != nil {
 			s.fail("buckets: %v", err)
 			return
 		}
@@ -105,7 +104,7 @@ func WithBuckets(bounds []float64) Option {
 // named name (the foundation name), as [WithBuckets] does for all.
 func WithHistogramBuckets(name string, bounds []float64) Option {
 	return optionFunc(func(s *settings) {
-		if err := checkBounds(bounds); err != nil {
+		if err := metrics.CheckBounds(bounds); err != nil {
 			s.fail("buckets of %q: %v", name, err)
 			return
 		}
@@ -131,21 +130,6 @@ func WithNativeHistograms(schema int32) Option {
 		}
 		s.native, s.schema = true, schema
 	})
-}
-
-func checkBounds(b []float64) error {
-	if len(b) == 0 {
-		return errors.New("no bounds")
-	}
-	for i, v := range b {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("bound %v is not finite", v)
-		}
-		if i > 0 && v <= b[i-1] {
-			return fmt.Errorf("bounds not strictly increasing at %v", v)
-		}
-	}
-	return nil
 }
 
 // DefaultBounds returns the default classic bucket bounds of a histogram
