@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/elixirscope-go/foundation/internal/clock"
 	"github.com/elixirscope-go/foundation/internal/pad"
 	"github.com/elixirscope-go/foundation/ring"
 )
@@ -155,6 +156,7 @@ type byteCell struct {
 // held at Close.
 type EventStore struct {
 	f        *Foundation
+	now      func() int64 // the Foundation's clock as Unix ns, its cheapest read
 	ring     *ring.Buffer[record]
 	byType   *index
 	byCorr   *index
@@ -196,6 +198,7 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 	}
 	s := &EventStore{
 		f:        f,
+		now:      clock.UnixNanoFunc(f.clock),
 		policy:   cfg.Capture.RingBuffer.OverflowStrategy,
 		maxData:  maxEventSize,
 		capacity: cfg.Storage.Hot.MaxEvents,
@@ -348,7 +351,7 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 	}
 	var now int64
 	if ev.Time == 0 {
-		now = s.f.clock.Now().UnixNano()
+		now = s.now()
 	}
 	r := newRecord(&ev, now)
 	r.stripe = s.byType.stripe()
@@ -509,7 +512,7 @@ func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
 	}
 	var now int64
 	if needNow {
-		now = s.f.clock.Now().UnixNano()
+		now = s.now()
 	}
 	recs := make([]*record, len(evs))
 	st := s.byType.stripe()

@@ -70,3 +70,53 @@ func BenchmarkTimeNow(b *testing.B) {
 	}
 	_ = s
 }
+
+func TestRealUnixNanoMatchesNow(t *testing.T) {
+	c := Real()
+	u := UnixNanoFunc(c)
+	last := u()
+	for i := 0; i < 10000; i++ {
+		before := time.Now().UnixNano()
+		got := u()
+		after := time.Now().UnixNano()
+		if got < before-int64(time.Millisecond) || got > after+int64(time.Millisecond) {
+			t.Fatalf("UnixNano() = %d, outside [%d, %d]", got, before, after)
+		}
+		if got < last {
+			t.Fatalf("went back: %d after %d", got, last)
+		}
+		last = got
+	}
+}
+
+func TestUnixNanoFuncOfManual(t *testing.T) {
+	at := time.Unix(100, 5)
+	m := NewManual(at)
+	u := UnixNanoFunc(m)
+	if got := u(); got != at.UnixNano() {
+		t.Fatalf("got %d, want %d", got, at.UnixNano())
+	}
+	m.Add(time.Second)
+	if got := u(); got != at.Add(time.Second).UnixNano() {
+		t.Fatalf("after Add: got %d", got)
+	}
+}
+
+func BenchmarkRealUnixNano(b *testing.B) {
+	c := Real()
+	u := UnixNanoFunc(c)
+	b.Run("Now().UnixNano", func(b *testing.B) {
+		var s int64
+		for i := 0; i < b.N; i++ {
+			s += c.Now().UnixNano()
+		}
+		_ = s
+	})
+	b.Run("UnixNano", func(b *testing.B) {
+		var s int64
+		for i := 0; i < b.N; i++ {
+			s += u()
+		}
+		_ = s
+	})
+}
