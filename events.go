@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/elixirscope-go/foundation/internal/clock"
 	"github.com/elixirscope-go/foundation/internal/pad"
@@ -160,6 +159,7 @@ type EventStore struct {
 	ring     *ring.Buffer[record]
 	byType   *index
 	byCorr   *index
+	alloc    []recordAlloc // per index stripe
 	times    timeIndex
 	policy   OverflowStrategy
 	maxData  int
@@ -234,6 +234,10 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		return nil, newError(kInternal, err, "event store: correlation index")
 	}
 	s.times.init(s.capacity)
+	s.alloc = make([]recordAlloc, len(s.byType.stripes))
+	for i := range s.alloc {
+		s.alloc[i].init(s.capacity)
+	}
 	if t := f.telemetry; t != nil {
 		s.cStored, s.cPruned, s.cEvicted, s.cDropped = t.eventsStored, t.eventsPruned, t.eventsEvicted, t.eventsDropped
 	}
@@ -284,51 +288,6 @@ func (s *EventStore) validate(ev *Event, i int) error {
 	return nil
 }
 
-// newRecord copies ev into a record, stamping now when Time is zero.
-func newRecord(ev *Event, now int64) *record {
-	var r *record
-	switch n := len(ev.Data); {
-	case n == 0:
-		r = &record{}
-	case n <= 32:
-		r = inlineRecord[[32]byte](ev.Data)
-	case n <= 64:
-		r = inlineRecord[[64]byte](ev.Data)
-	case n <= 128:
-		r = inlineRecord[[128]byte](ev.Data)
-	case n <= 256:
-		r = inlineRecord[[256]byte](ev.Data)
-	default:
-		r = &record{}
-		r.ev.Data = slices.Clone(ev.Data)
-	}
-	data := r.ev.Data
-	r.ev = *ev
-	r.ev.ID = 0
-	r.ev.Data = data
-	if r.ev.Time == 0 {
-		r.ev.Time = now
-	}
-	return r
-}
-
-// recordWith is a record and the bytes of its Data in one allocation:
-// small events (most of them) cost one malloc instead of two. The Data
-// slice points into the same object, which keeps it alive; the byte array
-// has no pointers, so the garbage collector does not scan it.
-type recordWith[A any] struct {
-	rec   record
-	bytes A
-}
-
-func inlineRecord[A any](data []byte) *record {
-	w := new(recordWith[A])
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&w.bytes)), unsafe.Sizeof(w.bytes))
-	n := copy(b, data)
-	w.rec.ev.Data = b[:n:n]
-	return &w.rec
-}
-
 // Store validates ev, stores a copy and returns its ID. Time is set from the
 // Foundation's clock when zero; a caller-set ID is ignored.
 //
@@ -353,8 +312,9 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 	if ev.Time == 0 {
 		now = s.now()
 	}
-	r := newRecord(&ev, now)
-	r.stripe = s.byType.stripe()
+	st := s.byType.stripe()
+	r := s.alloc[st].newRecord(&ev, now)
+	r.stripe = st
 	id, err := s.push(r)
 	if err != nil {
 		return 0, err
@@ -517,7 +477,7 @@ func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
 	recs := make([]*record, len(evs))
 	st := s.byType.stripe()
 	for i := range evs {
-		recs[i] = newRecord(&evs[i], now)
+		recs[i] = s.alloc[st].newRecord(&evs[i], now)
 		recs[i].stripe = st
 	}
 	var (
