@@ -101,27 +101,12 @@ const (
 // the record struct, the ring slot and the two index entries, roughly.
 const recordOverhead = 128
 
-// record is what the ring holds: an event (whose ID field is unused: the
-// ring's seq is the ID) and its state. ev is immutable once pushed.
-type record struct {
-	ev     Event
-	state  atomic.Uint32
-	stripe uint8 // the index stripe its Store used (see index)
-}
-
-func (r *record) size() int64 {
-	return int64(len(r.ev.Data)+len(r.ev.Type)+len(r.ev.CorrelationID)) + recordOverhead
-}
-
-// visible reports whether Get and Query may return the record.
-func (r *record) visible() bool { return r.state.Load() < stPruned }
-
-// copyOut returns the event with its ID and a fresh copy of its Data.
-func (r *record) copyOut(id uint64) Event {
-	e := r.ev
-	e.ID = id
-	if e.Data != nil {
-		e.Data = slices.Clone(e.Data)
+// copyOut returns the event with its ID, its Type from the interner and one
+// fresh allocation for its CorrelationID and Data.
+func (s *EventStore) copyOut(id uint64, r *record) Event {
+	e := Event{ID: id, Type: s.types.get(r.typ()), Time: r.time, ParentID: r.parent}
+	if t := r.tail(); t != nil {
+		splitTail(&e, r, slices.Clone(t))
 	}
 	return e
 }
@@ -160,6 +145,7 @@ type EventStore struct {
 	byType   *index
 	byCorr   *index
 	alloc    []recordAlloc // per index stripe
+	types    *interner     // the Type of the copies handed out
 	times    timeIndex
 	policy   OverflowStrategy
 	maxData  int
@@ -200,7 +186,7 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		f:        f,
 		now:      clock.UnixNanoFunc(f.clock),
 		policy:   cfg.Capture.RingBuffer.OverflowStrategy,
-		maxData:  maxEventSize,
+		maxData:  int(min(uint64(maxEventSize), maxPart)),
 		capacity: cfg.Storage.Hot.MaxEvents,
 		startCfg: cfg,
 	}
@@ -234,6 +220,7 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		return nil, newError(kInternal, err, "event store: correlation index")
 	}
 	s.times.init(s.capacity)
+	s.types = newInterner()
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
 	for i := range s.alloc {
 		s.alloc[i].init(s.capacity)
@@ -280,6 +267,9 @@ func (s *EventStore) validate(ev *Event, i int) error {
 		}
 		return newError(kInvalidEvent, nil, fmt.Sprintf("event %d of batch: type is empty", i), "field", "type", "index", i)
 	}
+	if uint64(len(ev.Type)) > maxPart || uint64(len(ev.CorrelationID)) > maxPart {
+		return newError(kInvalidEvent, nil, fmt.Sprintf("event type or correlation id over %d bytes", uint64(maxPart)), "index", i)
+	}
 	if len(ev.Data) > s.maxData {
 		return newError(kDataTooLarge, nil,
 			fmt.Sprintf("event data is %d bytes, the limit is %d", len(ev.Data), s.maxData),
@@ -313,8 +303,7 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 		now = s.now()
 	}
 	st := s.byType.stripe()
-	r := s.alloc[st].newRecord(&ev, now)
-	r.stripe = st
+	r := s.alloc[st].newRecord(&ev, now, st)
 	id, err := s.push(r)
 	if err != nil {
 		return 0, err
@@ -399,9 +388,9 @@ func (s *EventStore) commit(id uint64, r *record) {
 	if id > uint64(s.capacity) {
 		bound = id - uint64(s.capacity)
 	}
-	s.byType.insertTrim(r.stripe, r.ev.Type, id, bound)
-	if r.ev.CorrelationID != "" {
-		s.byCorr.insert(r.stripe, r.ev.CorrelationID, id)
+	s.byType.insertTrim(r.stripe, r.typ(), id, bound)
+	if r.clen != 0 {
+		s.byCorr.insert(r.stripe, r.corr(), id)
 	}
 	if !r.state.CompareAndSwap(stIndexing, stLive) {
 		// Evicted or removed while we indexed: OnDiscard left the
@@ -418,9 +407,9 @@ func (s *EventStore) commit(id uint64, r *record) {
 }
 
 func (s *EventStore) unindex(id uint64, r *record) {
-	s.byType.delete(r.stripe, r.ev.Type, id)
-	if r.ev.CorrelationID != "" {
-		s.byCorr.delete(r.stripe, r.ev.CorrelationID, id)
+	s.byType.delete(r.stripe, r.typ(), id)
+	if r.clen != 0 {
+		s.byCorr.delete(r.stripe, r.corr(), id)
 	}
 }
 
@@ -437,11 +426,11 @@ func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 		}
 		return
 	}
-	if old == stLive && r.ev.CorrelationID != "" {
+	if old == stLive && r.clen != 0 {
 		// Correlation ids are many and short-lived: unindex at once, so
 		// that a key that gets no more inserts goes away with its last
 		// event. The type index is trimmed lazily (see commit).
-		s.byCorr.delete(r.stripe, r.ev.CorrelationID, id)
+		s.byCorr.delete(r.stripe, r.corr(), id)
 	}
 	if why == ring.Overwritten {
 		add(s.cEvicted, 1)
@@ -477,8 +466,7 @@ func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
 	recs := make([]*record, len(evs))
 	st := s.byType.stripe()
 	for i := range evs {
-		recs[i] = s.alloc[st].newRecord(&evs[i], now)
-		recs[i].stripe = st
+		recs[i] = s.alloc[st].newRecord(&evs[i], now, st)
 	}
 	var (
 		first uint64
@@ -524,7 +512,7 @@ func (s *EventStore) Get(id uint64) (Event, error) {
 	if r == nil {
 		return Event{}, newError(kNotFound, nil, fmt.Sprintf("event %d not found", id), "id", id)
 	}
-	return r.copyOut(id), nil
+	return s.copyOut(id, r), nil
 }
 
 // Query returns copies of the events that match q, in ID order (see
@@ -610,8 +598,8 @@ func (s *EventStore) Correlated(correlationID string) ([]Event, error) {
 	ids := s.byCorr.all(correlationID)
 	out := make([]Event, 0, len(ids))
 	for _, id := range ids {
-		if r := s.lookup(id); r != nil && r.ev.CorrelationID == correlationID {
-			out = append(out, r.copyOut(id))
+		if r := s.lookup(id); r != nil && r.corr() == correlationID {
+			out = append(out, s.copyOut(id, r))
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Event) int {
@@ -650,7 +638,7 @@ func (s *EventStore) PruneBefore(t int64) int {
 	defer s.pruneMu.Unlock()
 	s.pruneRemoved = 0
 	s.ring.RemoveOldest(func(_ uint64, r *record) bool {
-		return r.ev.Time < t || r.state.Load() == stPruned
+		return r.time < t || r.state.Load() == stPruned
 	})
 	n := s.pruneRemoved
 	n += s.times.pruneBefore(s, t)
@@ -835,9 +823,9 @@ func (sub *EventSubscription) Close() {
 }
 
 func (sub *EventSubscription) matches(r *record) bool {
-	return (sub.q.Type == "" || sub.q.Type == r.ev.Type) &&
-		(sub.q.CorrelationID == "" || sub.q.CorrelationID == r.ev.CorrelationID) &&
-		r.ev.Time >= sub.lo && r.ev.Time <= sub.hi
+	return (sub.q.Type == "" || sub.q.Type == r.typ()) &&
+		(sub.q.CorrelationID == "" || sub.q.CorrelationID == r.corr()) &&
+		r.time >= sub.lo && r.time <= sub.hi
 }
 
 // notify sends a copy of the event to every matching subscriber, without
@@ -845,7 +833,7 @@ func (sub *EventSubscription) matches(r *record) bool {
 func (s *EventStore) notify(subs []*EventSubscription, id uint64, r *record) {
 	for _, sub := range subs {
 		if sub.matches(r) {
-			sub.sub.send(r.copyOut(id))
+			sub.sub.send(s.copyOut(id, r))
 		}
 	}
 }

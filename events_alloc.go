@@ -1,132 +1,200 @@
 package foundation
 
 import (
-	"slices"
+	"math"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/elixirscope-go/foundation/internal/pad"
+	"github.com/puzpuzpuz/xsync/v3"
 )
 
-// Records are carved from slabs: arrays of up to 32 KiB (the largest small
-// object of Go's allocator) of records of one size class, handed out by an
-// atomic increment. A malloc of a 160-byte object
-// with pointers costs ~50 ns on this kind of machine (and the garbage
-// collector tracks each object); a slab turns that into one uncontended
-// atomic add per event and one malloc per few dozen events.
+// record is what the ring holds: one stored event, immutable once pushed
+// except for its state. It holds no pointer: the bytes of its Type,
+// CorrelationID and Data follow the header in the same block of memory
+// (payload), and records are carved from byte slabs, so the garbage
+// collector never scans the store's events. With pointers (two strings and
+// a slice per event), marking the held events was a fifth of the cost of
+// every Store at steady state, and one malloc per event another quarter.
+type record struct {
+	time   int64 // Event.Time, set by Store when zero
+	parent uint64
+	state  atomic.Uint32
+	tlen   uint32 // bytes of Type, then of CorrelationID, then of Data
+	clen   uint32
+	dlen   uint32
+	stripe uint8 // the index stripe its Store used (see index)
+}
+
+// recHdr is where a record's payload starts: the header, 8-aligned.
+const recHdr = (unsafe.Sizeof(record{}) + 7) &^ 7
+
+// maxPart bounds the length of a Type and a CorrelationID (validate): the
+// header counts them in 32 bits.
+const maxPart = math.MaxUint32
+
+func (r *record) payload(off uint32) *byte {
+	return (*byte)(unsafe.Add(unsafe.Pointer(r), recHdr+uintptr(off)))
+}
+
+// typ returns the event's Type, backed by the record (never empty).
+func (r *record) typ() string { return unsafe.String(r.payload(0), int(r.tlen)) }
+
+// corr returns the event's CorrelationID, backed by the record.
+func (r *record) corr() string {
+	if r.clen == 0 {
+		return ""
+	}
+	return unsafe.String(r.payload(r.tlen), int(r.clen))
+}
+
+// data returns the event's Data, backed by the record: read only. Empty
+// Data is nil.
+func (r *record) data() []byte {
+	if r.dlen == 0 {
+		return nil
+	}
+	return unsafe.Slice(r.payload(r.tlen+r.clen), int(r.dlen))
+}
+
+// tail returns CorrelationID and Data together, as stored.
+func (r *record) tail() []byte {
+	if r.clen+r.dlen == 0 {
+		return nil
+	}
+	return unsafe.Slice(r.payload(r.tlen), int(r.clen+r.dlen))
+}
+
+// size is what the event counts in EventStats.Bytes.
+func (r *record) size() int64 {
+	return int64(r.tlen) + int64(r.clen) + int64(r.dlen) + recordOverhead
+}
+
+// visible reports whether Get and Query may return the record.
+func (r *record) visible() bool { return r.state.Load() < stPruned }
+
+// splitTail makes the CorrelationID and Data of a copy out of buf, a copy of
+// r.tail(): the string and the slice share buf without overlapping, and the
+// slice is capped so that an append cannot reach past it.
+func splitTail(e *Event, r *record, buf []byte) {
+	if r.clen > 0 {
+		e.CorrelationID = unsafe.String(&buf[0], int(r.clen))
+	}
+	if r.dlen > 0 {
+		e.Data = buf[r.clen:len(buf):len(buf)]
+	}
+}
+
+// Records are carved from slabs: byte arrays of up to 32 KiB (the largest
+// small object of Go's allocator, and pointer-free, so never scanned),
+// handed out by one atomic add on the slab's offset. A malloc of a 160-byte
+// object with pointers cost ~50 ns here; a slab costs one malloc per ~200
+// events.
 //
 // Why it is safe to share a slab's life among its records: a slab is freed
 // when none of its records is referenced any more. Records leave the store
 // in ID order (eviction, pruning), the records of a slab were stored one
-// after the other on one P, and nothing outside the store keeps a record
-// (results, subscriptions and exports are copies, Data included): a slab
+// after the other on one P, and nothing outside the store keeps a record or
+// memory backed by one (results, subscriptions and exports are copies,
+// strings included; the indexes copy a key when they first see it): a slab
 // outlives its last event by at most the time its neighbours stay stored.
-// What it costs: per stripe and size class, up to one partly used slab of
-// retained memory (slabBytes; 160 KiB a stripe, 2.5 MiB on a 16-core
-// machine; a store of capacity c uses slabs of at most c/8 records). Slabs
-// of 2 KiB made every ~13th Store pay for a malloc and zeroing, and p99 at
-// -cpu 1 went from 1.0 to 1.8 µs (BenchmarkStore, 2026-11-23).
+// What it costs: per stripe, up to one partly used slab of retained memory
+// (512 KiB on a 16-core machine). Slabs of 2 KiB made every ~13th Store pay
+// for a malloc and its zeroing, and p99 at -cpu 1 went from 1.0 to 1.8 µs
+// (BenchmarkStore, 2026-11-23).
 const slabBytes = 32 << 10
 
-// recordWith is a record and the bytes of its Data in one object: small
-// events cost one slot instead of two allocations. The Data slice points
-// into the same object, which keeps it alive; the byte array has no
-// pointers, so the garbage collector does not scan it.
-type recordWith[A any] struct {
-	rec   record
-	bytes A
+// slab is a run of bytes that records are carved from; next is the offset
+// of the first byte not handed out (it may overshoot len(buf) while a new
+// slab is being installed).
+type slab struct {
+	next atomic.Uint64
+	buf  []byte
 }
 
-// slab is a run of records of one class; next is the index of the first
-// one not handed out (it may overshoot len(recs) while a new slab is being
-// installed).
-type slab[A any] struct {
-	next atomic.Uint32
-	recs []recordWith[A]
+// recordAlloc is one stripe's allocator (the stripe of the P that stores,
+// see index.stripe): its slab is written by one core at a time.
+type recordAlloc struct {
+	cur  atomic.Pointer[slab]
+	size int // bytes per slab
+	// The slab's offset is hot; cur changes once per slab. Each stripe's
+	// header sits on lines of its own.
+	_ [pad.FalseSharingRange]byte
 }
 
-// slabClass hands out the records of one size class.
-type slabClass[A any] struct {
-	cur atomic.Pointer[slab[A]]
-	n   int // records per slab
+func (a *recordAlloc) init(capacity int) {
+	a.size = min(slabBytes, max(4<<10, capacity*32))
 }
 
-func (c *slabClass[A]) init(capacity int) {
-	c.n = max(1, min(slabBytes/int(unsafe.Sizeof(recordWith[A]{})), capacity/8))
-}
-
-// get returns a zeroed record of the class, never handed out before.
-func (c *slabClass[A]) get() *recordWith[A] {
+// alloc returns n zeroed bytes (n a multiple of 8), 8-aligned, never handed
+// out before. Blocks over a quarter of a slab get an allocation of their
+// own.
+func (a *recordAlloc) alloc(n uint64) unsafe.Pointer {
+	if n > uint64(a.size/4) {
+		return unsafe.Pointer(unsafe.SliceData(make([]byte, n)))
+	}
 	for {
-		s := c.cur.Load()
+		s := a.cur.Load()
 		if s != nil {
-			if i := s.next.Add(1) - 1; i < uint32(len(s.recs)) {
-				return &s.recs[i]
+			if end := s.next.Add(n); end <= uint64(len(s.buf)) {
+				return unsafe.Pointer(&s.buf[end-n])
 			}
 		}
-		ns := &slab[A]{recs: make([]recordWith[A], c.n)}
-		ns.next.Store(1)
-		if c.cur.CompareAndSwap(s, ns) {
-			return &ns.recs[0]
+		ns := &slab{buf: make([]byte, a.size)}
+		ns.next.Store(n)
+		if a.cur.CompareAndSwap(s, ns) {
+			return unsafe.Pointer(&ns.buf[0])
 		}
 		// Another goroutine of this stripe installed one first: use it.
 	}
 }
 
-// recordAlloc is one stripe's allocator (the stripe of the P that stores,
-// see index.stripe): its slabs are written by one core at a time.
-type recordAlloc struct {
-	c0   slabClass[[0]byte]
-	c32  slabClass[[32]byte]
-	c64  slabClass[[64]byte]
-	c128 slabClass[[128]byte]
-	c256 slabClass[[256]byte]
-	// The cur pointers change once per slab, but the slabs' next counters
-	// are hot: keep each stripe's header on lines of its own.
-	_ [pad.FalseSharingRange]byte
-}
-
-func (a *recordAlloc) init(capacity int) {
-	a.c0.init(capacity)
-	a.c32.init(capacity)
-	a.c64.init(capacity)
-	a.c128.init(capacity)
-	a.c256.init(capacity)
-}
-
-// newRecord copies ev into a record, stamping now when Time is zero. Data of
-// up to 256 bytes is stored inside the record's own slot; larger Data in an
-// allocation of its own.
-func (a *recordAlloc) newRecord(ev *Event, now int64) *record {
-	var r *record
-	switch n := len(ev.Data); {
-	case n == 0:
-		r = &a.c0.get().rec
-	case n <= 32:
-		r = inline(a.c32.get(), ev.Data)
-	case n <= 64:
-		r = inline(a.c64.get(), ev.Data)
-	case n <= 128:
-		r = inline(a.c128.get(), ev.Data)
-	case n <= 256:
-		r = inline(a.c256.get(), ev.Data)
-	default:
-		r = &a.c0.get().rec
-		r.ev.Data = slices.Clone(ev.Data)
+// newRecord copies ev into a record, stamping now when Time is zero. The
+// caller has validated ev (lengths within maxPart).
+func (a *recordAlloc) newRecord(ev *Event, now int64, stripe uint8) *record {
+	tl, cl, dl := len(ev.Type), len(ev.CorrelationID), len(ev.Data)
+	p := a.alloc((uint64(recHdr) + uint64(tl) + uint64(cl) + uint64(dl) + 7) &^ 7)
+	r := (*record)(p)
+	r.time = ev.Time
+	if r.time == 0 {
+		r.time = now
 	}
-	data := r.ev.Data
-	r.ev = *ev
-	r.ev.ID = 0
-	r.ev.Data = data
-	if r.ev.Time == 0 {
-		r.ev.Time = now
-	}
+	r.parent = ev.ParentID
+	r.tlen, r.clen, r.dlen = uint32(tl), uint32(cl), uint32(dl)
+	r.stripe = stripe
+	b := unsafe.Slice((*byte)(unsafe.Add(p, recHdr)), tl+cl+dl)
+	copy(b, ev.Type)
+	copy(b[tl:], ev.CorrelationID)
+	copy(b[tl+cl:], ev.Data)
 	return r
 }
 
-func inline[A any](w *recordWith[A], data []byte) *record {
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&w.bytes)), unsafe.Sizeof(w.bytes))
-	n := copy(b, data)
-	w.rec.ev.Data = b[:n:n]
-	return &w.rec
+// interner hands out one shared copy of each event type for the events Get,
+// Query, subscriptions and exports return, so that a copy costs no
+// allocation for its Type (types are few). It keeps at most maxInterned;
+// past that, types are copied per event.
+type interner struct {
+	m *xsync.MapOf[string, string]
+	n atomic.Int64
+}
+
+const maxInterned = 4096
+
+func newInterner() *interner { return &interner{m: xsync.NewMapOf[string, string]()} }
+
+// get returns a copy of t that is not backed by a record.
+func (in *interner) get(t string) string {
+	if v, ok := in.m.Load(t); ok {
+		return v
+	}
+	c := strings.Clone(t)
+	if in.n.Load() >= maxInterned {
+		return c
+	}
+	v, loaded := in.m.LoadOrStore(c, c)
+	if !loaded {
+		in.n.Add(1)
+	}
+	return v
 }

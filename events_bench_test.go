@@ -165,6 +165,7 @@ func (l *latency) report(b *testing.B, start time.Time, cpu0 time.Duration) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(l.h.ValueAtQuantile(50)), "p50-ns")
 	b.ReportMetric(float64(l.h.ValueAtQuantile(99)), "p99-ns")
+	b.ReportMetric(float64(l.h.ValueAtQuantile(99.9)), "p999-ns")
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
 }
 

@@ -111,7 +111,7 @@ func scanBlock(s *EventStore, b uint64) (mn, mx int64, ok bool) {
 		if !r.visible() {
 			continue
 		}
-		mn, mx = min(mn, r.ev.Time), max(mx, r.ev.Time)
+		mn, mx = min(mn, r.time), max(mx, r.time)
 	}
 	return mn, mx, true
 }
@@ -251,7 +251,7 @@ func (t *timeIndex) pruneBefore(s *EventStore, cut int64) int {
 	n := 0
 	t.candidates(s, math.MinInt64, cut-1, false, func(a, b uint64) bool {
 		for id := a; id <= b; id++ {
-			if r, ok := s.ring.Get(id); ok && r.ev.Time < cut && s.pruneRecord(id, r) {
+			if r, ok := s.ring.Get(id); ok && r.time < cut && s.pruneRecord(id, r) {
 				n++
 			}
 		}
@@ -274,16 +274,27 @@ type queryRun struct {
 	steps    int
 	err      error
 	out      []Event
-	arena    []byte    // Data copies of the results are carved from it: one allocation per 4 KiB, not per event
+	arena    []byte    // CorrelationID and Data copies of the results are carved from it: one allocation per 4 KiB, not per event
+	lastType string    // the Type of the last result (interned)
 	cur      [2]cursor // the index cursors of up to two stripes (GOMAXPROCS <= 2)
 }
 
-// copyOut copies r out with its Data in the query's arena. Each Data is
-// capped (a 3-index slice), so a caller's append cannot reach a neighbour.
+// copyOut copies r out: its CorrelationID and Data in the query's arena,
+// its Type the query's own (a query by type) or the last one copied or the
+// store's interned copy. Each Data is capped (a 3-index slice), so a
+// caller's append cannot reach a neighbour.
 func (qr *queryRun) copyOut(id uint64, r *record) Event {
-	e := r.ev
-	e.ID = id
-	if d := r.ev.Data; d != nil {
+	e := Event{ID: id, Time: r.time, ParentID: r.parent}
+	switch t := r.typ(); {
+	case qr.q.Type != "":
+		e.Type = qr.q.Type
+	case t == qr.lastType:
+		e.Type = qr.lastType
+	default:
+		e.Type = qr.s.types.get(t)
+		qr.lastType = e.Type
+	}
+	if d := r.tail(); d != nil {
 		if len(d) > cap(qr.arena)-len(qr.arena) {
 			// The first chunk fits a few events; later ones 4 KiB.
 			size := 4096
@@ -294,7 +305,7 @@ func (qr *queryRun) copyOut(id uint64, r *record) Event {
 		}
 		n := len(qr.arena)
 		qr.arena = append(qr.arena, d...)
-		e.Data = qr.arena[n:len(qr.arena):len(qr.arena)]
+		splitTail(&e, r, qr.arena[n:len(qr.arena):len(qr.arena)])
 	}
 	return e
 }
@@ -363,8 +374,8 @@ func (qr *queryRun) consider(id uint64, r *record) bool {
 		return true
 	}
 	q := &qr.q
-	if (q.Type != "" && r.ev.Type != q.Type) || (q.CorrelationID != "" && r.ev.CorrelationID != q.CorrelationID) ||
-		r.ev.Time < qr.lo || r.ev.Time > qr.hi {
+	if (q.Type != "" && r.typ() != q.Type) || (q.CorrelationID != "" && r.corr() != q.CorrelationID) ||
+		r.time < qr.lo || r.time > qr.hi {
 		return true
 	}
 	if qr.skip > 0 {

@@ -119,7 +119,7 @@ func (p *exportPipeline) fill() {
 			break // in flight: its Store will kick us
 		}
 		if rec.visible() {
-			p.pending = append(p.pending, rec.copyOut(p.next))
+			p.pending = append(p.pending, p.s.copyOut(p.next, rec))
 		} else {
 			p.dropped.Add(1)
 		}

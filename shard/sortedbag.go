@@ -3,6 +3,7 @@ package shard
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -196,6 +197,21 @@ func (b *SortedBag[K, V]) locate(k K) (*xsync.MapOf[hkey[K], *sortedList[V]], hk
 	return b.shards[b.h.index(h)], hkey[K]{h, k}
 }
 
+// list returns key hk's list, creating it when absent. A new key is stored
+// as a copy when it is a string, as ETS copies the terms it stores: the
+// table's key then never pins a larger buffer the caller's string points
+// into (the event store's keys point into its slabs of events).
+func (b *SortedBag[K, V]) list(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[K]) *sortedList[V] {
+	if l, ok := m.Load(hk); ok {
+		return l
+	}
+	if s, ok := any(hk.k).(string); ok {
+		hk.k = any(strings.Clone(s)).(K)
+	}
+	l, _ := m.LoadOrCompute(hk, newSortedList[V])
+	return l
+}
+
 // Insert adds v to key k's values (ets:insert/2 on a bag: an object already
 // there is ignored). It is amortized O(1) when v is at or above the key's
 // largest value, the common case for rising IDs; otherwise it binary-searches
@@ -204,7 +220,7 @@ func (b *SortedBag[K, V]) locate(k K) (*xsync.MapOf[hkey[K], *sortedList[V]], hk
 func (b *SortedBag[K, V]) Insert(k K, v V) {
 	m, hk := b.locate(k)
 	for {
-		l, _ := m.LoadOrCompute(hk, newSortedList[V])
+		l := b.list(m, hk)
 		l.mu.Lock()
 		if l.dead { // emptied and removed meanwhile: look again
 			l.mu.Unlock()
@@ -226,7 +242,7 @@ func (b *SortedBag[K, V]) Insert(k K, v V) {
 func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
 	m, hk := b.locate(k)
 	for {
-		l, _ := m.LoadOrCompute(hk, newSortedList[V])
+		l := b.list(m, hk)
 		l.mu.Lock()
 		if l.dead {
 			l.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -256,5 +257,25 @@ func TestSortedListFrontBoundMatchesLowerBound(t *testing.T) {
 				t.Fatalf("n=%d v=%d: frontBound %d, lowerBound %d", n, v, got, want)
 			}
 		}
+	}
+}
+
+// A new string key is stored as a copy (as ETS copies terms): the table does
+// not keep the caller's backing memory, which may change or be large.
+func TestSortedBagCopiesNewStringKeys(t *testing.T) {
+	b, err := NewSortedBag[string, uint64]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("key-1")
+	k := unsafe.String(&buf[0], len(buf)) // a string over memory the caller reuses
+	b.Insert(k, 1)
+	b.InsertTrim(k, 2, 0)
+	copy(buf, "XXXXX") // the caller reuses its buffer
+	if got := b.Count("key-1"); got != 2 {
+		t.Fatalf("Count(key-1) = %d after the caller's buffer changed, want 2", got)
+	}
+	if got := b.Count("XXXXX"); got != 0 {
+		t.Fatalf("Count(XXXXX) = %d, want 0", got)
 	}
 }

@@ -1,0 +1,113 @@
+package foundation
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+)
+
+// TestRecordAllocRoundTrip: records carved from slabs are 8-aligned, hold
+// exactly what was stored, and never overlap (every record is checked after
+// all were written), across slab boundaries and for events too large for a
+// slab.
+func TestRecordAllocRoundTrip(t *testing.T) {
+	var a recordAlloc
+	a.init(100_000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type stored struct {
+		r  *record
+		ev Event
+	}
+	var all []stored
+	for i := 0; i < 5000; i++ {
+		ev := Event{Type: fmt.Sprintf("type-%d", rng.IntN(1000)), Time: int64(i + 1), ParentID: uint64(i)}
+		if rng.IntN(2) == 0 {
+			ev.CorrelationID = fmt.Sprintf("corr-%d", rng.Uint64())
+		}
+		if n := rng.IntN(4); n > 0 {
+			ev.Data = make([]byte, rng.IntN(1<<(4*n)))
+			for j := range ev.Data {
+				ev.Data[j] = byte(rng.Uint32())
+			}
+		}
+		r := a.newRecord(&ev, 99, uint8(i))
+		if uintptr(unsafe.Pointer(r))%8 != 0 {
+			t.Fatalf("record %d at %p: not 8-aligned", i, r)
+		}
+		all = append(all, stored{r, ev})
+	}
+	for i, s := range all {
+		r, ev := s.r, s.ev
+		if r.typ() != ev.Type || r.corr() != ev.CorrelationID || !bytes.Equal(r.data(), ev.Data) ||
+			r.time != ev.Time || r.parent != ev.ParentID || r.stripe != uint8(i) || r.state.Load() != stIndexing {
+			t.Fatalf("record %d reads back %q %q %d bytes %d %d, stored %q %q %d bytes %d %d", i,
+				r.typ(), r.corr(), len(r.data()), r.time, r.parent, ev.Type, ev.CorrelationID, len(ev.Data), ev.Time, ev.ParentID)
+		}
+		if (ev.Data == nil || len(ev.Data) == 0) != (r.data() == nil) {
+			t.Fatalf("record %d: empty Data must read back nil", i)
+		}
+	}
+	zero := a.newRecord(&Event{Type: "t"}, 42, 0)
+	if zero.time != 42 {
+		t.Fatalf("zero Time stamped %d, want 42", zero.time)
+	}
+}
+
+// within reports whether p points into r's block.
+func within(r *record, p unsafe.Pointer) bool {
+	lo := uintptr(unsafe.Pointer(r))
+	hi := lo + recHdr + uintptr(r.tlen+r.clen+r.dlen)
+	return uintptr(p) >= lo && uintptr(p) < hi
+}
+
+// TestCopiesDoNotShareRecords: what Get, Query, Correlated and subscriptions
+// return is not backed by the store's records (a result kept by a caller must
+// not pin a slab, and the store's memory must not be reachable for writes).
+func TestCopiesDoNotShareRecords(t *testing.T) {
+	f, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	es := f.Events()
+	sub := es.Subscribe(Query{Type: "t"})
+	defer sub.Close()
+	id, err := es.Store(Event{Type: "t", CorrelationID: "c", Data: []byte("payload")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := es.ring.Get(id)
+	if !ok {
+		t.Fatal("stored event not in the ring")
+	}
+	check := func(how string, e Event) {
+		t.Helper()
+		if e.Type != "t" || e.CorrelationID != "c" || string(e.Data) != "payload" {
+			t.Fatalf("%s: got %+v", how, e)
+		}
+		if within(r, unsafe.Pointer(unsafe.StringData(e.Type))) || within(r, unsafe.Pointer(unsafe.StringData(e.CorrelationID))) ||
+			within(r, unsafe.Pointer(unsafe.SliceData(e.Data))) {
+			t.Fatalf("%s: the copy points into the record", how)
+		}
+	}
+	e, err := es.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Get", e)
+	for _, q := range []Query{{}, {Type: "t"}, {CorrelationID: "c"}} {
+		res, err := es.Query(q)
+		if err != nil || len(res) != 1 {
+			t.Fatalf("Query(%+v) = %v, %v", q, res, err)
+		}
+		check(fmt.Sprintf("Query(%+v)", q), res[0])
+	}
+	res, err := es.Correlated("c")
+	if err != nil || len(res) != 1 {
+		t.Fatalf("Correlated = %v, %v", res, err)
+	}
+	check("Correlated", res[0])
+	check("Subscribe", <-sub.C())
+}
