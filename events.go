@@ -222,9 +222,6 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 	s.times.init(s.capacity)
 	s.types = newInterner()
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
-	for i := range s.alloc {
-		s.alloc[i].init(s.capacity)
-	}
 	if t := f.telemetry; t != nil {
 		s.cStored, s.cPruned, s.cEvicted, s.cDropped = t.eventsStored, t.eventsPruned, t.eventsEvicted, t.eventsDropped
 	}

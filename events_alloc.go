@@ -86,11 +86,11 @@ func splitTail(e *Event, r *record, buf []byte) {
 	}
 }
 
-// Records are carved from slabs: byte arrays of up to 32 KiB (the largest
-// small object of Go's allocator, and pointer-free, so never scanned),
-// handed out by one atomic add on the slab's offset. A malloc of a 160-byte
-// object with pointers cost ~50 ns here; a slab costs one malloc per ~200
-// events.
+// Records are carved from slabs: pointer-free byte arrays of 4 KiB (never
+// scanned by the garbage collector), handed out by one atomic add on the
+// slab's offset. A malloc of a 160-byte object with pointers cost ~50 ns
+// here; a slab costs one malloc per ~35 events. Records over a quarter of a
+// slab get an allocation of their own.
 //
 // Why it is safe to share a slab's life among its records: a slab is freed
 // when none of its records is referenced any more. Records leave the store
@@ -99,11 +99,15 @@ func splitTail(e *Event, r *record, buf []byte) {
 // memory backed by one (results, subscriptions and exports are copies,
 // strings included; the indexes copy a key when they first see it): a slab
 // outlives its last event by at most the time its neighbours stay stored.
-// What it costs: per stripe, up to one partly used slab of retained memory
-// (512 KiB on a 16-core machine). Slabs of 2 KiB made every ~13th Store pay
-// for a malloc and its zeroing, and p99 at -cpu 1 went from 1.0 to 1.8 µs
-// (BenchmarkStore, 2026-11-23).
-const slabBytes = 32 << 10
+// What it costs: per stripe, up to one partly used slab of retained memory.
+//
+// Why 4 KiB (BenchmarkStore -cpu 1, 2026-11-23): the mean is the same from
+// 4 to 32 KiB (270-290 ns), but the tail is not. A Store that allocates a
+// slab while the garbage collector marks pays its assist for the whole slab
+// at once, and with one P it may wait for the background worker: p99 was
+// 0.4-0.5 µs with 4 KiB slabs, 1.1-1.5 µs with 8 KiB, 3.6 µs with 32 KiB
+// (p99.9: 3 µs against 40 µs). Smaller slabs (2 KiB) allocate too often.
+const slabBytes = 4 << 10 // one page
 
 // slab is a run of bytes that records are carved from; next is the offset
 // of the first byte not handed out (it may overshoot len(buf) while a new
@@ -117,21 +121,16 @@ type slab struct {
 // see index.stripe): its slab is written by one core at a time.
 type recordAlloc struct {
 	cur  atomic.Pointer[slab]
-	size int // bytes per slab
 	// The slab's offset is hot; cur changes once per slab. Each stripe's
 	// header sits on lines of its own.
 	_ [pad.FalseSharingRange]byte
-}
-
-func (a *recordAlloc) init(capacity int) {
-	a.size = min(slabBytes, max(4<<10, capacity*32))
 }
 
 // alloc returns n zeroed bytes (n a multiple of 8), 8-aligned, never handed
 // out before. Blocks over a quarter of a slab get an allocation of their
 // own.
 func (a *recordAlloc) alloc(n uint64) unsafe.Pointer {
-	if n > uint64(a.size/4) {
+	if n > slabBytes/4 {
 		return unsafe.Pointer(unsafe.SliceData(make([]byte, n)))
 	}
 	for {
@@ -141,7 +140,7 @@ func (a *recordAlloc) alloc(n uint64) unsafe.Pointer {
 				return unsafe.Pointer(&s.buf[end-n])
 			}
 		}
-		ns := &slab{buf: make([]byte, a.size)}
+		ns := &slab{buf: make([]byte, slabBytes)}
 		ns.next.Store(n)
 		if a.cur.CompareAndSwap(s, ns) {
 			return unsafe.Pointer(&ns.buf[0])

@@ -14,7 +14,6 @@ import (
 // slab.
 func TestRecordAllocRoundTrip(t *testing.T) {
 	var a recordAlloc
-	a.init(100_000)
 	rng := rand.New(rand.NewPCG(1, 2))
 	type stored struct {
 		r  *record
