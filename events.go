@@ -168,7 +168,9 @@ type EventStore struct {
 	pruneRemoved int
 
 	// Telemetry handles, bound once (nil without telemetry).
-	cStored, cPruned, cEvicted, cDropped *Counter
+	// (foundation.events_stored and _evicted read storedCount and
+	// evictedCount.)
+	cPruned, cDropped *Counter
 
 	subsMu sync.Mutex
 	subs   atomic.Pointer[[]*EventSubscription] // copy-on-write; Store only loads it
@@ -223,7 +225,8 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 	s.types = newInterner()
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
 	if t := f.telemetry; t != nil {
-		s.cStored, s.cPruned, s.cEvicted, s.cDropped = t.eventsStored, t.eventsPruned, t.eventsEvicted, t.eventsDropped
+		s.cPruned, s.cDropped = t.eventsPruned, t.eventsDropped
+		t.store.Store(s)
 	}
 	if err := f.Go("events.pruner", s.runPruner); err != nil {
 		return nil, err
@@ -306,7 +309,6 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 		return 0, err
 	}
 	s.commit(id, r)
-	add(s.cStored, 1)
 	return id, nil
 }
 
@@ -429,9 +431,7 @@ func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 		// event. The type index is trimmed lazily (see commit).
 		s.byCorr.delete(r.stripe, r.corr(), id)
 	}
-	if why == ring.Overwritten {
-		add(s.cEvicted, 1)
-	} else {
+	if why == ring.Removed {
 		s.pruneRemoved++ // Removed happens only inside PruneBefore, under pruneMu
 	}
 }
@@ -486,7 +486,6 @@ func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
 		ids[i] = first + uint64(i)
 		s.commit(ids[i], r)
 	}
-	add(s.cStored, uint64(len(evs)))
 	return ids, nil
 }
 
@@ -705,6 +704,14 @@ func (s *EventStore) Stats() EventStats {
 		st.ExportPending = int(e.pendingN.Load())
 	}
 	return st
+}
+
+// storedCount is Stats().Stored, for foundation.events_stored.
+func (s *EventStore) storedCount() uint64 { return s.ring.Next() - 1 }
+
+// evictedCount is Stats().Evicted, for foundation.events_evicted.
+func (s *EventStore) evictedCount() uint64 {
+	return sub0(s.ring.Stats().Overwritten, s.overwrittenPruned.Load())
 }
 
 func sub0(a, b uint64) uint64 {

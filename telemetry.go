@@ -83,6 +83,7 @@ type Telemetry struct {
 
 	configUpdates, configResets, configEventFailures *Counter
 	eventsStored, eventsPruned, eventsEvicted        *Counter
+	store                                            atomic.Pointer[EventStore] // the source of eventsStored and eventsEvicted
 	eventsDropped, dropped, handlerFailures          *Counter
 }
 
@@ -111,9 +112,21 @@ func newTelemetry(f *Foundation, cfg Config, exporters []metrics.Exporter) *Tele
 	t.configUpdates = reg.Counter(MetricConfigUpdates)
 	t.configResets = reg.Counter(MetricConfigResets)
 	t.configEventFailures = reg.Counter(MetricConfigEventFailures)
-	t.eventsStored = reg.Counter(MetricEventsStored)
+	// Stored and evicted are the event store's own counts (its ring's),
+	// read when a snapshot is taken: a Store pays nothing for them.
+	t.eventsStored, _ = reg.CounterFunc(MetricEventsStored, func() uint64 {
+		if es := t.store.Load(); es != nil {
+			return es.storedCount()
+		}
+		return 0
+	})
+	t.eventsEvicted, _ = reg.CounterFunc(MetricEventsEvicted, func() uint64 {
+		if es := t.store.Load(); es != nil {
+			return es.evictedCount()
+		}
+		return 0
+	})
 	t.eventsPruned = reg.Counter(MetricEventsPruned)
-	t.eventsEvicted = reg.Counter(MetricEventsEvicted)
 	t.eventsDropped = reg.Counter(MetricEventsDropped)
 	t.dropped = reg.Counter(MetricTelemetryDropped)
 	t.agg = metrics.NewAggregator(reg, 5*time.Second, exporters...)

@@ -106,6 +106,35 @@ func TestBuiltinEventCounters(t *testing.T) {
 	assert.Equal(t, uint64(5), f.Telemetry().Metrics().Counters[foundation.MetricEventsStored])
 }
 
+// The built-in event counters follow dev.performance_monitoring like any
+// counter: what is stored while it is off is never counted.
+func TestBuiltinEventCountersFollowMonitoring(t *testing.T) {
+	f := newF(t, foundation.WithEventCapacity(4))
+	stored := func() uint64 { return f.Telemetry().Metrics().Counters[foundation.MetricEventsStored] }
+	evicted := func() uint64 { return f.Telemetry().Metrics().Counters[foundation.MetricEventsEvicted] }
+	base := stored() // the config events of New, if any
+	for i := 0; i < 3; i++ {
+		_, err := f.Events().Store(foundation.Event{Type: "a"})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, base+3, stored())
+	require.NoError(t, f.Config().Update("dev.performance_monitoring", false))
+	off := stored() // includes the config_updated event stored by the update
+	offEv := evicted()
+	for i := 0; i < 5; i++ {
+		_, err := f.Events().Store(foundation.Event{Type: "b"})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, off, stored(), "nothing counted while off")
+	assert.Equal(t, offEv, evicted(), "nothing counted while off")
+	require.NoError(t, f.Config().Update("dev.performance_monitoring", true))
+	on := stored()
+	_, err := f.Events().Store(foundation.Event{Type: "c"})
+	require.NoError(t, err)
+	assert.Equal(t, on+1, stored())
+	assert.Less(t, stored(), f.Events().Stats().Stored, "the store's own Stats count everything")
+}
+
 func TestTelemetryConcurrentExact(t *testing.T) {
 	f := newF(t)
 	tel := f.Telemetry()

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/elixirscope-go/foundation/internal/pad"
@@ -30,6 +31,40 @@ type Counter struct {
 	on    *atomic.Bool
 	mask  int
 	cells []cell
+	fn    *counterFunc // set for a counter made by Registry.CounterFunc
+}
+
+// counterFunc is the source of a counter whose value its owner already
+// counts (see [Registry.CounterFunc]). While the registry is disabled the
+// counter shows the value it had when recording stopped; what the source
+// counted meanwhile is subtracted for good when recording resumes.
+type counterFunc struct {
+	read   func() uint64
+	mu     sync.Mutex // guards frozen and offset; taken by reads and SetEnabled
+	frozen uint64     // read() when recording was turned off
+	offset uint64     // counted by the source while recording was off
+}
+
+// pause and resume are called by SetEnabled, under the registry's lock.
+func (f *counterFunc) pause() {
+	f.mu.Lock()
+	f.frozen = f.read()
+	f.mu.Unlock()
+}
+
+func (f *counterFunc) resume() {
+	f.mu.Lock()
+	f.offset += f.read() - f.frozen
+	f.mu.Unlock()
+}
+
+func (f *counterFunc) value(on bool) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !on {
+		return f.frozen - f.offset
+	}
+	return f.read() - f.offset
 }
 
 func newCounter(name string, on *atomic.Bool, stripes int) *Counter {
@@ -43,7 +78,7 @@ func (c *Counter) Name() string { return c.name }
 // calling goroutine's P. It is a no-op while the registry is disabled. The
 // counter wraps around at 2^64.
 func (c *Counter) Add(n uint64) {
-	if !c.on.Load() {
+	if !c.on.Load() || c.fn != nil {
 		return
 	}
 	// Writers: the goroutine pinned to P p, alone on cells[p&mask] unless
@@ -60,6 +95,9 @@ func (c *Counter) Inc() { c.Add(1) }
 // Value returns the sum of the stripes. Adds that run concurrently may or may
 // not be included; once they have returned they are.
 func (c *Counter) Value() uint64 {
+	if c.fn != nil {
+		return c.fn.value(c.on.Load())
+	}
 	var sum uint64
 	for i := range c.cells {
 		sum += c.cells[i].v.Load()

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -198,6 +199,50 @@ func TestSetEnabled(t *testing.T) {
 	assert.Equal(t, uint64(2), c.Value())
 	assert.Equal(t, uint64(2), h.Snapshot().Count)
 	assert.Same(t, c, r.Counter("c"))
+}
+
+func TestCounterFunc(t *testing.T) {
+	r := NewRegistry()
+	var src atomic.Uint64
+	src.Store(7) // counted before registration: shown
+	c, err := r.CounterFunc("fc", src.Load)
+	require.NoError(t, err)
+	assert.Same(t, c, r.Counter("fc"), "Counter finds it by name")
+	assert.Equal(t, uint64(7), c.Value())
+	src.Add(3)
+	c.Add(100) // no effect: the source is the count
+	assert.Equal(t, uint64(10), r.Snapshot().Counters["fc"])
+
+	r.SetEnabled(false)
+	src.Add(5) // while off: never shown
+	assert.Equal(t, uint64(10), c.Value())
+	r.SetEnabled(false) // no transition
+	src.Add(5)
+	r.SetEnabled(true)
+	assert.Equal(t, uint64(10), c.Value())
+	src.Add(2)
+	assert.Equal(t, uint64(12), c.Value())
+	assert.Equal(t, uint64(12), r.Snapshot().Counters["fc"])
+
+	_, err = r.CounterFunc("fc", src.Load)
+	assert.ErrorIs(t, err, ErrInvalidName, "name taken")
+	r.Counter("plain")
+	_, err = r.CounterFunc("plain", src.Load)
+	assert.ErrorIs(t, err, ErrInvalidName, "name taken by a plain counter")
+	_, err = r.CounterFunc("", src.Load)
+	assert.ErrorIs(t, err, ErrInvalidName)
+	_, err = r.CounterFunc("nil", nil)
+	assert.ErrorIs(t, err, ErrInvalid)
+
+	r.SetEnabled(false)
+	src.Store(50)
+	late, err := r.CounterFunc("late", src.Load) // registered while off
+	require.NoError(t, err)
+	src.Add(1)
+	assert.Equal(t, uint64(50), late.Value())
+	r.SetEnabled(true)
+	src.Add(1)
+	assert.Equal(t, uint64(51), late.Value())
 }
 
 func TestCounterStress(t *testing.T) {

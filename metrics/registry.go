@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"sync"
@@ -80,7 +81,24 @@ func NewRegistry(opts ...Option) *Registry {
 // once: while off, Add, Inc, Set, Record and RecordN return without effect
 // (the values are not counted anywhere). Handles stay valid and reads still
 // work.
-func (r *Registry) SetEnabled(on bool) { r.on.Store(on) }
+func (r *Registry) SetEnabled(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.on.Load() == on {
+		return
+	}
+	for _, c := range r.counterList {
+		if c.fn != nil && !on {
+			c.fn.pause()
+		}
+	}
+	r.on.Store(on)
+	for _, c := range r.counterList {
+		if c.fn != nil && on {
+			c.fn.resume()
+		}
+	}
+}
 
 // Enabled reports whether recording is on.
 func (r *Registry) Enabled() bool { return r.on.Load() }
@@ -105,6 +123,38 @@ func (r *Registry) newCounter(name string) *Counter {
 		return r.discardC
 	}
 	return create(r, r.counters, &r.counterList, name, func() *Counter { return newCounter(name, &r.on, r.s.stripes) })
+}
+
+// CounterFunc registers a counter whose value is read(), for a count that
+// its owner keeps anyway (a ring buffer's pushes, say): the hot path then
+// pays nothing for the metric. read must be monotonic (it may wrap at 2^64)
+// and safe for concurrent use; it is called by Value and snapshots, and by
+// SetEnabled. It follows SetEnabled like any counter: while recording is
+// off the value stays where it was, and what read() gains meanwhile is never
+// shown. Add and Inc on it do nothing. It returns an error matching
+// [ErrInvalidName] for an empty name or a name already taken by a counter,
+// [ErrInvalid] for a nil read. A counter registered while recording is off
+// shows read() as of its registration until recording resumes.
+func (r *Registry) CounterFunc(name string, read func() uint64) (*Counter, error) {
+	if read == nil {
+		return nil, fmt.Errorf("metrics: counter %q: nil read func: %w", name, ErrInvalid)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("metrics: empty counter name: %w", ErrInvalidName)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.counters.Load(name); ok {
+		return nil, fmt.Errorf("metrics: counter %q exists: %w", name, ErrInvalidName)
+	}
+	c := newCounter(name, &r.on, 1)
+	c.fn = &counterFunc{read: read}
+	if !r.on.Load() {
+		c.fn.frozen = read()
+	}
+	r.counterList = append(r.counterList, c)
+	r.counters.Store(name, c)
+	return c, nil
 }
 
 // create is the slow path of Counter, Gauge and Histogram: under r.mu, look
