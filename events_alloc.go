@@ -120,7 +120,7 @@ type slab struct {
 // recordAlloc is one stripe's allocator (the stripe of the P that stores,
 // see index.stripe): its slab is written by one core at a time.
 type recordAlloc struct {
-	cur  atomic.Pointer[slab]
+	cur atomic.Pointer[slab]
 	// The slab's offset is hot; cur changes once per slab. Each stripe's
 	// header sits on lines of its own.
 	_ [pad.FalseSharingRange]byte
