@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/elixirscope-go/foundation/internal/procpin"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/elixirscope-go/foundation/internal/clock"
 	"github.com/elixirscope-go/foundation/internal/pad"
+	"github.com/elixirscope-go/foundation/internal/procpin"
 	"github.com/elixirscope-go/foundation/ring"
 )
 
@@ -139,18 +140,23 @@ type byteCell struct {
 // nothing, and reads (Get, Query, Correlated, Stats) still see the events
 // held at Close.
 type EventStore struct {
-	f        *Foundation
-	now      func() int64 // the Foundation's clock as Unix ns, its cheapest read
-	ring     *ring.Buffer[record]
-	byType   *index
-	byCorr   *index
-	alloc    []recordAlloc // per index stripe
-	types    *interner     // the Type of the copies handed out
-	times    timeIndex
-	policy   OverflowStrategy
-	maxData  int
-	capacity int
-	startCfg Config
+	f      *Foundation
+	now    func() int64 // the Foundation's clock as Unix ns, its cheapest read
+	ring   *ring.Buffer[record]
+	byType *index
+	byCorr *index
+	alloc  []recordAlloc // per index stripe
+	types  *interner     // the Type of the copies handed out
+
+	// sweep kicks the pruner to sweep the indexes (sweepIndexes) when an
+	// ID with id&sweepMask == 0 is stored.
+	sweep     chan struct{}
+	sweepMask uint64
+	times     timeIndex
+	policy    OverflowStrategy
+	maxData   int
+	capacity  int
+	startCfg  Config
 
 	closed atomic.Bool
 
@@ -223,6 +229,8 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 	}
 	s.times.init(s.capacity)
 	s.types = newInterner()
+	s.sweep = make(chan struct{}, 1)
+	s.sweepMask = 1<<(bits.Len(uint(max(s.capacity/2, 1)))-1) - 1
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
 	if t := f.telemetry; t != nil {
 		s.cPruned, s.cDropped = t.eventsPruned, t.eventsDropped
@@ -389,7 +397,15 @@ func (s *EventStore) commit(id uint64, r *record) {
 	}
 	s.byType.insertTrim(r.stripe, r.typ(), id, bound)
 	if r.clen != 0 {
-		s.byCorr.insert(r.stripe, r.corr(), id)
+		s.byCorr.insertTrim(r.stripe, r.corr(), id, bound)
+	}
+	if id&s.sweepMask == 0 {
+		// Every ~capacity/2 events: have the pruner sweep the keys that
+		// stopped getting inserts (see sweepIndexes).
+		select {
+		case s.sweep <- struct{}{}:
+		default:
+		}
 	}
 	if !r.state.CompareAndSwap(stIndexing, stLive) {
 		// Evicted or removed while we indexed: OnDiscard left the
@@ -425,12 +441,8 @@ func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 		}
 		return
 	}
-	if old == stLive && r.clen != 0 {
-		// Correlation ids are many and short-lived: unindex at once, so
-		// that a key that gets no more inserts goes away with its last
-		// event. The type index is trimmed lazily (see commit).
-		s.byCorr.delete(r.stripe, r.corr(), id)
-	}
+	// The indexes forget the event lazily (see commit): no query looks
+	// below the ring's First.
 	if why == ring.Removed {
 		s.pruneRemoved++ // Removed happens only inside PruneBefore, under pruneMu
 	}
@@ -591,7 +603,7 @@ func (s *EventStore) Correlated(correlationID string) ([]Event, error) {
 	if correlationID == "" {
 		return nil, newError(kInvalidQuery, nil, "correlation id is empty", "field", "correlation_id")
 	}
-	ids := s.byCorr.all(correlationID)
+	ids := s.byCorr.all(correlationID, s.ring.First())
 	out := make([]Event, 0, len(ids))
 	for _, id := range ids {
 		if r := s.lookup(id); r != nil && r.corr() == correlationID {
@@ -638,9 +650,7 @@ func (s *EventStore) PruneBefore(t int64) int {
 	})
 	n := s.pruneRemoved
 	n += s.times.pruneBefore(s, t)
-	// Sweep the type index below the ring's oldest: types that stopped
-	// getting events keep no stale IDs past a prune round.
-	s.byType.trimAll(s.ring.First())
+	s.sweepIndexes()
 	if n > 0 {
 		add(s.cPruned, uint64(n))
 	}
@@ -657,6 +667,17 @@ func (s *EventStore) pruneRecord(id uint64, r *record) bool {
 	return true
 }
 
+// sweepIndexes drops from both indexes the IDs below the ring's oldest, and
+// the keys left empty: what InsertTrim did not trim because the key got no
+// insert since. Run by the pruner every prune round and every ~capacity/2
+// stores (kicked by commit), so stale IDs never exceed about half the
+// capacity: O(keys + removed), off the Store path.
+func (s *EventStore) sweepIndexes() {
+	first := s.ring.First()
+	s.byType.trimAll(first)
+	s.byCorr.trimAll(first)
+}
+
 // runPruner is the supervised task that enforces storage.hot.max_age_seconds
 // every storage.hot.prune_interval (both read live), with one clock reading
 // per pass. It also keeps the time index sealed.
@@ -668,6 +689,10 @@ func (s *EventStore) runPruner(ctx context.Context) error {
 		case <-ctx.Done():
 			tm.Stop()
 			return nil
+		case <-s.sweep:
+			tm.Stop()
+			s.sweepIndexes()
+			continue
 		case <-tm.C():
 		}
 		cfg = s.cfg()

@@ -65,11 +65,12 @@ func (x *index) count(k string) int {
 	return n
 }
 
-// all returns every ID of k, ascending (unmerged order is fixed by a sort).
-func (x *index) all(k string) []uint64 {
+// all returns every ID of k from lo on, ascending (unmerged order is fixed
+// by a sort).
+func (x *index) all(k string, lo uint64) []uint64 {
 	var ids []uint64
 	for _, b := range x.stripes {
-		ids = b.Page(ids, k, 0, math.MaxUint64, false, 0, 0)
+		ids = b.Page(ids, k, lo, math.MaxUint64, false, 0, 0)
 	}
 	if len(x.stripes) > 1 {
 		slices.Sort(ids)

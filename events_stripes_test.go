@@ -70,7 +70,7 @@ func TestIndexAllMerges(t *testing.T) {
 	for id := uint64(1); id <= 100; id++ {
 		x.insert(uint8(id*7%4), "k", id)
 	}
-	ids := x.all("k")
+	ids := x.all("k", 0)
 	if len(ids) != 100 || !slices.IsSorted(ids) {
 		t.Fatalf("all: %v", ids)
 	}

@@ -1,0 +1,66 @@
+package foundation
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// indexKeys counts the keys of an index over its stripes.
+func indexKeys(x *index) int {
+	n := 0
+	for _, b := range x.stripes {
+		n += b.Keys()
+	}
+	return n
+}
+
+// TestLazyIndexesStayBounded: the indexes forget evicted events lazily
+// (trimmed on insert, swept by the pruner every ~capacity/2 stores), so
+// with a unique correlation id per event (keys that never get a second
+// insert) the correlation index still holds about the capacity's worth of
+// keys, not one per event ever stored; and no query sees a forgotten event.
+func TestLazyIndexesStayBounded(t *testing.T) {
+	const capacity = 1000
+	f, err := New(WithEventCapacity(capacity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	es := f.Events()
+	const total = 50 * capacity
+	for i := 0; i < total; i++ {
+		if _, err := es.Store(Event{Type: fmt.Sprintf("t%d", i%3), CorrelationID: fmt.Sprintf("c%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The last kick may still be in the pruner's hands: wait for the sweep.
+	deadline := time.Now().Add(10 * time.Second)
+	// A key sits in one stripe (a unique id is inserted once).
+	for indexKeys(es.byCorr) > capacity+capacity/2+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("correlation index holds %d keys for a store of %d events", indexKeys(es.byCorr), capacity)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := indexKeys(es.byType); n > 3*len(es.byType.stripes) {
+		t.Fatalf("type index holds %d keys, want at most 3 a stripe", n)
+	}
+	// Forgotten events are never returned, whatever the index still holds.
+	for _, id := range []int{0, total/2, total - capacity - 1} { // event i has ID i+1: the newest 1000 are held
+		res, err := es.Query(Query{CorrelationID: fmt.Sprintf("c%d", id)})
+		if err != nil || len(res) != 0 {
+			t.Fatalf("query of evicted c%d = %v, %v", id, res, err)
+		}
+		corr, err := es.Correlated(fmt.Sprintf("c%d", id))
+		if err != nil || len(corr) != 0 {
+			t.Fatalf("Correlated(c%d) = %v, %v", id, corr, err)
+		}
+	}
+	for _, id := range []int{total - capacity, total - 1} {
+		res, err := es.Query(Query{CorrelationID: fmt.Sprintf("c%d", id)})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("query of held c%d = %v, %v", id, res, err)
+		}
+	}
+}
