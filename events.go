@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/elixirscope-go/foundation/internal/clock"
 	"github.com/elixirscope-go/foundation/internal/pad"
@@ -102,13 +103,19 @@ const (
 // the record struct, the ring slot and the two index entries, roughly.
 const recordOverhead = 128
 
-// copyOut returns the event with its ID, its Type from the interner and one
-// fresh allocation for its CorrelationID and Data.
+// copyOut returns the event with its ID and its strings and Data copied
+// out of the record: all three in one allocation (the bytes are stored
+// together), or, for an event with neither CorrelationID nor Data, none (the
+// Type from the interner).
 func (s *EventStore) copyOut(id uint64, r *record) Event {
-	e := Event{ID: id, Type: s.types.get(r.typ()), Time: r.time, ParentID: r.parent}
-	if t := r.tail(); t != nil {
-		splitTail(&e, r, slices.Clone(t))
+	e := Event{ID: id, Time: r.time, ParentID: r.parent}
+	if r.clen+r.dlen == 0 {
+		e.Type = s.types.get(r.typ())
+		return e
 	}
+	buf := slices.Clone(unsafe.Slice(r.payload(0), int(r.tlen+r.clen+r.dlen)))
+	e.Type = unsafe.String(&buf[0], int(r.tlen))
+	splitTail(&e, r, buf[r.tlen:])
 	return e
 }
 
