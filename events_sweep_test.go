@@ -47,7 +47,7 @@ func TestLazyIndexesStayBounded(t *testing.T) {
 		t.Fatalf("type index holds %d keys, want at most 3 a stripe", n)
 	}
 	// Forgotten events are never returned, whatever the index still holds.
-	for _, id := range []int{0, total/2, total - capacity - 1} { // event i has ID i+1: the newest 1000 are held
+	for _, id := range []int{0, total / 2, total - capacity - 1} { // event i has ID i+1: the newest 1000 are held
 		res, err := es.Query(Query{CorrelationID: fmt.Sprintf("c%d", id)})
 		if err != nil || len(res) != 0 {
 			t.Fatalf("query of evicted c%d = %v, %v", id, res, err)
