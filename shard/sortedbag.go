@@ -23,8 +23,10 @@ import (
 //
 // Every method is safe for concurrent use and each is atomic for its key:
 // a reader sees a key's list before or after a write, never during. There is
-// no operation over several keys at once. A SortedBag must be made with
-// [NewSortedBag] and not copied.
+// no operation over several keys at once. Like ETS, which copies the terms
+// it stores, a SortedBag keeps its own copy of a new string key: a key that
+// points into a larger buffer of the caller's does not keep it alive. A
+// SortedBag must be made with [NewSortedBag] and not copied.
 type SortedBag[K comparable, V cmp.Ordered] struct {
 	_      noCopy
 	h      hasher[K]
