@@ -43,8 +43,6 @@ func newIndex() (*index, error) {
 // stripe picks the calling goroutine's stripe.
 func (x *index) stripe() uint8 { return uint8(procpin.ID() & x.mask) }
 
-func (x *index) insert(st uint8, k string, id uint64) { x.stripes[st].Insert(k, id) }
-
 func (x *index) insertTrim(st uint8, k string, id, bound uint64) {
 	x.stripes[st].InsertTrim(k, id, bound)
 }

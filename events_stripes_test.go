@@ -24,7 +24,7 @@ func TestIndexSkipMatchesModel(t *testing.T) {
 		var all []uint64
 		for id := uint64(1); id < 400; id++ {
 			if rng.IntN(3) == 0 {
-				x.insert(uint8(rng.IntN(stripes)), "k", id)
+				x.insertTrim(uint8(rng.IntN(stripes)), "k", id, 0)
 				all = append(all, id)
 			}
 		}
@@ -68,7 +68,7 @@ func TestIndexAllMerges(t *testing.T) {
 		x.stripes[i], _ = shard.NewSortedBag[string, uint64]()
 	}
 	for id := uint64(1); id <= 100; id++ {
-		x.insert(uint8(id*7%4), "k", id)
+		x.insertTrim(uint8(id*7%4), "k", id, 0)
 	}
 	ids := x.all("k", 0)
 	if len(ids) != 100 || !slices.IsSorted(ids) {

@@ -40,9 +40,10 @@ type Counter struct {
 // counted meanwhile is subtracted for good when recording resumes.
 type counterFunc struct {
 	read   func() uint64
-	mu     sync.Mutex // guards frozen and offset; taken by reads and SetEnabled
-	frozen uint64     // read() when recording was turned off
-	offset uint64     // counted by the source while recording was off
+	on     *atomic.Bool // the registry's switch (the counter's own on is its always-off one, so Add does nothing)
+	mu     sync.Mutex   // guards frozen and offset; taken by reads and SetEnabled
+	frozen uint64       // read() when recording was turned off
+	offset uint64       // counted by the source while recording was off
 }
 
 // pause and resume are called by SetEnabled, under the registry's lock.
@@ -78,7 +79,7 @@ func (c *Counter) Name() string { return c.name }
 // calling goroutine's P. It is a no-op while the registry is disabled. The
 // counter wraps around at 2^64.
 func (c *Counter) Add(n uint64) {
-	if !c.on.Load() || c.fn != nil {
+	if !c.on.Load() {
 		return
 	}
 	// Writers: the goroutine pinned to P p, alone on cells[p&mask] unless
@@ -96,7 +97,7 @@ func (c *Counter) Inc() { c.Add(1) }
 // not be included; once they have returned they are.
 func (c *Counter) Value() uint64 {
 	if c.fn != nil {
-		return c.fn.value(c.on.Load())
+		return c.fn.value(c.fn.on.Load())
 	}
 	var sum uint64
 	for i := range c.cells {

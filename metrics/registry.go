@@ -142,18 +142,18 @@ func (r *Registry) CounterFunc(name string, read func() uint64) (*Counter, error
 	if name == "" {
 		return nil, fmt.Errorf("metrics: empty counter name: %w", ErrInvalidName)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.counters.Load(name); ok {
+	fn := &counterFunc{read: read, on: &r.on}
+	c := create(r, r.counters, &r.counterList, name, func() *Counter {
+		c := newCounter(name, &r.off, 1) // Add sees recording off: a no-op
+		c.fn = fn
+		if !r.on.Load() { // under r.mu, as SetEnabled
+			fn.frozen = read()
+		}
+		return c
+	})
+	if c.fn != fn {
 		return nil, fmt.Errorf("metrics: counter %q exists: %w", name, ErrInvalidName)
 	}
-	c := newCounter(name, &r.on, 1)
-	c.fn = &counterFunc{read: read}
-	if !r.on.Load() {
-		c.fn.frozen = read()
-	}
-	r.counterList = append(r.counterList, c)
-	r.counters.Store(name, c)
 	return c, nil
 }
 

@@ -362,7 +362,7 @@ func (b *SortedBag[K, V]) Delete(k K) int {
 }
 
 // Count returns the number of values of key k. It takes no lock to find the
-// key and the list's read lock to count; it does not allocate.
+// key and the list's lock to count; it does not allocate.
 func (b *SortedBag[K, V]) Count(k K) int {
 	m, hk := b.locate(k)
 	l, ok := m.Load(hk)
