@@ -199,6 +199,13 @@ func (b *SortedBag[K, V]) locate(k K) (*xsync.MapOf[hkey[K], *sortedList[V]], hk
 	return b.shards[b.h.index(h)], hkey[K]{h, k}
 }
 
+// find returns key k's map, hashed key and list; l is nil when k is absent.
+func (b *SortedBag[K, V]) find(k K) (m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[K], l *sortedList[V]) {
+	m, hk = b.locate(k)
+	l, _ = m.Load(hk)
+	return m, hk, l
+}
+
 // list returns key hk's list, creating it when absent. A new key is stored
 // as a copy when it is a string, as ETS copies the terms it stores: the
 // table's key then never pins a larger buffer the caller's string points
@@ -296,9 +303,8 @@ func (b *SortedBag[K, V]) kill(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[
 // otherwise a binary search and a shift of the shorter side. The key
 // disappears when its last value goes.
 func (b *SortedBag[K, V]) DeleteObject(k K, v V) bool {
-	m, hk := b.locate(k)
-	l, ok := m.Load(hk)
-	if !ok {
+	m, hk, l := b.find(k)
+	if l == nil {
 		return false
 	}
 	l.mu.Lock()
@@ -324,9 +330,8 @@ func (b *SortedBag[K, V]) DeleteObject(k K, v V) bool {
 // it removed: the pruning of an index whose values rise with time. It is
 // O(log n + removed). The key disappears when its last value goes.
 func (b *SortedBag[K, V]) DeleteBelow(k K, bound V) int {
-	m, hk := b.locate(k)
-	l, ok := m.Load(hk)
-	if !ok {
+	m, hk, l := b.find(k)
+	if l == nil {
 		return 0
 	}
 	l.mu.Lock()
@@ -345,9 +350,8 @@ func (b *SortedBag[K, V]) DeleteBelow(k K, bound V) int {
 // Delete removes key k and all its values, and returns how many values it
 // removed (ets:delete/2).
 func (b *SortedBag[K, V]) Delete(k K) int {
-	m, hk := b.locate(k)
-	l, ok := m.Load(hk)
-	if !ok {
+	m, hk, l := b.find(k)
+	if l == nil {
 		return 0
 	}
 	l.mu.Lock()
@@ -364,9 +368,8 @@ func (b *SortedBag[K, V]) Delete(k K) int {
 // Count returns the number of values of key k. It takes no lock to find the
 // key and the list's lock to count; it does not allocate.
 func (b *SortedBag[K, V]) Count(k K) int {
-	m, hk := b.locate(k)
-	l, ok := m.Load(hk)
-	if !ok {
+	_, _, l := b.find(k)
+	if l == nil {
 		return 0
 	}
 	l.mu.Lock()
@@ -382,9 +385,8 @@ func (b *SortedBag[K, V]) CountRange(k K, lo, hi V) int {
 	if cmp.Less(hi, lo) {
 		return 0
 	}
-	m, hk := b.locate(k)
-	l, ok := m.Load(hk)
-	if !ok {
+	_, _, l := b.find(k)
+	if l == nil {
 		return 0
 	}
 	l.mu.Lock()
@@ -400,12 +402,11 @@ func (b *SortedBag[K, V]) CountRange(k K, lo, hi V) int {
 // without copying the whole list; limit <= 0 means no limit. Returns dst.
 //
 // A negative offset counts as 0; hi < lo selects nothing. The page is read
-// under the key's read lock, so it is one consistent view of the key. It
+// under the key's lock, so it is one consistent view of the key. It
 // allocates nothing when dst has room for the page.
 func (b *SortedBag[K, V]) Page(dst []V, k K, lo, hi V, desc bool, offset, limit int) []V {
-	m, hk := b.locate(k)
-	l, ok := m.Load(hk)
-	if !ok || cmp.Less(hi, lo) {
+	_, _, l := b.find(k)
+	if l == nil || cmp.Less(hi, lo) {
 		return dst
 	}
 	offset = max(offset, 0)
