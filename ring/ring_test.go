@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -415,6 +417,9 @@ func TestStress(t *testing.T) {
 	producers, perProducer := 4, 20000
 	if raceEnabled {
 		perProducer = 3000
+	}
+	if n, err := strconv.Atoi(os.Getenv("RING_SOAK")); err == nil && n > 0 {
+		perProducer *= n // RING_SOAK=50: a longer soak, outside CI
 	}
 	for _, c := range []struct {
 		name             string

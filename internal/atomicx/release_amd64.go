@@ -1,0 +1,29 @@
+//go:build amd64 && !race
+
+package atomicx
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// storeRel64 is a MOVQ: a release store on x86-TSO (release_amd64.s).
+//
+//go:noescape
+func storeRel64(addr *uint64, val uint64)
+
+// StoreRelease stores v in *p with release order: every load and store this
+// goroutine made before it is visible to a goroutine that loads v from *p
+// with p.Load. It is not a fence for later loads (see the package doc).
+func StoreRelease(p *atomic.Uint64, v uint64) {
+	storeRel64((*uint64)(unsafe.Pointer(p)), v)
+}
+
+// StorePointerBeforeRelease stores v in *p without a fence. It is correct
+// only when a [StoreRelease] (or any sync/atomic write) that readers check
+// follows it, and readers load *p with p.Load only after they saw that
+// write — the publish step of a seqlock or a Vyukov slot. The GC's write
+// barrier is kept.
+func StorePointerBeforeRelease[T any](p *atomic.Pointer[T], v *T) {
+	*(*unsafe.Pointer)(unsafe.Pointer(p)) = unsafe.Pointer(v)
+}

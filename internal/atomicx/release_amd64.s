@@ -1,0 +1,13 @@
+//go:build amd64 && !race
+
+#include "textflag.h"
+
+// func storeRel64(addr *uint64, val uint64)
+//
+// A plain MOVQ: x86 never makes a store visible before an earlier store or
+// load of the same core, so this is a release store.
+TEXT ·storeRel64(SB), NOSPLIT, $0-16
+	MOVQ addr+0(FP), AX
+	MOVQ val+8(FP), BX
+	MOVQ BX, 0(AX)
+	RET
