@@ -48,6 +48,12 @@ type sortedList[V cmp.Ordered] struct {
 	buf  []V        // ring; len is 0 or a power of two
 	head int        // index in buf of the smallest value
 	n    int        // values held
+	// floor is a lower bound of the values held (when n > 0): the smallest
+	// value inserted since the list was last trimmed, or the trim's bound.
+	// A trim whose bound is <= floor has nothing to remove and is decided
+	// here, without reading the front of buf: in a long list that is old
+	// memory, a cache miss per insert when every insert trims.
+	floor V
 }
 
 func newSortedList[V cmp.Ordered]() *sortedList[V] { return new(sortedList[V]) }
@@ -144,6 +150,9 @@ func (l *sortedList[V]) insert(v V) bool {
 		}
 	}
 	l.set(p, v)
+	if l.n == 0 || cmp.Less(v, l.floor) {
+		l.floor = v
+	}
 	l.n++
 	return true
 }
@@ -165,6 +174,18 @@ func (l *sortedList[V]) removeAt(p int) {
 	}
 	l.n--
 	l.shrink()
+}
+
+// trimBelow removes the values below bound and returns how many it removed.
+// It reads buf only when floor says there may be some.
+func (l *sortedList[V]) trimBelow(bound V) int {
+	if l.n == 0 || !cmp.Less(l.floor, bound) {
+		return 0
+	}
+	p := l.frontBound(bound)
+	l.dropFront(p)
+	l.floor = bound // every value left is >= bound
+	return p
 }
 
 // dropFront removes the p smallest values.
@@ -257,8 +278,7 @@ func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
 			l.mu.Unlock()
 			continue
 		}
-		p := l.frontBound(bound)
-		l.dropFront(p)
+		p := l.trimBelow(bound)
 		l.insert(v)
 		l.mu.Unlock()
 		return p
@@ -274,11 +294,10 @@ func (b *SortedBag[K, V]) TrimAll(bound V) int {
 	for _, m := range b.shards {
 		m.Range(func(hk hkey[K], l *sortedList[V]) bool {
 			l.mu.Lock()
-			if !l.dead && l.n > 0 && cmp.Less(l.at(0), bound) {
-				p := l.frontBound(bound)
-				l.dropFront(p)
+			if !l.dead {
+				p := l.trimBelow(bound)
 				total += p
-				if l.n == 0 {
+				if p > 0 && l.n == 0 {
 					b.kill(m, hk, l)
 				}
 			}
@@ -339,8 +358,7 @@ func (b *SortedBag[K, V]) DeleteBelow(k K, bound V) int {
 	if l.dead {
 		return 0
 	}
-	p := l.frontBound(bound)
-	l.dropFront(p)
+	p := l.trimBelow(bound)
 	if l.n == 0 && p > 0 {
 		b.kill(m, hk, l)
 	}

@@ -65,7 +65,7 @@ func (m sortedModel) page(k, lo, hi int, desc bool, off, lim int) []int {
 func sortedOps(t *testing.T, b *SortedBag[int, int], data []byte) {
 	m := sortedModel{}
 	for len(data) >= 4 {
-		op, k, v, w := data[0]%6, int(data[1]%4), int(data[2]%64), int(data[3]%64)
+		op, k, v, w := data[0]%8, int(data[1]%4), int(data[2]%64), int(data[3]%64)
 		data = data[4:]
 		switch op {
 		case 0, 1:
@@ -81,6 +81,23 @@ func sortedOps(t *testing.T, b *SortedBag[int, int], data []byte) {
 			m.set(k, slices.Clone(m[k][i:]))
 			if got := b.DeleteBelow(k, v); got != want {
 				t.Fatalf("DeleteBelow(%d, %d) = %d, model %d", k, v, got, want)
+			}
+		case 6: // InsertTrim: trims below w, then inserts v (which may be below w)
+			i, _ := slices.BinarySearch(m[k], w)
+			m.set(k, slices.Clone(m[k][i:]))
+			m.insert(k, v)
+			if got := b.InsertTrim(k, v, w); got != i {
+				t.Fatalf("InsertTrim(%d, %d, %d) = %d, model %d", k, v, w, got, i)
+			}
+		case 7: // TrimAll below v
+			want := 0
+			for kk := range m {
+				i, _ := slices.BinarySearch(m[kk], v)
+				want += i
+				m.set(kk, slices.Clone(m[kk][i:]))
+			}
+			if got := b.TrimAll(v); got != want {
+				t.Fatalf("TrimAll(%d) = %d, model %d", v, got, want)
 			}
 		case 4, 5:
 			desc := op == 5
