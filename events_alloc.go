@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/elixirscope-go/foundation/internal/atomicx"
 	"github.com/elixirscope-go/foundation/internal/pad"
+	"github.com/elixirscope-go/foundation/internal/procpin"
 	"github.com/puzpuzpuz/xsync/v3"
 )
 
@@ -110,50 +112,57 @@ func splitTail(e *Event, r *record, buf []byte) {
 const slabBytes = 4 << 10 // one page
 
 // slab is a run of bytes that records are carved from; next is the offset
-// of the first byte not handed out (it may overshoot len(buf) while a new
-// slab is being installed).
+// of the first byte not handed out. Only the goroutine pinned to the slab's
+// P moves next (allocRecord), so it is a load and a release store, not a
+// locked add; it is atomic for the race detector, which cannot see that
+// pinning makes the writers take turns.
 type slab struct {
 	next atomic.Uint64
 	buf  []byte
 }
 
-// recordAlloc is one stripe's allocator (the stripe of the P that stores,
-// see index.stripe): its slab is written by one core at a time.
+// recordAlloc is the allocator of one P (the index stripe of that P): its
+// slab is written only by a goroutine pinned to that P.
 type recordAlloc struct {
 	cur atomic.Pointer[slab]
-	// The slab's offset is hot; cur changes once per slab. Each stripe's
-	// header sits on lines of its own.
+	// cur changes once per slab; each P's header sits on lines of its own.
 	_ [pad.FalseSharingRange]byte
 }
 
-// alloc returns n zeroed bytes (n a multiple of 8), 8-aligned, never handed
-// out before. Blocks over a quarter of a slab get an allocation of their
-// own.
-func (a *recordAlloc) alloc(n uint64) unsafe.Pointer {
-	if n > slabBytes/4 {
-		return unsafe.Pointer(unsafe.SliceData(make([]byte, n)))
-	}
+// allocRecord returns n zeroed bytes (n a multiple of 8), 8-aligned, never
+// handed out before, and the index stripe of the P it ran on. While pinned
+// to its P it bumps that P's slab: two loads and a store. Blocks over a
+// quarter of a slab, and calls on a P without an allocator of its own
+// (GOMAXPROCS raised past the stripes after New), get an allocation of their
+// own. A new slab is allocated unpinned and installed with a CAS; a
+// goroutine of the same P that installs one first wins, and the loser's
+// slab is garbage.
+func (s *EventStore) allocRecord(n uint64) (unsafe.Pointer, uint8) {
 	for {
-		s := a.cur.Load()
-		if s != nil {
-			if end := s.next.Add(n); end <= uint64(len(s.buf)) {
-				return unsafe.Pointer(&s.buf[end-n])
+		pid := procpin.Pin()
+		if pid >= len(s.alloc) || n > slabBytes/4 {
+			procpin.Unpin()
+			return unsafe.Pointer(unsafe.SliceData(make([]byte, n))), uint8(pid & s.byType.mask)
+		}
+		a := &s.alloc[pid]
+		sl := a.cur.Load()
+		if sl != nil {
+			if off := sl.next.Load(); off+n <= slabBytes {
+				atomicx.StoreRelease(&sl.next, off+n)
+				procpin.Unpin()
+				return unsafe.Pointer(&sl.buf[off]), uint8(pid)
 			}
 		}
-		ns := &slab{buf: make([]byte, slabBytes)}
-		ns.next.Store(n)
-		if a.cur.CompareAndSwap(s, ns) {
-			return unsafe.Pointer(&ns.buf[0])
-		}
-		// Another goroutine of this stripe installed one first: use it.
+		procpin.Unpin()
+		a.cur.CompareAndSwap(sl, &slab{buf: make([]byte, slabBytes)})
 	}
 }
 
-// newRecord copies ev into a record, stamping now when Time is zero. The
-// caller has validated ev (lengths within maxPart).
-func (a *recordAlloc) newRecord(ev *Event, now int64, stripe uint8) *record {
+// newRecord copies ev into a new record, stamping now when Time is zero.
+// The caller has validated ev (lengths within maxPart).
+func (s *EventStore) newRecord(ev *Event, now int64) *record {
 	tl, cl, dl := len(ev.Type), len(ev.CorrelationID), len(ev.Data)
-	p := a.alloc((uint64(recHdr) + uint64(tl) + uint64(cl) + uint64(dl) + 7) &^ 7)
+	p, stripe := s.allocRecord((uint64(recHdr) + uint64(tl) + uint64(cl) + uint64(dl) + 7) &^ 7)
 	r := (*record)(p)
 	r.time = ev.Time
 	if r.time == 0 {

@@ -25,3 +25,14 @@ func ID() int {
 	runtimeProcUnpin()
 	return id
 }
+
+// Pin pins the calling goroutine to its P and returns the P's id, like
+// [ID]; the pin lasts until [Unpin]. While pinned, the goroutine is not
+// preempted and no other goroutine runs on that P, so a per-P cell indexed
+// by the id (when every P has a cell of its own) has a single writer: a load
+// and a plain store update it, no locked instruction. Keep the section a few
+// instructions long: no allocation, no blocking, nothing that may schedule.
+func Pin() int { return runtimeProcPin() }
+
+// Unpin ends the section that [Pin] started.
+func Unpin() { runtimeProcUnpin() }
