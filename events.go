@@ -127,7 +127,7 @@ func (s *EventStore) copyOut(id uint64, r *record) Event {
 const byteStripes = 16
 
 type byteCell struct {
-	n atomic.Uint64 // two's complement: evictions subtract
+	n atomic.Uint64           // two's complement: evictions subtract
 	_ [pad.CacheLine - 8]byte // one cell per line: no false sharing between stripes
 }
 
@@ -182,11 +182,11 @@ type EventStore struct {
 	// sortedList.floor settles the check without reading the list's old
 	// front. The stale IDs this leaves are at most trimMask+1 per index.
 	trimMask uint64
-	times     timeIndex
-	policy    OverflowStrategy
-	maxData   int
-	capacity  int
-	startCfg  Config
+	times    timeIndex
+	policy   OverflowStrategy
+	maxData  int
+	capacity int
+	startCfg Config
 
 	closed atomic.Bool
 
@@ -196,7 +196,11 @@ type EventStore struct {
 	logicalPruned     atomic.Uint64 // stLive → stPruned transitions
 	overwrittenPruned atomic.Uint64 // logically pruned records later overwritten (not evictions)
 	removedPruned     atomic.Uint64 // logically pruned records later removed (not new prunes)
-	bytes             [byteStripes + 1]byteCell // see addBytes
+	// The cells are written by every Store: lines apart from the fields
+	// above (read by every Store, closed among them) and below.
+	_     [pad.FalseSharingRange]byte
+	bytes [byteStripes + 1]byteCell // see addBytes
+	_     [pad.FalseSharingRange]byte
 
 	// pruneMu serializes PruneBefore; pruneRemoved (guarded by it) counts
 	// the events that its RemoveOldest call takes from stLive.

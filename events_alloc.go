@@ -111,22 +111,20 @@ func splitTail(e *Event, r *record, buf []byte) {
 // (p99.9: 3 µs against 40 µs). Smaller slabs (2 KiB) allocate too often.
 const slabBytes = 4 << 10 // one page
 
-// slab is a run of bytes that records are carved from; next is the offset
-// of the first byte not handed out. Only the goroutine pinned to the slab's
-// P moves next (allocRecord), so it is a load and a release store, not a
-// locked add; it is atomic for the race detector, which cannot see that
-// pinning makes the writers take turns.
-type slab struct {
-	next atomic.Uint64
-	buf  []byte
-}
+// slab is a run of bytes that records are carved from.
+type slab [slabBytes]byte
 
-// recordAlloc is the allocator of one P (the index stripe of that P): its
-// slab is written only by a goroutine pinned to that P.
+// recordAlloc is the allocator of one P (the index stripe of that P): the
+// slab it carves and the offset of the first byte not handed out. Only a
+// goroutine pinned to that P reads or writes them (allocRecord), so they are
+// plain loads and stores, not locked instructions; they are atomics for the
+// race detector, which cannot see that pinning makes the writers take turns.
+// The offset lives here, not in the slab: slab headers of different Ps would
+// share cache lines, these are padded apart.
 type recordAlloc struct {
 	cur atomic.Pointer[slab]
-	// cur changes once per slab; each P's header sits on lines of its own.
-	_ [pad.FalseSharingRange]byte
+	off atomic.Uint64
+	_   [pad.FalseSharingRange - 16]byte
 }
 
 // allocRecord returns n zeroed bytes (n a multiple of 8), 8-aligned, never
@@ -134,10 +132,11 @@ type recordAlloc struct {
 // to its P it bumps that P's slab: two loads and a store. Blocks over a
 // quarter of a slab, and calls on a P without an allocator of its own
 // (GOMAXPROCS raised past the stripes after New), get an allocation of their
-// own. A new slab is allocated unpinned and installed with a CAS; a
-// goroutine of the same P that installs one first wins, and the loser's
-// slab is garbage.
+// own. A new slab is allocated unpinned (the allocation may block) and
+// installed under the pin, on whichever P the goroutine is then on, if that
+// P still needs one; otherwise it is left to the garbage collector.
 func (s *EventStore) allocRecord(n uint64) (unsafe.Pointer, uint8) {
+	var fresh *slab
 	for {
 		pid := procpin.Pin()
 		if pid >= len(s.alloc) || n > slabBytes/4 {
@@ -145,16 +144,19 @@ func (s *EventStore) allocRecord(n uint64) (unsafe.Pointer, uint8) {
 			return unsafe.Pointer(unsafe.SliceData(make([]byte, n))), uint8(pid & s.byType.mask)
 		}
 		a := &s.alloc[pid]
-		sl := a.cur.Load()
-		if sl != nil {
-			if off := sl.next.Load(); off+n <= slabBytes {
-				atomicx.StoreRelease(&sl.next, off+n)
+		cur, off := a.cur.Load(), a.off.Load()
+		if cur == nil || off+n > slabBytes {
+			if fresh == nil {
 				procpin.Unpin()
-				return unsafe.Pointer(&sl.buf[off]), uint8(pid)
+				fresh = new(slab)
+				continue
 			}
+			cur, off = fresh, 0
+			atomicx.StorePointerBeforeRelease(&a.cur, fresh)
 		}
+		atomicx.StoreRelease(&a.off, off+n)
 		procpin.Unpin()
-		a.cur.CompareAndSwap(sl, &slab{buf: make([]byte, slabBytes)})
+		return unsafe.Pointer(&cur[off]), uint8(pid)
 	}
 }
 
