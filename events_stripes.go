@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"slices"
 
-	"github.com/elixirscope-go/foundation/internal/procpin"
 	"github.com/elixirscope-go/foundation/shard"
 )
 
@@ -39,9 +38,6 @@ func newIndex() (*index, error) {
 	}
 	return x, nil
 }
-
-// stripe picks the calling goroutine's stripe.
-func (x *index) stripe() uint8 { return uint8(procpin.ID() & x.mask) }
 
 func (x *index) insertTrim(st uint8, k string, id, bound uint64) {
 	x.stripes[st].InsertTrim(k, id, bound)

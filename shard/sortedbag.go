@@ -2,6 +2,7 @@ package shard
 
 import (
 	"cmp"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -190,9 +191,11 @@ func (l *sortedList[V]) trimBelow(bound V) int {
 
 // dropFront removes the p smallest values.
 func (l *sortedList[V]) dropFront(p int) {
-	var zero V
-	for i := 0; i < p; i++ {
-		l.set(i, zero) // release what strings point to
+	if reflect.TypeFor[V]().Kind() == reflect.String {
+		var zero V
+		for i := 0; i < p; i++ {
+			l.set(i, zero) // release what strings point to; numbers need no store into old memory
+		}
 	}
 	if p > 0 {
 		l.head = (l.head + p) & (len(l.buf) - 1)
