@@ -142,3 +142,55 @@ func TestCopiesDoNotShareRecords(t *testing.T) {
 	check("Correlated", res[0])
 	check("Subscribe", <-sub.C())
 }
+
+// TestRecordAllocMorePsThanStripes: a store made under GOMAXPROCS=1 has one
+// allocator; after GOMAXPROCS is raised, goroutines on the new Ps take the
+// fallback (an allocation of their own) and every event still reads back
+// exactly, with Stats' byte count matching the events held.
+func TestRecordAllocMorePsThanStripes(t *testing.T) {
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	f, err := New(WithEventCapacity(1 << 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	es := f.Events()
+	runtime.GOMAXPROCS(4)
+	var wg sync.WaitGroup
+	ids := make([][]uint64, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				id, err := es.Store(Event{Type: "t", CorrelationID: fmt.Sprint(w), Data: []byte(fmt.Sprint(w, "-", i))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[w] = append(ids[w], id)
+				if i%32 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var want int64
+	for w := range 4 {
+		for i, id := range ids[w] {
+			e, err := es.Get(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.CorrelationID != fmt.Sprint(w) || string(e.Data) != fmt.Sprint(w, "-", i) {
+				t.Fatalf("event %d reads back %q %q", id, e.CorrelationID, e.Data)
+			}
+			want += int64(len(e.Type)+len(e.CorrelationID)+len(e.Data)) + recordOverhead
+		}
+	}
+	if st := es.Stats(); st.Bytes != want || st.Len != 2000 {
+		t.Fatalf("Stats: %d events, %d bytes; want 2000, %d", st.Len, st.Bytes, want)
+	}
+}
