@@ -21,6 +21,6 @@ for m in "${modules[@]}"; do
 done
 # The race detector builds internal/atomicx's fenced fallback; the fence-free
 # stores that production builds use on amd64 are tested by a run without it.
-echo "==> .: go test (no -race) ./internal/... ./ring/ . (the fence-free publish path)"
-go test -timeout 20m "$@" ./internal/... ./ring/ . || status=1
+echo "==> .: go test (no -race) ./internal/... ./ring/ ./shard/ . (the fence-free publish and in-place write paths)"
+go test -timeout 20m "$@" ./internal/... ./ring/ ./shard/ . || status=1
 exit $status

@@ -16,6 +16,11 @@ func TestLayout(t *testing.T) {
 	if unsafe.Sizeof(u) != 8 || unsafe.Sizeof(p) != unsafe.Sizeof(uintptr(0)) {
 		t.Fatalf("sizes %d, %d", unsafe.Sizeof(u), unsafe.Sizeof(p))
 	}
+	var u32 atomic.Uint32
+	StoreRelease32(&u32, 43)
+	if u32.Load() != 43 {
+		t.Fatal("StoreRelease32 not seen by Load")
+	}
 	StoreRelease(&u, 42)
 	if u.Load() != 42 {
 		t.Fatal("StoreRelease not seen by Load")

@@ -7,10 +7,26 @@ import (
 	"unsafe"
 )
 
+// InPlace reports whether a seqlock writer may rewrite a value in place with
+// plain stores between two [StoreRelease]s of its sequence word: true on
+// amd64 without the race detector, where stores become visible in program
+// order. Where it is false, writers must publish a fresh copy instead.
+const InPlace = true
+
 // storeRel64 is a MOVQ: a release store on x86-TSO (release_amd64.s).
 //
 //go:noescape
 func storeRel64(addr *uint64, val uint64)
+
+// storeRel32 is a MOVL: a release store on x86-TSO (release_amd64.s).
+//
+//go:noescape
+func storeRel32(addr *uint32, val uint32)
+
+// StoreRelease32 is [StoreRelease] for a 32-bit word.
+func StoreRelease32(p *atomic.Uint32, v uint32) {
+	storeRel32((*uint32)(unsafe.Pointer(p)), v)
+}
 
 // StoreRelease stores v in *p with release order: every load and store this
 // goroutine made before it is visible to a goroutine that loads v from *p

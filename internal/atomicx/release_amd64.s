@@ -11,3 +11,10 @@ TEXT ·storeRel64(SB), NOSPLIT, $0-16
 	MOVQ val+8(FP), BX
 	MOVQ BX, 0(AX)
 	RET
+
+// func storeRel32(addr *uint32, val uint32)
+TEXT ·storeRel32(SB), NOSPLIT, $0-12
+	MOVQ addr+0(FP), AX
+	MOVL val+8(FP), BX
+	MOVL BX, 0(AX)
+	RET
