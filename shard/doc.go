@@ -10,8 +10,10 @@
 //
 // # Tables
 //
-//   - [Set]: one object a key. Reads take no lock and do not allocate
-//     (xsync.MapOf per shard); writers lock their shard only.
+//   - [Set]: one object a key. One hash table of our own whose reads take no
+//     lock and do not allocate; writers lock their stripe of buckets only,
+//     and on amd64 overwriting an existing key takes no lock at all (a CAS
+//     on the object's own sequence word) and does not allocate.
 //   - [OrderedSet]: one object a key, in key order (one tidwall/btree by
 //     default, like ETS; with [WithShards] one per shard, merged on ordered
 //     reads): First, Last, Next and Prev (from keys not in the table too)
@@ -24,7 +26,8 @@
 // Keys are spread over shards by a hash seeded per table (hash/maphash).
 // [WithShards] sets the shard count (default [DefaultShards], four per P,
 // except [OrderedSet], which defaults to one shard because its ordered reads
-// merge all shards: see its doc for the trade-off).
+// merge all shards: see its doc for the trade-off). A [Set] rounds it up to
+// a power of two: its shards are stripes of one table's buckets.
 //
 // # ETS and Go names
 //
@@ -63,9 +66,10 @@
 // Delete, DeleteObject, Take, UpdateCounter, UpdateElement, Update) is
 // atomic and isolated: a reader sees an object before or after a write,
 // never half of it. InsertList and InsertNewList are atomic and isolated
-// too: they lock every shard they touch, in ascending order, and a [Set]
-// reader, which takes no lock, retries around them with a per-shard
-// sequence lock, so it never sees part of a list.
+// too: they lock every shard they touch, in ascending order; in a [Set]
+// they also hold every object of the list for writing before they release
+// any (two-phase locking), and a reader, which takes no lock, waits on an
+// object held for writing, so it never sees part of a list.
 //
 // Iteration (All, Backward, Range, Select, SelectCount) is not a snapshot.
 // It visits one shard at a time (ordered tables: a chunk of one shard at a

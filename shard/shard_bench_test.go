@@ -145,15 +145,18 @@ func runDisjoint(b *testing.B, m kv) {
 		m.store(k, i)
 	}
 	var g atomic.Uint64
-	stride := uint64(runtime.GOMAXPROCS(0))
+	per := uint64(benchKeys / runtime.GOMAXPROCS(0)) // keys of one goroutine: a block of its own
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		id := g.Add(1) - 1
-		n := 0
-		for i := uint64(0); pb.Next(); i++ {
+		base := (g.Add(1) - 1) % uint64(runtime.GOMAXPROCS(0)) * per
+		n, j := 0, uint64(0)
+		for pb.Next() {
 			n++
-			m.store(benchKeyStrs[(i*stride+id)&(benchKeys-1)], n)
+			if j++; j == per {
+				j = 0
+			}
+			m.store(benchKeyStrs[base+j], n)
 		}
 	})
 }

@@ -9,20 +9,21 @@ import (
 	"github.com/elixirscope-go/foundation/internal/atomicx"
 )
 
-// table is the hash table of one [Set] shard: buckets of entry pointers,
-// read without a lock, written by one writer at a time (the shard's mutex).
+// table is the hash table of a [Set]: buckets of entry pointers, read
+// without a lock. Writers of a bucket hold the mutex of its stripe; on
+// amd64 an overwrite of an existing entry needs only the entry's own lock.
 //
-// Why not xsync.MapOf, which the shards used before: MapOf allocates a new
+// Why not xsync.MapOf, which the Set used before: MapOf allocates a new
 // entry on every Store, so that overwriting a key costs an allocation and
-// the garbage it makes, and a Set shard wrapped every key in a struct that
-// carried its hash. Here an entry is allocated once per key and, on amd64
-// without the race detector, overwritten in place under a per-entry
-// sequence word (see [entry]); the hash the Set computed to pick the shard
-// is the hash the table uses, with no wrapper. Everything a writer changes is
-// published with release stores that readers check, and a table is never
-// changed in a way that a reader holding a stale pointer to it could
-// misread: growing builds a new table, and the shard's sequence lock tells
-// readers that raced with it to retry.
+// the garbage it makes, and sharding it meant a second level of tables
+// with a key wrapper that carried the hash. Here an entry is allocated once
+// per key and, on amd64 without the race detector, overwritten in place
+// under its sequence word (see [entry]). Everything a writer changes is
+// published with release stores. A table is never changed in a way that a
+// reader holding a stale pointer to it could misread: growth builds a new
+// table that shares the entries, so an in-place write reaches both, and a
+// removed entry is marked dead, so a reader who reaches it through the old
+// table looks again.
 type table[K comparable, V any] struct {
 	buckets []bucket[K, V]
 	mask    uint64 // len(buckets)-1; len is a power of two
@@ -33,10 +34,12 @@ type table[K comparable, V any] struct {
 const slotsPerBucket = 6
 
 // growLoad is the average number of objects a bucket holds before the table
-// doubles (2/3 of its slots, so that few buckets overflow).
+// doubles (2/3 of its slots, so that few buckets overflow). Each stripe
+// checks its own share after an insert.
 const growLoad = 4
 
-// minBuckets is the size of a new or emptied table.
+// minBuckets is the least size of a table (a Set's is also never below its
+// stripe count, so that a bucket belongs to one stripe).
 const minBuckets = 4
 
 // bucket is one cache line of a table. Byte i of meta is the tag of
@@ -270,15 +273,24 @@ func (b *bucket[K, V]) remove(i int) {
 // never move within a table).
 func (t *table[K, V]) each(f func(*entry[K, V]) bool) bool {
 	for bi := range t.buckets {
-		for b := &t.buckets[bi]; b != nil; b = b.next.Load() {
-			meta := b.meta.Load()
-			for i := range slotsPerBucket {
-				if meta>>(8*i)&0xff == 0 {
-					continue
-				}
-				if e := b.slots[i].Load(); e != nil && !f(e) {
-					return false
-				}
+		if !t.buckets[bi].each(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// each calls f for every entry of b and its overflow chain until f returns
+// false.
+func (b *bucket[K, V]) each(f func(*entry[K, V]) bool) bool {
+	for ; b != nil; b = b.next.Load() {
+		meta := b.meta.Load()
+		for i := range slotsPerBucket {
+			if meta>>(8*i)&0xff == 0 {
+				continue
+			}
+			if e := b.slots[i].Load(); e != nil && !f(e) {
+				return false
 			}
 		}
 	}

@@ -56,7 +56,7 @@ func TestSetGrowAndDelete(t *testing.T) {
 		}
 	}
 	require.Equal(t, n-(n+2)/3, s.Len())
-	tab := s.shards[0].tab.Load()
+	tab := s.tab.Load()
 	require.LessOrEqual(t, uint64(s.Len()), uint64(len(tab.buckets))*growLoad)
 	require.Less(t, tab.overflow(), len(tab.buckets)/4, "overflow chains stay short")
 	seen := 0
@@ -72,10 +72,10 @@ func TestSetGrowAndDelete(t *testing.T) {
 	for i := range n {
 		s.Insert(i, "x")
 	}
-	require.Equal(t, len(tab.buckets)*2, len(s.shards[0].tab.Load().buckets), "one doubling for the third of keys that came back")
+	require.Equal(t, len(tab.buckets)*2, len(s.tab.Load().buckets), "one doubling for the third of keys that came back")
 	s.DeleteAllObjects()
 	require.Equal(t, 0, s.Len())
-	require.Equal(t, minBuckets, len(s.shards[0].tab.Load().buckets))
+	require.Equal(t, minBuckets, len(s.tab.Load().buckets))
 }
 
 func TestSetOverwriteAllocs(t *testing.T) {
@@ -181,17 +181,30 @@ func TestSetNoTornValues(t *testing.T) {
 	require.Equal(t, stable, s.Len())
 }
 
-// TestSetGrowthBumpsSeq: a reader that loaded the old table must see the
-// shard's sequence change once a write has gone to the new one, or it could
-// return a key deleted from the new table after the growth.
-func TestSetGrowthBumpsSeq(t *testing.T) {
+// TestSetStaleTableSeesRemoval: a reader or a lock-free writer that still
+// holds the table of before a growth finds a removed object dead, not
+// present, and the lock-free overwrite refuses it.
+func TestSetStaleTableSeesRemoval(t *testing.T) {
 	s, err := NewSet[int, int](WithShards(1))
 	require.NoError(t, err)
-	sh := &s.shards[0]
-	q, tab := sh.seq.Load(), sh.tab.Load()
-	for i := 0; sh.tab.Load() == tab; i++ {
+	s.Insert(-1, 7)
+	h := s.hash(-1)
+	old := s.tab.Load()
+	for i := 0; s.tab.Load() == old; i++ {
 		s.Insert(i, i)
 	}
-	require.NotEqual(t, q, sh.seq.Load())
-	require.Zero(t, sh.seq.Load()&1, "growth leaves the sequence even")
+	e := old.find(h, -1)
+	require.NotNil(t, e, "the old table still holds the entry")
+	v, ok := s.value(e)
+	require.True(t, ok)
+	require.Equal(t, 7, v)
+	s.Delete(-1)
+	_, ok = s.Lookup(-1)
+	require.False(t, ok)
+	if atomicx.InPlace {
+		require.True(t, e.dead())
+		_, ok = s.value(e)
+		require.False(t, ok, "a removed entry reads as gone")
+		require.False(t, e.tryOverwrite(8), "a removed entry takes no write")
+	}
 }
