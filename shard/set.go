@@ -40,7 +40,7 @@ type stripe struct {
 // Every method is safe for concurrent use. Reads ([Set.Lookup], [Set.Member])
 // take no lock and do not allocate. Overwriting a key does not allocate
 // either on amd64, and takes no lock there: the value is rewritten in place
-// by the writer that owns the object's sequence word (see [entry]);
+// by the writer that holds the object's own sequence lock;
 // elsewhere, and under the race detector, a write publishes a new copy of
 // the object under its stripe's mutex. Single-object operations are atomic
 // and isolated; so are [Set.InsertList] and [Set.InsertNewList] (a reader
