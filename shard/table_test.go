@@ -208,3 +208,42 @@ func TestSetStaleTableSeesRemoval(t *testing.T) {
 		require.False(t, e.tryOverwrite(8), "a removed entry takes no write")
 	}
 }
+
+// TestSetTakeVersusOverwrite races lock-free overwrites of one key with
+// Take and a put-back by InsertNew. A write that returned must not be lost:
+// right after its Insert(k, i), the writer reads k and must find a value
+// >= i. (A value taken before the write and put back afterwards cannot
+// come back: InsertNew finds the key present again.) A write that landed in
+// the entry Take had just removed would be lost, and the put-back of the
+// older value would show it.
+func TestSetTakeVersusOverwrite(t *testing.T) {
+	s, err := NewSet[int, int](WithShards(1))
+	require.NoError(t, err)
+	const k = 1
+	s.Insert(k, 0)
+	rounds := 200_000
+	if raceEnabled {
+		rounds = 20_000
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			if v, ok := s.Take(k); ok {
+				s.InsertNew(k, v)
+			}
+		}
+	}()
+	for i := 1; i <= rounds; i++ {
+		s.Insert(k, i)
+		if v, ok := s.Lookup(k); ok && v < i {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatalf("write %d lost: read %d after it", i, v)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+}
