@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -192,5 +193,60 @@ func TestRecordAllocMorePsThanStripes(t *testing.T) {
 	}
 	if st := es.Stats(); st.Bytes != want || st.Len != 2000 {
 		t.Fatalf("Stats: %d events, %d bytes; want 2000, %d", st.Len, st.Bytes, want)
+	}
+}
+
+// TestEvictionsSettleLate: evictions are settled evictLag evictions later
+// (evictCell). Stats counts the pending ones as settled: its byte count is
+// exact, and an event pruned in place and then evicted, still pending,
+// counts as pruned, not evicted.
+func TestEvictionsSettleLate(t *testing.T) {
+	f, err := New(WithEventCapacity(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	es := f.Events()
+	now := time.Now().UnixNano()
+	for i := range 64 {
+		ev := Event{Type: "t", Time: now, Data: []byte(fmt.Sprint(i))}
+		if i == 10 {
+			ev.Time = 1 // older than its neighbours: pruned in place
+		}
+		if _, err := es.Store(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := es.PruneBefore(2); n != 1 {
+		t.Fatalf("PruneBefore pruned %d, want 1", n)
+	}
+	for i := range 11 { // evict IDs 1-11: the pruned one (11) last
+		if _, err := es.Store(Event{Type: "u", Time: now, Data: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := 0
+	for i := range es.evict {
+		for j := range es.evict[i].recs {
+			if es.evict[i].recs[j].Load() != nil {
+				pending++
+			}
+		}
+	}
+	if pending == 0 {
+		t.Fatal("no eviction pending: the test does not test what it says")
+	}
+	var want int64
+	for id := es.ring.First(); id < es.ring.Next(); id++ {
+		if e, err := es.Get(id); err == nil {
+			want += int64(len(e.Type)+len(e.CorrelationID)+len(e.Data)) + recordOverhead
+		}
+	}
+	st := es.Stats()
+	if st.Stored != 75 || st.Pruned != 1 || st.Evicted != 10 || st.Len != 64 || st.Bytes != want {
+		t.Fatalf("Stats %+v, want 75 stored, 1 pruned, 10 evicted, 64 held, %d bytes", st, want)
+	}
+	if got := es.evictedCount(); got != 10 {
+		t.Fatalf("evictedCount %d, want 10", got)
 	}
 }

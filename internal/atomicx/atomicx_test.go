@@ -21,6 +21,8 @@ func TestLayout(t *testing.T) {
 	if u32.Load() != 43 {
 		t.Fatal("StoreRelease32 not seen by Load")
 	}
+	PrefetchWrite(unsafe.Pointer(&u)) // a hint: no effect to observe, but it must not fault
+	PrefetchWrite(nil)
 	StoreRelease(&u, 42)
 	if u.Load() != 42 {
 		t.Fatal("StoreRelease not seen by Load")

@@ -23,6 +23,15 @@ func storeRel64(addr *uint64, val uint64)
 //go:noescape
 func storeRel32(addr *uint32, val uint32)
 
+//go:noescape
+func prefetchW(addr unsafe.Pointer)
+
+// PrefetchWrite asks the CPU to bring the cache line at p into its caches,
+// ready to be written (x86 PREFETCHW), without waiting for it: a hint that
+// never faults and never blocks, for memory the caller will write soon but
+// not yet. A no-op where it is not supported and under the race detector.
+func PrefetchWrite(p unsafe.Pointer) { prefetchW(p) }
+
 // StoreRelease32 is [StoreRelease] for a 32-bit word.
 func StoreRelease32(p *atomic.Uint32, v uint32) {
 	storeRel32((*uint32)(unsafe.Pointer(p)), v)

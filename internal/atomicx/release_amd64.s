@@ -18,3 +18,12 @@ TEXT ·storeRel32(SB), NOSPLIT, $0-12
 	MOVL val+8(FP), BX
 	MOVL BX, 0(AX)
 	RET
+
+// func prefetchW(addr unsafe.Pointer)
+//
+// PREFETCHW: fetch the line in a writable state. A hint: never faults,
+// never waits.
+TEXT ·prefetchW(SB), NOSPLIT, $0-8
+	MOVQ addr+0(FP), AX
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x08 // PREFETCHW (AX): the Go assembler has no mnemonic for it
+	RET
