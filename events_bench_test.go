@@ -20,8 +20,11 @@ import (
 //
 //	impl=foundation  the EventStore (ring + sharded sorted bags)
 //	impl=mutex       one mutex around a ring slice and two maps of ID slices
-//	impl=genserver   a goroutine owning the same state, called over a channel
-//	                 (the literal port of the original GenServer)
+//	impl=genserver   a goroutine owning the mutex design's state, called over
+//	                 a channel: the GenServer pattern with efficient state. The
+//	                 literal port of the original GenServer (its maps, lists
+//	                 and telemetry cast) is bench/genserver, compared in
+//	                 `cd bench && go run ./cmd/seedtable`.
 
 const benchCap = 100_000
 
