@@ -3,7 +3,9 @@ package shard
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,15 @@ import (
 	"github.com/elixirscope-go/foundation/internal/atomicx"
 	"github.com/stretchr/testify/require"
 )
+
+// soak is SHARD_SOAK (default 1): a multiplier of the rounds of the
+// lock-free tests below, for longer runs outside CI (SHARD_SOAK=50).
+func soak() int {
+	if n, err := strconv.Atoi(os.Getenv("SHARD_SOAK")); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
 
 func TestTagMatches(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -116,7 +127,7 @@ func TestSetNoTornValues(t *testing.T) {
 	var bad atomic.Value
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	rounds := 20_000
+	rounds := 20_000 * soak()
 	if raceEnabled {
 		rounds = 2_000
 	}
@@ -221,7 +232,7 @@ func TestSetTakeVersusOverwrite(t *testing.T) {
 	require.NoError(t, err)
 	const k = 1
 	s.Insert(k, 0)
-	rounds := 200_000
+	rounds := 200_000 * soak()
 	if raceEnabled {
 		rounds = 20_000
 	}
