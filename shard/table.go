@@ -55,10 +55,10 @@ type bucket[K comparable, V any] struct {
 // When [atomicx.InPlace], val is rewritten in place by the writer that owns
 // seq (see seqLocked), and readers check seq around their copy (a sequence
 // lock). Otherwise a write publishes a new entry in the slot, under the
-// shard mutex, so that a published entry's val never changes and seq stays
-// 0.
+// stripe's mutex, so that a published entry's val never changes (seq then
+// only marks the objects of a list insert held for writing).
 //
-// h is the low half of the key's hash: all that picks a bucket (a shard
+// h is the low half of the key's hash: all that picks a bucket (a table
 // never has 2^32 buckets) and the tag, so growth needs no rehash. With the
 // 32-bit sequence word it fills one 8-byte word: a string key and an int
 // value make a 32-byte entry, the size xsync.MapOf's entries have.
@@ -75,8 +75,8 @@ const (
 	metaUsed = 1<<(8*slotsPerBucket) - 1 // the bytes of meta that describe slots
 )
 
-// tagOf is the tag byte of hash h: bits 24-30, independent of the bits that
-// pick the shard (the top 32, multiply-shifted) and the bucket (the lowest).
+// tagOf is the tag byte of hash h: bits 24-30, apart from the low bits that
+// pick the bucket (and so the stripe), up to tables of 2^24 buckets.
 func tagOf(h uint32) uint64 { return uint64(h>>24&0x7f | 0x80) }
 
 // matches returns one bit 7 of each byte of meta equal to tag (and maybe a
@@ -138,7 +138,7 @@ func nextSeq(s uint32) uint32 {
 }
 
 // read copies e's value. ok is false while a writer is rewriting it in
-// place or after e was removed: the caller waits for the shard's writer
+// place or after e was removed: the caller waits for the stripe's writer
 // and looks again.
 func (e *entry[K, V]) read() (v V, ok bool) {
 	s := e.seq.Load()
@@ -165,7 +165,7 @@ func (t *table[K, V]) locate(h uint32, k K) (*bucket[K, V], int) {
 
 // lock takes e's write lock and returns the free sequence it took it at.
 // When [atomicx.InPlace], a lock-free overwrite ([Set.Insert]'s fast path)
-// takes the lock with a CAS, and a writer holding the shard mutex takes it
+// takes the lock with a CAS, and a writer holding the stripe's mutex takes it
 // here, spinning only while such an overwrite copies its value (e is in the
 // table, so it is not dead). Readers are not held up until the holder
 // writes. Otherwise entries are immutable and lock does nothing.
@@ -215,7 +215,7 @@ func (e *entry[K, V]) tryOverwrite(v V) bool {
 
 // set overwrites the value of the entry in b.slots[i], which the caller
 // has locked at sequence s (see [entry.lock]), and unlocks it. Writers
-// holding the shard mutex only.
+// holding the stripe's mutex only.
 func (b *bucket[K, V]) set(i int, s uint32, v V) {
 	e := b.slots[i].Load()
 	if atomicx.InPlace {
@@ -256,7 +256,7 @@ func (t *table[K, V]) add(e *entry[K, V]) bool {
 // locked for good: a lock-free overwrite that still holds a pointer to it
 // fails and goes the locked way, which finds the key absent. The tag goes
 // first, so that a reader who still sees the tag finds the entry or nil
-// (and compares keys anyway). Writers holding the shard mutex only.
+// (and compares keys anyway). Writers holding the stripe's mutex only.
 func (b *bucket[K, V]) remove(i int) {
 	e := b.slots[i].Load()
 	atomicx.StoreRelease(&b.meta, b.meta.Load()&^(0xff<<(8*i)))
