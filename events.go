@@ -87,14 +87,14 @@ type EventStats struct {
 // it to stLive once both indexes hold it. It leaves by one of:
 //   - the pruner's CAS stLive → stPruned (a logical prune: hidden, unindexed,
 //     still in the ring until the ring overwrites or removes it);
-//   - the ring's OnDiscard, which swaps in stGone: at once for a removal, in
-//     a batch of up to evictBatch for an eviction (see evictCell). If it took
+//   - the ring's OnDiscard, which swaps in stGone: at once for a removal,
+//     evictLag evictions later for an eviction (see evictCell). If it took
 //     the record from stLive, the indexes forget it lazily (no query looks
 //     below the ring's First); from stIndexing, the Store that is still
 //     indexing sees its CAS fail and unindexes it itself; from stPruned, it
 //     counts the event as pruned, not evicted.
 //
-// A record that the ring evicted but whose batch is not settled yet may
+// A record that the ring evicted but that is not settled yet may
 // still go stIndexing → stLive or stLive → stPruned: the ring no longer
 // holds it, so no reader reaches it, and the settling swap then sees the
 // state that counts. So an index entry never outlives its event, whatever
@@ -169,14 +169,14 @@ const evictLag = 16
 // other work. Prefetched evictLag evictions ahead, the line is in the cache
 // when its turn comes.
 //
-// Only the goroutine pinned to the cell's P writes it: recs and n, with
-// seq odd meanwhile. Stats reads the pending records under seq
+// Only the goroutine pinned to the cell's P writes it. seq is twice the
+// evictions so far, odd while one is being recorded; the next goes to
+// recs[seq/2%evictLag]. Stats reads the pending records under seq
 // (pendingEvictions) to count them as settled.
 type evictCell struct {
 	seq  atomic.Uint64
-	n    atomic.Uint64 // evictions so far; the next goes to recs[n%evictLag]
 	recs [evictLag]atomic.Pointer[record]
-	_    [pad.CacheLine - (16+evictLag*8)%pad.CacheLine]byte // cells of different Ps on different lines
+	_    [pad.CacheLine - (8+evictLag*8)%pad.CacheLine]byte // cells of different Ps on different lines
 }
 
 // EventStore is the bounded in-memory event store of a Foundation: a sharded
@@ -506,18 +506,13 @@ func (s *EventStore) onDiscard(id uint64, r *record, why ring.Reason) {
 		if pid < len(s.evict) {
 			atomicx.PrefetchWrite(unsafe.Pointer(r))
 			c := &s.evict[pid]
-			q, n := c.seq.Load(), c.n.Load()
-			slot := &c.recs[n&(evictLag-1)]
+			q := c.seq.Load()
+			slot := &c.recs[q/2&(evictLag-1)]
 			atomicx.StoreRelease(&c.seq, q+1)
 			if old := slot.Load(); old != nil {
-				if old.state.Swap(stGone) == stPruned {
-					s.overwrittenPruned.Add(1)
-				}
-				b := &s.bytes[pid].n
-				atomicx.StoreRelease(b, b.Load()-uint64(old.size()))
+				s.settle(old, why) // its line prefetched evictLag evictions ago
 			}
 			atomicx.StorePointerBeforeRelease(slot, r)
-			atomicx.StoreRelease(&c.n, n+1)
 			atomicx.StoreRelease(&c.seq, q+2)
 			procpin.Unpin()
 			return

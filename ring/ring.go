@@ -321,11 +321,8 @@ func (b *Buffer[T]) pushSlow(ctx context.Context, v *T) (uint64, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}
-	if b.policy == DropOldest {
-		s := b.head.Add(1) - 1
-		b.store(s, v)
-		return s, nil
-	}
+	// Here the policy is DropNewest or Block: Push and PushContext took the
+	// DropOldest path for every non-nil item while open (closed never reopens).
 	s, err := b.claim(ctx, 1)
 	if err != nil {
 		return 0, err

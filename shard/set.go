@@ -212,7 +212,8 @@ func (s *Set[K, V]) Insert(k K, v V) {
 	st.mu.Lock()
 	t := s.tab.Load()
 	if b, i := t.locate(h, k); b != nil {
-		b.set(i, b.slots[i].Load().lock(), v)
+		q := b.slots[i].Load().lock()
+		b.rewrite(i, q, v).release(q)
 		st.mu.Unlock()
 		return
 	}
@@ -291,22 +292,11 @@ func (s *Set[K, V]) writeList(t *table[K, V], objs []Object[K, V], hs []uint32) 
 			hold = append(hold, held[K, V]{e, 0})
 			continue
 		}
-		if !atomicx.InPlace { // publish a held copy; the old one is left to readers that have it
-			e := b.slots[i].Load()
-			ne := &entry[K, V]{h: h, key: e.key, val: o.Value}
-			ne.seq.Store(seqLocked | seqWriting)
-			b.slots[i].Store(ne)
-			hold = append(hold, held[K, V]{ne, 0})
-			continue
-		}
-		e := b.slots[i].Load()
-		q := e.lock()
-		atomicx.StoreRelease32(&e.seq, q|seqLocked|seqWriting)
-		e.val = o.Value
-		hold = append(hold, held[K, V]{e, q})
+		q := b.slots[i].Load().lock()
+		hold = append(hold, held[K, V]{b.rewrite(i, q, o.Value), q})
 	}
 	for _, x := range hold {
-		atomicx.StoreRelease32(&x.e.seq, nextSeq(x.q))
+		x.e.release(x.q)
 	}
 }
 
@@ -323,7 +313,14 @@ func (s *Set[K, V]) InsertList(objs []Object[K, V]) {
 	s.lockStripes(idx)
 	s.writeList(s.tab.Load(), objs, hs)
 	s.unlockStripes(idx)
-	s.growIfFull(s.stripeOf(hs[0]))
+	s.growStripes(idx)
+}
+
+// growIfFull for each stripe in idx: a list may have filled any of them.
+func (s *Set[K, V]) growStripes(idx []int) {
+	for _, i := range idx {
+		s.growIfFull(&s.stripes[i])
+	}
 }
 
 // InsertNew stores {k, v} only if key k is absent, and reports whether it did
@@ -363,7 +360,7 @@ func (s *Set[K, V]) InsertNewList(objs []Object[K, V]) bool {
 	}
 	s.writeList(t, objs, hs)
 	s.unlockStripes(idx)
-	s.growIfFull(s.stripeOf(hs[0]))
+	s.growStripes(idx)
 	return true
 }
 
@@ -399,7 +396,7 @@ func (s *Set[K, V]) DeleteObjectFunc(k K, match func(V) bool) bool {
 	e := b.slots[i].Load()
 	q := e.lock()
 	if !match(e.val) {
-		e.unlock(q)
+		e.release(q)
 		return false
 	}
 	del(st, b, i)
@@ -471,7 +468,7 @@ func (s *Set[K, V]) modify(k K, f func(old V, ok bool) (V, bool)) (V, bool) {
 	defer func() { // f may be the caller's code: a panic must leave nothing locked
 		if r := recover(); r != nil {
 			if e != nil {
-				e.unlock(q)
+				e.release(q)
 			}
 			st.mu.Unlock()
 			panic(r)
@@ -480,9 +477,9 @@ func (s *Set[K, V]) modify(k K, f func(old V, ok bool) (V, bool)) (V, bool) {
 	nv, store := f(old, b != nil)
 	switch {
 	case b != nil && store:
-		b.set(i, q, nv)
+		b.rewrite(i, q, nv).release(q)
 	case b != nil:
-		e.unlock(q)
+		e.release(q)
 	case store:
 		addNew(t, st, &entry[K, V]{h: h, key: k, val: nv})
 	}
@@ -579,23 +576,23 @@ func (s *Set[K, V]) SelectDelete(pred func(K, V) bool) int {
 	n := 0
 	for i := range s.stripes {
 		st := &s.stripes[i]
-		var cand []hkey[K]
-		s.eachObject(i, func(k K, v V) bool {
-			if pred(k, v) {
-				cand = append(cand, hkey[K]{uint64(s.hash(k)), k})
+		var cand []*entry[K, V]
+		s.each(i, func(e *entry[K, V]) bool {
+			if v, ok := s.value(e); ok && pred(e.key, v) {
+				cand = append(cand, e)
 			}
 			return true
 		})
 		for _, c := range cand {
 			st.mu.Lock()
-			if b, j := s.tab.Load().locate(uint32(c.h), c.k); b != nil {
+			if b, j := s.tab.Load().locate(c.h, c.key); b != nil {
 				e := b.slots[j].Load()
 				q := e.lock()
-				if pred(c.k, e.val) {
+				if pred(e.key, e.val) {
 					del(st, b, j)
 					n++
 				} else {
-					e.unlock(q)
+					e.release(q)
 				}
 			}
 			st.mu.Unlock()

@@ -183,13 +183,6 @@ func (e *entry[K, V]) lock() uint32 {
 	}
 }
 
-// unlock releases the lock taken at sequence s without a write.
-func (e *entry[K, V]) unlock(s uint32) {
-	if atomicx.InPlace {
-		atomicx.StoreRelease32(&e.seq, nextSeq(s))
-	}
-}
-
 // kill marks e, which the caller has locked, removed (see [bucket.remove]).
 func (e *entry[K, V]) kill() {
 	if atomicx.InPlace {
@@ -213,24 +206,36 @@ func (e *entry[K, V]) tryOverwrite(v V) bool {
 	return true
 }
 
-// set overwrites the value of the entry in b.slots[i], which the caller
-// has locked at sequence s (see [entry.lock]), and unlocks it. Writers
-// holding the stripe's mutex only.
-func (b *bucket[K, V]) set(i int, s uint32, v V) {
+// rewrite writes v as the value of the entry in b.slots[i], which the
+// caller has locked at sequence s (see [entry.lock]), and leaves it held
+// for writing: readers wait until [entry.release]. In place when
+// [atomicx.InPlace]; otherwise the slot gets a new entry, published held,
+// and the old one is left to the readers that already have it. It returns
+// the entry to release. Writers holding the stripe's mutex only.
+func (b *bucket[K, V]) rewrite(i int, s uint32, v V) *entry[K, V] {
 	e := b.slots[i].Load()
 	if atomicx.InPlace {
 		atomicx.StoreRelease32(&e.seq, s|seqLocked|seqWriting)
 		e.val = v
-		atomicx.StoreRelease32(&e.seq, nextSeq(s))
-		return
+		return e
 	}
-	b.slots[i].Store(&entry[K, V]{h: e.h, key: e.key, val: v})
+	ne := &entry[K, V]{h: e.h, key: e.key, val: v}
+	ne.seq.Store(seqLocked | seqWriting)
+	b.slots[i].Store(ne)
+	return ne
 }
 
+// release ends a lock or hold of e taken at free sequence s ([entry.lock],
+// [bucket.rewrite], or a list insert adding e held): other writers may take
+// it, and readers see its value. (Without [atomicx.InPlace], lock took
+// nothing; the store is then harmless: seq only goes to nextSeq(0), where a
+// released entry's already is.)
+func (e *entry[K, V]) release(s uint32) { atomicx.StoreRelease32(&e.seq, nextSeq(s)) }
+
 // add puts a new entry in the first free slot of k's chain, adding an
-// overflow bucket when the chain is full. The key must be absent. It
-// reports whether it allocated a bucket. Writers only.
-func (t *table[K, V]) add(e *entry[K, V]) bool {
+// overflow bucket when the chain is full. The key must be absent. Writers
+// only.
+func (t *table[K, V]) add(e *entry[K, V]) {
 	b := &t.buckets[uint64(e.h)&t.mask]
 	for {
 		meta := b.meta.Load()
@@ -238,7 +243,7 @@ func (t *table[K, V]) add(e *entry[K, V]) bool {
 			i := bits.TrailingZeros64(free) >> 3
 			atomicx.StorePointerBeforeRelease(&b.slots[i], e)
 			atomicx.StoreRelease(&b.meta, meta|tagOf(e.h)<<(8*i))
-			return false
+			return
 		}
 		nb := b.next.Load()
 		if nb == nil {
@@ -246,7 +251,7 @@ func (t *table[K, V]) add(e *entry[K, V]) bool {
 			nb.slots[0].Store(e)
 			nb.meta.Store(tagOf(e.h))
 			b.next.Store(nb)
-			return true
+			return
 		}
 		b = nb
 	}
