@@ -63,41 +63,57 @@ func listDir(dir string) (snaps, segs []uint64, err error) {
 	return snaps, segs, nil
 }
 
-// lockDir creates dir if missing and takes an exclusive, non-blocking flock
-// on dir/LOCK.
-func lockDir(dir string) (*os.File, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, &PathError{Op: "open", Path: dir, Err: ErrDir, Cause: err}
+// lockDir creates dir if missing (mode dmode), opens it (the store keeps
+// the handle to notice a deleted directory), registers it in held and takes
+// an exclusive, non-blocking flock on dir/LOCK.
+func lockDir(dir string, dmode, fmode os.FileMode) (lock, dirf *os.File, key string, err error) {
+	fail := func(err error) error { return &PathError{Op: "open", Path: dir, Err: ErrDir, Cause: err} }
+	if err := os.MkdirAll(dir, dmode); err != nil {
+		return nil, nil, "", fail(err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	key, err = filepath.Abs(dir)
 	if err != nil {
-		return nil, &PathError{Op: "open", Path: dir, Err: ErrDir, Cause: err}
+		return nil, nil, "", fail(err)
 	}
+	if _, busy := held.LoadOrStore(key, struct{}{}); busy {
+		return nil, nil, "", &PathError{Op: "open", Path: dir, Err: ErrLocked, Cause: errors.New("open in this process")}
+	}
+	defer func() {
+		if err != nil {
+			held.Delete(key)
+		}
+	}()
+	dirf, err = os.Open(dir)
+	if err != nil {
+		return nil, nil, "", fail(err)
+	}
+	if fi, err := dirf.Stat(); err != nil || !fi.IsDir() {
+		dirf.Close()
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, nil, "", fail(err)
+	}
+	f, err := openExisting(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE)
+	if err != nil {
+		dirf.Close()
+		return nil, nil, "", fail(err)
+	}
+	_ = f.Chmod(fmode)
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
+		dirf.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, &PathError{Op: "open", Path: dir, Err: ErrLocked}
+			return nil, nil, "", &PathError{Op: "open", Path: dir, Err: ErrLocked}
 		}
-		return nil, &PathError{Op: "open", Path: dir, Err: ErrDir, Cause: err}
+		return nil, nil, "", fail(err)
 	}
-	return f, nil
+	return f, dirf, key, nil
 }
 
 func unlockDir(f *os.File) error {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -135,36 +151,39 @@ func decodeSnapshot(b []byte) (version uint64, unixNano int64, payload []byte, e
 	return binary.LittleEndian.Uint64(b[8:]), int64(binary.LittleEndian.Uint64(b[16:])), payload, nil
 }
 
-// writeSnapshotFile writes image durably as dir/snap-<v>.cfg: temp file,
-// fsync, rename, fsync dir.
-func writeSnapshotFile(dir string, v uint64, image []byte, nosync bool) error {
-	final := filepath.Join(dir, snapName(v))
+// writeSnapshot writes image durably as snap-<v>.cfg: a new temp file
+// (O_EXCL|O_NOFOLLOW), fsync, rename, fsync of the directory.
+func (d *disk) writeSnapshot(v uint64, image []byte) error {
+	final := snapName(v)
 	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	_ = os.Remove(d.path(tmp)) // a leftover of a failed attempt (never followed: Remove unlinks a symlink itself)
+	f, err := d.create(tmp, 0)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(image)
-	if err == nil && !nosync {
-		err = f.Sync()
+	if err = d.fail("write", tmp); err == nil {
+		_, err = f.Write(image)
+	}
+	if err == nil && !d.nosync {
+		if err = d.fail("sync", tmp); err == nil {
+			err = f.Sync()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, final)
+		err = d.rename(tmp, final)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = os.Remove(d.path(tmp))
 		return err
 	}
-	if nosync {
-		return nil
-	}
-	return syncDir(dir)
+	return d.syncDir()
 }
 
-// quarantine renames a damaged file to <name>.corrupt so later opens skip it.
-func quarantine(dir, name string) {
-	_ = os.Rename(filepath.Join(dir, name), filepath.Join(dir, name+".corrupt"))
+// quarantine renames a damaged file to <name>.corrupt so later opens skip
+// it and the evidence is kept.
+func (d *disk) quarantine(name string) error {
+	return d.rename(name, name+".corrupt")
 }

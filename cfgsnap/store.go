@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +51,18 @@ type Options[T any] struct {
 	// NoSync skips every fsync: durable against a process crash, not
 	// against a machine crash. For benchmarks and tests only.
 	NoSync bool
+	// GroupReadable creates the directory 0750 and its files 0640 instead
+	// of the private default, 0700 and 0600.
+	GroupReadable bool
+	// OnProblem, when set, is called once per problem the store meets while
+	// running (a log write or fsync that failed, a deleted directory, a
+	// snapshot it could not write, the repair of the log). It is called by
+	// the writer that met the problem, with the store's commit lock held: it
+	// must return quickly and must not call the Store. [Store.Problem] reads
+	// the current problem at any time.
+	OnProblem func(error)
+
+	fault faultFunc // tests: fails chosen file-system operations
 }
 
 // Kind tells what made a [Change].
@@ -150,7 +162,14 @@ type Store[T any] struct {
 	mu        sync.Mutex // writer lock: head, pendBuf, pendItems, broken
 	pendBuf   []byte     // encoded records accepted but not yet written
 	pendItems []*pending[T]
-	broken    error // sticky: a log write failed and could not be undone
+	broken    error // a log write failed and the log is not repaired yet; changes are refused
+	gone      bool  // broken is ErrDirGone: no repair is tried
+
+	probMu    sync.Mutex
+	problem   error // the current problem while running, nil when healthy
+	recProb   error // the losses of recovery, nil when none
+	onProblem func(error)
+	secrets   []*field // leaf fields tagged secret: never written to Dir
 
 	commitMu sync.Mutex // group-commit leader lock (durable): d, cur, notification order
 	d        *disk
@@ -181,7 +200,11 @@ type pending[T any] struct {
 // disk is the durable state, owned by the holder of commitMu.
 type disk struct {
 	dir    string
+	key    string   // dir's absolute path, the key in held
+	dirf   *os.File // the directory, open: fsync'd, and fstat'ed to notice its deletion
 	lock   *os.File
+	fault  faultFunc
+	fmode  os.FileMode
 	log    *os.File // active segment, O_APPEND
 	start  uint64   // first version of the active segment
 	size   int64    // bytes of the active segment known good
@@ -197,12 +220,26 @@ type disk struct {
 // value for a memory-only store and for a fresh directory; Problems is
 // empty when the directory was clean.
 type Recovery struct {
-	SnapshotVersion  uint64   // version of the snapshot recovery started from (0: the initial value)
-	Version          uint64   // version recovered
-	Replayed         int      // log records applied after the snapshot
-	TruncatedBytes   int64    // bytes cut from a torn or corrupt log tail
-	CorruptSnapshots int      // snapshot files skipped (renamed to *.corrupt)
-	Problems         []string // human-readable description of every loss
+	SnapshotVersion  uint64 // version of the snapshot recovery started from (0: the initial value)
+	Version          uint64 // version recovered
+	Replayed         int    // log records applied after the snapshot
+	TruncatedBytes   int64  // bytes cut from a torn log tail (a write a crash interrupted)
+	Superseded       int64  // bytes of records void because a later segment superseded them (never acknowledged)
+	CorruptSnapshots int    // snapshot files skipped (renamed to *.corrupt)
+	// LostFirst … LostLast are the versions that media damage made
+	// unrecoverable (a damaged record with intact data after it, a missing
+	// segment); both 0 when none were lost. The state recovered is the
+	// newest one that can be proven, LostFirst-1.
+	LostFirst, LostLast uint64
+	SetAside            []string // files renamed *.corrupt, kept for inspection
+	Problems            []string // human-readable description of every loss
+}
+
+// Degraded reports whether recovery lost acknowledged versions or a
+// snapshot (a torn tail or superseded records are not losses: they were never
+// acknowledged, or are the ordinary mark of a crash).
+func (r *Recovery) Degraded() bool {
+	return r.LostLast != 0 || r.CorruptSnapshots > 0 || len(r.SetAside) > 0
 }
 
 // Open returns a Store whose first snapshot holds initial (version 0), or,
@@ -230,20 +267,28 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 		return nil, fmt.Errorf("cfgsnap: SnapshotEvery %d: %w", opts.SnapshotEvery, ErrOption)
 	}
 	st := &Store[T]{
-		schema:   sch,
-		validate: opts.Validate,
-		clone:    opts.Clone,
-		now:      opts.Now,
-		subs:     map[*Subscription]struct{}{},
-		allowed:  map[string]*field{},
+		schema:    sch,
+		onProblem: opts.OnProblem,
+		validate:  opts.Validate,
+		clone:     opts.Clone,
+		now:       opts.Now,
+		subs:      map[*Subscription]struct{}{},
+		allowed:   map[string]*field{},
 	}
 	if st.now == nil {
 		st.now = time.Now
 	}
 	st.initial = st.copyOf(&initial)
+	for _, p := range sch.leaves {
+		if f := sch.fields[p]; f.secret {
+			st.secrets = append(st.secrets, f)
+		}
+	}
 	if opts.Updatable == nil {
 		for _, p := range sch.leaves {
-			st.allowed[p] = sch.fields[p]
+			if f := sch.fields[p]; !f.secret || opts.Dir == "" {
+				st.allowed[p] = f
+			}
 		}
 	} else {
 		for _, p := range opts.Updatable {
@@ -253,6 +298,9 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 			}
 			if f.kind == kindStruct {
 				return nil, &PathError{Op: "open", Path: p, Err: ErrForbidden, Cause: errors.New("a parent path in Options.Updatable")}
+			}
+			if f.secret && opts.Dir != "" {
+				return nil, &PathError{Op: "open", Path: p, Err: ErrOption, Cause: errors.New("a secret is never written to Options.Dir, so it cannot be updatable in durable mode")}
 			}
 			st.allowed[p] = f
 		}
@@ -268,29 +316,91 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 	}
 	snap := &Snapshot[T]{v: st.copyOf(&st.initial), time: st.now(), clone: st.clone}
 	if opts.Dir != "" {
-		if err := checkJSON(&st.initial); err != nil {
+		scrubbed := st.scrub(&st.initial)
+		if err := checkJSON(&scrubbed); err != nil {
 			return nil, err
 		}
 		every := opts.SnapshotEvery
 		if every == 0 {
 			every = 1000
 		}
-		lock, err := lockDir(opts.Dir)
+		dmode, fmode := os.FileMode(dirMode), os.FileMode(fileMode)
+		if opts.GroupReadable {
+			dmode, fmode = groupDirMode, groupFileMode
+		}
+		lock, dirf, key, err := lockDir(opts.Dir, dmode, fmode)
 		if err != nil {
 			return nil, err
 		}
-		st.d = &disk{dir: opts.Dir, lock: lock, every: every, nosync: opts.NoSync}
+		st.d = &disk{dir: opts.Dir, key: key, dirf: dirf, lock: lock, every: every, nosync: opts.NoSync, fault: opts.fault, fmode: fmode}
 		if snap, err = st.recoverDir(snap); err != nil {
-			if st.d.log != nil {
-				st.d.log.Close()
-			}
-			unlockDir(lock)
+			st.d.release()
 			return nil, err
+		}
+		if st.recovery.Degraded() {
+			st.recProb = fmt.Errorf("cfgsnap: %s recovered with losses: %s", opts.Dir, strings.Join(st.recovery.Problems, "; "))
 		}
 	}
 	st.cur.Store(snap)
 	st.head.Store(snap)
 	return st, nil
+}
+
+// release closes the log, the lock and the directory and forgets dir in
+// held.
+func (d *disk) release() error {
+	var err error
+	if d.log != nil {
+		err = d.log.Close()
+	}
+	if uerr := unlockDir(d.lock); err == nil {
+		err = uerr
+	}
+	d.dirf.Close()
+	held.Delete(d.key)
+	return err
+}
+
+// scrub returns a copy of *v with every secret leaf zeroed: what is written
+// to the directory.
+func (st *Store[T]) scrub(v *T) T {
+	c := st.copyOf(v)
+	for _, f := range st.secrets {
+		f.set(unsafe.Pointer(&c), reflect.Zero(f.typ))
+	}
+	return c
+}
+
+// resupply sets every secret leaf of *v to its initial value: secrets are
+// not in the directory, the value given to Open is authoritative.
+func (st *Store[T]) resupply(v *T) {
+	for _, f := range st.secrets {
+		f.set(unsafe.Pointer(v), reflect.ValueOf(f.value(unsafe.Pointer(&st.initial))))
+	}
+}
+
+// Problem returns why the store is degraded, or nil: a change it could not
+// make durable (it refuses changes until it has repaired its log, which the
+// next change attempts), a deleted or replaced directory ([ErrDirGone]: every
+// later change is refused), a snapshot it could not write (changes are still
+// logged durably; the log grows until a snapshot succeeds), or acknowledged
+// versions lost at recovery ([Recovery]).
+func (st *Store[T]) Problem() error {
+	st.probMu.Lock()
+	defer st.probMu.Unlock()
+	if st.problem != nil {
+		return st.problem
+	}
+	return st.recProb
+}
+
+func (st *Store[T]) setProblem(err error) {
+	st.probMu.Lock()
+	st.problem = err
+	st.probMu.Unlock()
+	if err != nil && st.onProblem != nil {
+		st.onProblem(err)
+	}
 }
 
 func checkJSON[T any](v *T) error {
@@ -433,6 +543,13 @@ func (st *Store[T]) UpdateFunc(fn func(*T) error) (Change, error) {
 		if err := fn(&c.snap.v); err != nil {
 			return err
 		}
+		if st.d != nil {
+			for _, f := range st.secrets {
+				if f.value(unsafe.Pointer(&c.snap.v)) != f.value(unsafe.Pointer(&base.v)) {
+					return &PathError{Op: "update-func", Path: f.path, Err: ErrForbidden, Cause: errors.New("a secret is not updatable in durable mode")}
+				}
+			}
+		}
 		c.kind, c.old, c.new = Updated, st.copyOf(&base.v), st.copyOf(&c.snap.v)
 		return st.encodeWhole(c, recFunc)
 	})
@@ -452,7 +569,8 @@ func (st *Store[T]) encodeWhole(c *candidate[T], kind byte) error {
 	if st.d == nil {
 		return nil
 	}
-	b, err := json.Marshal(&c.snap.v)
+	scrubbed := st.scrub(&c.snap.v)
+	b, err := json.Marshal(&scrubbed)
 	if err != nil {
 		return &PathError{Op: "encode", Err: ErrInvalidValue, Cause: err}
 	}
@@ -498,9 +616,11 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(*Snapshot
 			return Change{}, ErrClosed
 		}
 		if st.broken != nil {
-			err := st.broken
 			st.mu.Unlock()
-			return Change{}, err
+			if err := st.repair(); err != nil {
+				return Change{}, err
+			}
+			continue
 		}
 		if cur := st.head.Load(); cur != base {
 			st.mu.Unlock()
@@ -559,11 +679,11 @@ func (st *Store[T]) flushLocked() {
 		return
 	}
 	d := st.d
-	_, err := d.log.Write(buf)
-	if err == nil && !d.nosync {
-		err = d.log.Sync()
+	if err := d.checkDir(); err != nil {
+		st.failLocked(items, err)
+		return
 	}
-	if err != nil {
+	if err := d.writeLog(buf); err != nil {
 		st.failLocked(items, err)
 		return
 	}
@@ -582,55 +702,145 @@ func (st *Store[T]) flushLocked() {
 }
 
 // failLocked fails a batch whose write or sync failed, with every change
-// queued after it (they were built on it), and rolls head back to cur. If
-// the log cannot be cut back to its last good size, the store stays broken.
+// queued after it (they were built on it), and rolls head back to cur. The
+// failed records may be in the file, or reach it later from the page cache,
+// whatever the error said: so the store refuses changes until repairLocked
+// has started a new segment that supersedes them (recovery ignores records
+// of a segment past the start of the next one). It tries that at once, and
+// again at each later change. commitMu held.
 func (st *Store[T]) failLocked(items []*pending[T], cause error) {
 	d := st.d
-	werr := &PathError{Op: "write log", Path: filepath.Join(d.dir, segName(d.start)), Err: ErrDir, Cause: cause}
+	sentinel := ErrDir
+	gone := errors.Is(cause, ErrDirGone)
+	if gone {
+		sentinel = ErrDirGone
+	}
+	werr := &PathError{Op: "write log", Path: d.path(segName(d.start)), Err: sentinel, Cause: cause}
 	st.mu.Lock()
 	items = append(items, st.pendItems...)
 	st.pendBuf, st.pendItems = nil, nil
 	st.head.Store(st.cur.Load())
-	terr := d.log.Truncate(d.size)
-	if terr == nil && !d.nosync {
-		terr = d.log.Sync()
-	}
-	if terr != nil {
-		st.broken = werr
-	}
+	st.broken, st.gone = werr, gone
 	st.mu.Unlock()
 	for _, it := range items {
 		it.done, it.err = true, werr
 	}
+	if gone {
+		st.setProblem(fmt.Errorf("cfgsnap: changes refused until restart: %w", werr))
+		return
+	}
+	st.setProblem(fmt.Errorf("cfgsnap: a change could not be made durable, changes refused until the log is repaired: %w", werr))
+	if err := st.repairLocked(); err == nil {
+		st.setProblem(nil)
+	}
+}
+
+// repair retries repairLocked for a writer that found the store broken. It
+// returns nil when the store takes changes again.
+func (st *Store[T]) repair() error {
+	st.commitMu.Lock()
+	defer st.commitMu.Unlock()
+	st.mu.Lock()
+	broken, gone := st.broken, st.gone
+	st.mu.Unlock()
+	if broken == nil {
+		return nil
+	}
+	if st.closed.Load() {
+		return ErrClosed
+	}
+	if gone {
+		return broken
+	}
+	if err := st.repairLocked(); err != nil {
+		return err
+	}
+	st.setProblem(nil)
+	return nil
+}
+
+// repairLocked abandons the active segment, whose tail holds records that
+// were never acknowledged, for a new segment starting at cur+1; recovery
+// ignores records of a segment past the start of the next one. A segment
+// that holds no acknowledged record (it starts at cur+1) is removed first.
+// On success the store takes changes again. commitMu held.
+func (st *Store[T]) repairLocked() error {
+	d := st.d
+	next := st.cur.Load().version + 1
+	fail := func(err error) error {
+		perr := &PathError{Op: "repair log", Path: d.dir, Err: ErrDir, Cause: err}
+		if errors.Is(err, ErrDirGone) {
+			perr.Err = ErrDirGone
+			st.mu.Lock()
+			st.broken, st.gone = perr, true
+			st.mu.Unlock()
+		}
+		st.setProblem(fmt.Errorf("cfgsnap: changes refused: %w", perr))
+		return perr
+	}
+	if err := d.checkDir(); err != nil {
+		return fail(err)
+	}
+	if d.start == next {
+		if err := d.remove(segName(next)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fail(err)
+		}
+		d.segs = d.segs[:len(d.segs)-1]
+	}
+	nf, err := d.newSegment(next)
+	if err != nil {
+		if d.start == next { // the old file is gone from the directory: keep it as the active one
+			d.segs = append(d.segs, next)
+		}
+		return fail(err)
+	}
+	d.log.Close()
+	d.log, d.start, d.size = nf, next, 0
+	d.segs = append(d.segs, next)
+	st.mu.Lock()
+	st.broken = nil
+	st.mu.Unlock()
+	return nil
 }
 
 // snapshotLocked writes a snapshot of s, starts a new log segment and
 // removes what the previous snapshot made redundant. A failure leaves the
-// log as it was; it is retried after the next commit. commitMu held.
+// log as it was (changes stay durable in it), is reported by Problem and
+// OnProblem, and is retried after the next commit. commitMu held.
 func (st *Store[T]) snapshotLocked(s *Snapshot[T]) {
 	d := st.d
-	payload, err := json.Marshal(&s.v)
+	fail := func(err error) {
+		st.setProblem(fmt.Errorf("cfgsnap: snapshot of version %d not written (changes are still logged durably): %w", s.version,
+			&PathError{Op: "snapshot", Path: d.dir, Err: ErrDir, Cause: err}))
+	}
+	scrubbed := st.scrub(&s.v)
+	payload, err := json.Marshal(&scrubbed)
 	if err != nil {
+		fail(err)
 		return
 	}
-	if err := writeSnapshotFile(d.dir, s.version, encodeSnapshot(s.version, s.time.UnixNano(), payload), d.nosync); err != nil {
+	if err := d.writeSnapshot(s.version, encodeSnapshot(s.version, s.time.UnixNano(), payload)); err != nil {
+		fail(err)
 		return
 	}
-	d.snaps = append(d.snaps, s.version)
-	nf, err := os.OpenFile(filepath.Join(d.dir, segName(s.version+1)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if len(d.snaps) == 0 || d.snaps[len(d.snaps)-1] != s.version {
+		d.snaps = append(d.snaps, s.version)
+	}
+	nf, err := d.newSegment(s.version + 1)
 	if err != nil {
+		fail(err)
 		return
-	}
-	if !d.nosync {
-		if err := syncDir(d.dir); err != nil {
-			nf.Close()
-			return
-		}
 	}
 	d.log.Close()
 	d.log, d.start, d.size, d.since = nf, s.version+1, 0, 0
 	d.segs = append(d.segs, d.start)
 	d.prune()
+	st.probMu.Lock()
+	snapFailed := st.problem != nil
+	st.probMu.Unlock()
+	if snapFailed {
+		st.setProblem(nil)
+	}
 }
 
 // prune removes snapshots older than the second newest and the segments
@@ -641,13 +851,13 @@ func (d *disk) prune() {
 	}
 	keep := d.snaps[len(d.snaps)-2]
 	for _, v := range d.snaps[:len(d.snaps)-2] {
-		_ = os.Remove(filepath.Join(d.dir, snapName(v)))
+		_ = d.remove(snapName(v))
 	}
 	d.snaps = d.snaps[len(d.snaps)-2:]
 	segs := d.segs[:0]
 	for i, s := range d.segs {
 		if i+1 < len(d.segs) && d.segs[i+1] <= keep+1 {
-			_ = os.Remove(filepath.Join(d.dir, segName(s)))
+			_ = d.remove(segName(s))
 			continue
 		}
 		segs = append(segs, s)
@@ -672,10 +882,7 @@ func (st *Store[T]) Close() error {
 	var err error
 	if st.d != nil {
 		st.flushLocked()
-		err = st.d.log.Close()
-		if uerr := unlockDir(st.d.lock); err == nil {
-			err = uerr
-		}
+		err = st.d.release()
 	}
 	st.commitMu.Unlock()
 	st.subMu.Lock()
