@@ -11,5 +11,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		crashChild(dir) // never returns
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if tmpl.dir != "" {
+			os.RemoveAll(tmpl.dir)
+		}
+	}))
 }

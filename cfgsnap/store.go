@@ -7,8 +7,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
-	"strings"
-	"sync"
+		"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -167,7 +166,6 @@ type Store[T any] struct {
 
 	probMu    sync.Mutex
 	problem   error // the current problem while running, nil when healthy
-	recProb   error // the losses of recovery, nil when none
 	onProblem func(error)
 	secrets   []*field // leaf fields tagged secret: never written to Dir
 
@@ -238,7 +236,7 @@ type Recovery struct {
 // Degraded reports whether recovery lost acknowledged versions or a
 // snapshot (a torn tail or superseded records are not losses: they were never
 // acknowledged, or are the ordinary mark of a crash).
-func (r *Recovery) Degraded() bool {
+func (r Recovery) Degraded() bool {
 	return r.LostLast != 0 || r.CorruptSnapshots > 0 || len(r.SetAside) > 0
 }
 
@@ -337,9 +335,6 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 			st.d.release()
 			return nil, err
 		}
-		if st.recovery.Degraded() {
-			st.recProb = fmt.Errorf("cfgsnap: %s recovered with losses: %s", opts.Dir, strings.Join(st.recovery.Problems, "; "))
-		}
 	}
 	st.cur.Store(snap)
 	st.head.Store(snap)
@@ -383,15 +378,12 @@ func (st *Store[T]) resupply(v *T) {
 // make durable (it refuses changes until it has repaired its log, which the
 // next change attempts), a deleted or replaced directory ([ErrDirGone]: every
 // later change is refused), a snapshot it could not write (changes are still
-// logged durably; the log grows until a snapshot succeeds), or acknowledged
-// versions lost at recovery ([Recovery]).
+// logged durably; the log grows until a snapshot succeeds). What Open lost
+// is in [Store.Recovery] ([Recovery.Degraded]).
 func (st *Store[T]) Problem() error {
 	st.probMu.Lock()
 	defer st.probMu.Unlock()
-	if st.problem != nil {
-		return st.problem
-	}
-	return st.recProb
+	return st.problem
 }
 
 func (st *Store[T]) setProblem(err error) {
