@@ -1,9 +1,14 @@
 package foundation
 
 import (
+	"encoding"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,7 +32,7 @@ type Config struct {
 // foundation only stores and validates them.
 type AIConfig struct {
 	Provider Provider       `cfg:"provider" json:"provider"`
-	APIKey   Secret         `cfg:"api_key" json:"api_key"`
+	APIKey   Secret         `cfg:"api_key,secret" json:"api_key"`
 	Model    string         `cfg:"model" json:"model"`
 	Analysis AnalysisConfig `cfg:"analysis" json:"analysis"`
 	Planning PlanningConfig `cfg:"planning" json:"planning"`
@@ -166,8 +171,15 @@ type Compression string
 // EnumValues lists the allowed values.
 func (Compression) EnumValues() []string { return []string{"none", "gzip", "zstd"} }
 
-// Secret is a string that never shows itself: String, fmt verbs, GoString
-// and JSON all print "[REDACTED]". Read the real value with [Secret.Reveal].
+// Secret is a string that never shows itself: String, every fmt verb
+// (%v %+v %#v %s %q %x %X …), JSON, XML, encoding.TextMarshaler and slog
+// all give "[REDACTED]" ("" for an empty secret). Read the real value with
+// [Secret.Reveal].
+//
+// A Secret is never written to the data dir ([WithDataDir]): the config log
+// and its snapshots hold it empty, and at every start the value given to
+// [New] (by [WithConfig], or empty) is the one in force. That is why
+// ai.api_key is not updatable at runtime.
 type Secret string
 
 // Reveal returns the secret's value.
@@ -181,23 +193,44 @@ func (s Secret) String() string {
 	return redacted
 }
 
-// GoString returns the redacted form for %#v.
-func (s Secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
+// GoString returns the redacted form, quoted, for %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
 
-// Format redacts the secret under every verb.
+// Format redacts the secret under every verb: %q quotes the redacted form,
+// %#v is GoString, %x and %X hex-encode the redacted form, every other verb
+// prints it.
 func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.String())
-		return
+	switch {
+	case verb == 'q':
+		fmt.Fprint(f, strconv.Quote(s.String()))
+	case verb == 'v' && f.Flag('#'):
+		fmt.Fprint(f, s.GoString())
+	case verb == 'x':
+		fmt.Fprint(f, hex.EncodeToString([]byte(s.String())))
+	case verb == 'X':
+		fmt.Fprint(f, strings.ToUpper(hex.EncodeToString([]byte(s.String()))))
+	default:
+		fmt.Fprint(f, s.String())
 	}
-	fmt.Fprint(f, s.String())
 }
 
 // MarshalJSON encodes the redacted form.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
-// LogValue keeps the secret out of slog output.
-func (s Secret) LogValue() any { return s.String() }
+// MarshalText returns the redacted form; encoding/xml and other text
+// encoders use it.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue implements [slog.LogValuer]: the redacted form.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+var (
+	_ slog.LogValuer         = Secret("")
+	_ encoding.TextMarshaler = Secret("")
+	_ json.Marshaler         = Secret("")
+	_ fmt.Formatter          = Secret("")
+	_ fmt.GoStringer         = Secret("")
+)
 
 // DefaultConfig returns the default configuration of CONFIG.md.
 func DefaultConfig() Config {

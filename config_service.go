@@ -109,13 +109,23 @@ type ConfigService struct {
 	level    *slog.LevelVar
 }
 
-func newConfigService(f *Foundation, initial Config, dir string) (*ConfigService, error) {
+// newConfigService opens the config store, durable in dir when dir is not
+// empty. The data dir's promises on each fault are the README's "What is
+// promised on each fault" and cfgsnap's package doc: a change that returned
+// an error is never recovered, damage is kept (*.corrupt) and the lost
+// versions named, a deleted dir or a write that failed makes the service
+// degraded (Health says why, the log says when), and ai.api_key ([Secret]) is
+// never written there: the starting config's value is authoritative.
+func newConfigService(f *Foundation, initial Config, dir string, groupReadable bool) (*ConfigService, error) {
 	c := &ConfigService{f: f, level: f.level}
+	log := f.log
 	opts := cfgsnap.Options[Config]{
-		Validate:  func(cfg *Config) error { return cfg.Validate() },
-		Updatable: updatablePaths,
-		Dir:       dir,
-		Now:       f.clock.Now,
+		Validate:      func(cfg *Config) error { return cfg.Validate() },
+		Updatable:     updatablePaths,
+		Dir:           dir,
+		Now:           f.clock.Now,
+		GroupReadable: groupReadable,
+		OnProblem:     func(err error) { log.Warn("config data dir problem", "dir", dir, "error", err.Error()) },
 	}
 	st, err := cfgsnap.Open(initial, opts)
 	if err != nil && dir != "" && errors.Is(err, cfgsnap.ErrCorrupt) {
@@ -132,7 +142,14 @@ func newConfigService(f *Foundation, initial Config, dir string) (*ConfigService
 	c.st = st
 	if rec := st.Recovery(); len(rec.Problems) > 0 && c.degraded == "" {
 		c.degraded = "config recovered with losses: " + strings.Join(rec.Problems, "; ")
-		f.log.Warn("config recovered with losses", "problems", rec.Problems)
+		kv := []any{"dir", dir, "version", rec.Version, "problems", rec.Problems}
+		if rec.LostLast != 0 {
+			kv = append(kv, "lost_first", rec.LostFirst, "lost_last", rec.LostLast)
+		}
+		if len(rec.SetAside) > 0 {
+			kv = append(kv, "set_aside", rec.SetAside)
+		}
+		f.log.Warn("config recovered with losses", kv...)
 	}
 	c.publish()
 	c.applySettings(c.cur.Load().cfg)
@@ -322,6 +339,13 @@ func (s *ConfigSubscription) Close() {
 func (c *ConfigService) health() ServiceHealth {
 	if c.closed.Load() {
 		return ServiceHealth{Status: StatusStopped, Reason: "closed"}
+	}
+	if err := c.st.Problem(); err != nil {
+		reason := err.Error()
+		if c.degraded != "" {
+			reason += "; " + c.degraded
+		}
+		return ServiceHealth{Status: StatusDegraded, Reason: reason}
 	}
 	if c.degraded != "" {
 		return ServiceHealth{Status: StatusDegraded, Reason: c.degraded}

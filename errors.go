@@ -236,7 +236,25 @@ func newError(k kind, cause error, msg string, ctx ...any) *Error {
 
 const redacted = "[REDACTED]"
 
-func isSecretPath(p string) bool { return p == "ai.api_key" }
+// isSecretPath reports whether a path names a secret, case-insensitively
+// and whether or not the path exists: ai.api_key, and any path whose last
+// segment speaks of a key, secret, password, token or credential. Errors
+// never hold a value given for such a path.
+func isSecretPath(p string) bool {
+	p = strings.ToLower(strings.TrimSpace(p))
+	if p == "ai.api_key" {
+		return true
+	}
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		p = p[i+1:]
+	}
+	for _, w := range []string{"api_key", "apikey", "secret", "password", "passwd", "token", "credential", "private_key"} {
+		if strings.Contains(p, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // formatValue renders a value for a message: quoted strings, Go syntax for
 // the rest, the secret path redacted.

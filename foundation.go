@@ -112,7 +112,7 @@ func New(opts ...Option) (*Foundation, error) {
 		clock: s.clock, components: make(map[string]ServiceHealth)}
 	f.sup = newSupervisor(s.clock, s.logger)
 	f.telemetry = newTelemetry(f, cfg, s.metricsExp)
-	cs, err := newConfigService(f, cfg, s.dataDir)
+	cs, err := newConfigService(f, cfg, s.dataDir, s.groupReadable)
 	if err != nil {
 		f.sup.stop()
 		return nil, err

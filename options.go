@@ -36,16 +36,17 @@ type optionFunc func(*settings)
 func (f optionFunc) apply(s *settings) { f(s) }
 
 type settings struct {
-	config       *Config
-	dataDir      string
-	capacity     int
-	shards       int
-	logger       *slog.Logger
-	clock        Clock
-	maxEventSize int
-	exporter     Exporter
-	metricsExp   []metrics.Exporter
-	errs         []error
+	config        *Config
+	dataDir       string
+	capacity      int
+	shards        int
+	logger        *slog.Logger
+	clock         Clock
+	maxEventSize  int
+	exporter      Exporter
+	metricsExp    []metrics.Exporter
+	errs          []error
+	groupReadable bool
 }
 
 func (s *settings) fail(err error) { s.errs = append(s.errs, err) }
@@ -68,6 +69,13 @@ func WithDataDir(dir string) Option {
 		}
 		s.dataDir = dir
 	})
+}
+
+// WithGroupReadableDataDir makes what [WithDataDir] creates group-readable:
+// the directory 0750 and its files 0640, instead of the private default 0700
+// and 0600.
+func WithGroupReadableDataDir() Option {
+	return optionFunc(func(s *settings) { s.groupReadable = true })
 }
 
 // WithEventCapacity sets the event store's capacity (storage.hot.max_events

@@ -7,7 +7,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
