@@ -3,7 +3,6 @@ package foundation
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -271,12 +270,3 @@ func formatValue(path string, v any) string {
 	return fmt.Sprintf("%v", v)
 }
 
-// sortedKeys returns m's keys in order (for deterministic messages).
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}

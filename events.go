@@ -30,7 +30,7 @@ import (
 // ([WithMaxEventSize], default 1,000,000 bytes); the store keeps its own copy,
 // and every Event it returns carries a fresh copy that the caller may modify.
 //
-// The JSON form (used by [JSONLExporter]) has snake_case keys; Data is
+// The JSON form (used by the jsonl package's sink) has snake_case keys; Data is
 // base64, as encoding/json encodes []byte.
 type Event struct {
 	ID            uint64 `json:"id"`

@@ -1,18 +1,11 @@
 package foundation
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +13,8 @@ import (
 
 // Exporter receives the stored events, in batches, and acknowledges them
 // (the design's "export events (batch) … ack"). Give one to [New] with
-// [WithExporter]; [NewJSONLExporter] is the one shipped in the core.
+// [WithExporter]. The package jsonl ships a durable JSON Lines sink:
+// a *jsonl.Sink[Event] is an Exporter.
 //
 // Export is called by one goroutine at a time, with the events in ID order
 // (IDs rise from batch to batch; a gap means events were lost to export, see
@@ -337,218 +331,4 @@ func (p *exportPipeline) close() {
 			p.s.f.log.Warn("event exporter close failed", "error", err.Error())
 		}
 	}
-}
-
-// ---------------------------------------------------------------- JSON Lines sink
-
-// JSONLOption configures [NewJSONLExporter].
-type JSONLOption interface{ applyJSONL(*jsonlSettings) }
-
-type jsonlOptionFunc func(*jsonlSettings)
-
-func (f jsonlOptionFunc) applyJSONL(s *jsonlSettings) { f(s) }
-
-type jsonlSettings struct {
-	rotateSize int64
-	keep       int
-	err        error
-}
-
-// WithRotateSize starts a new file when the current one would grow past n
-// bytes (default 64 MiB). A batch is never split, so a file holding a single
-// batch may be larger. n must be > 0.
-func WithRotateSize(n int64) JSONLOption {
-	return jsonlOptionFunc(func(s *jsonlSettings) {
-		if n <= 0 {
-			s.err = newError(kInvalidArgument, nil, fmt.Sprintf("WithRotateSize(%d): must be > 0", n), "value", n)
-		}
-		s.rotateSize = n
-	})
-}
-
-// WithKeepFiles keeps at most n files, deleting the oldest at rotation; 0
-// (the default) keeps all. n must be ≥ 0.
-func WithKeepFiles(n int) JSONLOption {
-	return jsonlOptionFunc(func(s *jsonlSettings) {
-		if n < 0 {
-			s.err = newError(kInvalidArgument, nil, fmt.Sprintf("WithKeepFiles(%d): must be >= 0", n), "value", n)
-		}
-		s.keep = n
-	})
-}
-
-// JSONLExporter is an [Exporter] that appends events to JSON Lines files in
-// a directory: one event per line (the JSON form of [Event]), files named
-// events-000001.jsonl, events-000002.jsonl, … and rotated by size. A batch
-// is acknowledged once it is written and fsynced; a failed write is cut off
-// the file, so a file holds only whole lines. A retried batch may appear
-// twice (at-least-once); readers can drop duplicate IDs.
-//
-// It is safe for concurrent use. Close syncs and closes the current file;
-// Export after Close fails with [ErrClosed].
-type JSONLExporter struct {
-	dir  string
-	set  jsonlSettings
-	mu   sync.Mutex
-	f    *os.File
-	idx  int   // number of the current file
-	size int64 // bytes in the current file
-	buf  bytes.Buffer
-	shut bool
-}
-
-// NewJSONLExporter creates dir if needed and opens a new file in it,
-// numbered after any files already there. Errors: [ErrInvalidArgument] for
-// an empty dir or a bad option, or the file system's error wrapped in an
-// *Error.
-func NewJSONLExporter(dir string, opts ...JSONLOption) (*JSONLExporter, error) {
-	if dir == "" {
-		return nil, newError(kInvalidArgument, nil, "NewJSONLExporter: empty directory")
-	}
-	e := &JSONLExporter{dir: dir, set: jsonlSettings{rotateSize: 64 << 20}}
-	for _, o := range opts {
-		if o == nil {
-			return nil, newError(kInvalidArgument, nil, "NewJSONLExporter: nil option")
-		}
-		o.applyJSONL(&e.set)
-		if e.set.err != nil {
-			return nil, e.set.err
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, newError(kInvalidArgument, err, "NewJSONLExporter: cannot create directory", "dir", dir)
-	}
-	files, err := e.files()
-	if err != nil {
-		return nil, newError(kInvalidArgument, err, "NewJSONLExporter: cannot list directory", "dir", dir)
-	}
-	if len(files) > 0 {
-		e.idx = files[len(files)-1]
-	}
-	if err := e.open(); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-func jsonlName(i int) string { return fmt.Sprintf("events-%06d.jsonl", i) }
-
-// files returns the numbers of the event files in the directory, ascending.
-func (e *JSONLExporter) files() ([]int, error) {
-	ents, err := os.ReadDir(e.dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []int
-	for _, de := range ents {
-		n, ok := strings.CutPrefix(de.Name(), "events-")
-		if !ok {
-			continue
-		}
-		n, ok = strings.CutSuffix(n, ".jsonl")
-		if !ok {
-			continue
-		}
-		if i, err := strconv.Atoi(n); err == nil && i > 0 {
-			out = append(out, i)
-		}
-	}
-	sort.Ints(out)
-	return out, nil
-}
-
-// open opens the next file; under mu.
-func (e *JSONLExporter) open() error {
-	e.idx++
-	path := filepath.Join(e.dir, jsonlName(e.idx))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return newError(kInternal, err, "jsonl exporter: cannot create file", "file", path)
-	}
-	e.f, e.size = f, 0
-	if e.set.keep > 0 {
-		if files, err := e.files(); err == nil && len(files) > e.set.keep {
-			for _, i := range files[:len(files)-e.set.keep] {
-				_ = os.Remove(filepath.Join(e.dir, jsonlName(i)))
-			}
-		}
-	}
-	return nil
-}
-
-// Export writes the batch as JSON lines, rotating first if the file would
-// grow past the rotate size, and fsyncs before it returns nil.
-func (e *JSONLExporter) Export(ctx context.Context, batch []Event) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.shut {
-		return newError(kClosed, nil, "jsonl exporter is closed")
-	}
-	e.buf.Reset()
-	enc := json.NewEncoder(&e.buf)
-	for i := range batch {
-		if err := enc.Encode(&batch[i]); err != nil {
-			return newError(kInternal, err, "jsonl exporter: encode", "id", batch[i].ID)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if e.size > 0 && e.size+int64(e.buf.Len()) > e.set.rotateSize {
-		if err := e.rotate(); err != nil {
-			return err
-		}
-	}
-	n, err := e.f.Write(e.buf.Bytes())
-	if err == nil {
-		err = e.f.Sync()
-	}
-	if err != nil {
-		if n > 0 {
-			_ = e.f.Truncate(e.size) // keep whole lines only
-			_, _ = e.f.Seek(e.size, io.SeekStart)
-		}
-		return newError(kInternal, err, "jsonl exporter: write", "file", e.f.Name())
-	}
-	e.size += int64(n)
-	return nil
-}
-
-// rotate closes the current file and opens the next; under mu.
-func (e *JSONLExporter) rotate() error {
-	if err := e.f.Sync(); err != nil {
-		return newError(kInternal, err, "jsonl exporter: sync", "file", e.f.Name())
-	}
-	if err := e.f.Close(); err != nil {
-		return newError(kInternal, err, "jsonl exporter: close", "file", e.f.Name())
-	}
-	return e.open()
-}
-
-// Files returns the paths of the event files in the directory, oldest
-// first.
-func (e *JSONLExporter) Files() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	idx, _ := e.files()
-	out := make([]string, len(idx))
-	for i, n := range idx {
-		out[i] = filepath.Join(e.dir, jsonlName(n))
-	}
-	return out
-}
-
-// Close syncs and closes the current file. It is idempotent.
-func (e *JSONLExporter) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.shut {
-		return nil
-	}
-	e.shut = true
-	err := e.f.Sync()
-	if cerr := e.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/elixirscope-go/foundation"
+	"github.com/elixirscope-go/foundation/jsonl"
 )
 
 // eventually polls cond (yielding) with a generous guard; it asserts no
@@ -50,9 +51,9 @@ func readJSONL(t *testing.T, files []string) []foundation.Event {
 	return out
 }
 
-func TestJSONLExporterRoundTripAndRotation(t *testing.T) {
+func TestJSONLSinkRoundTripAndRotation(t *testing.T) {
 	dir := t.TempDir()
-	e, err := foundation.NewJSONLExporter(dir, foundation.WithRotateSize(300), foundation.WithKeepFiles(0))
+	e, err := jsonl.New[foundation.Event](dir, jsonl.WithRotateSize(300), jsonl.WithKeepFiles(0))
 	require.NoError(t, err)
 	var want []foundation.Event
 	for i := 0; i < 20; i++ {
@@ -73,10 +74,10 @@ func TestJSONLExporterRoundTripAndRotation(t *testing.T) {
 	require.NoError(t, e.Close())
 	require.NoError(t, e.Close())
 	assert.Equal(t, want, readJSONL(t, files))
-	assert.ErrorIs(t, e.Export(context.Background(), want[:1]), foundation.ErrClosed)
+	assert.ErrorIs(t, e.Export(context.Background(), want[:1]), jsonl.ErrClosed)
 
 	// A new exporter continues the numbering; WithKeepFiles bounds the files.
-	e2, err := foundation.NewJSONLExporter(dir, foundation.WithRotateSize(100), foundation.WithKeepFiles(2))
+	e2, err := jsonl.New[foundation.Event](dir, jsonl.WithRotateSize(100), jsonl.WithKeepFiles(2))
 	require.NoError(t, err)
 	for i := 0; i < 10; i++ {
 		require.NoError(t, e2.Export(context.Background(), want[i:i+1]))
@@ -84,19 +85,14 @@ func TestJSONLExporterRoundTripAndRotation(t *testing.T) {
 	assert.Len(t, e2.Files(), 2)
 	require.NoError(t, e2.Close())
 
-	_, err = foundation.NewJSONLExporter("")
-	assert.ErrorIs(t, err, foundation.ErrInvalidArgument)
-	_, err = foundation.NewJSONLExporter(dir, foundation.WithRotateSize(0))
-	assert.ErrorIs(t, err, foundation.ErrInvalidArgument)
-	_, err = foundation.NewJSONLExporter(dir, foundation.WithKeepFiles(-1))
-	assert.ErrorIs(t, err, foundation.ErrInvalidArgument)
-	_, err = foundation.NewJSONLExporter(dir, nil)
-	assert.ErrorIs(t, err, foundation.ErrInvalidArgument)
 }
+
+// A *jsonl.Sink[Event] is an Exporter as it is.
+var _ foundation.Exporter = (*jsonl.Sink[foundation.Event])(nil)
 
 func TestExportThroughFoundation(t *testing.T) {
 	dir := t.TempDir()
-	e, err := foundation.NewJSONLExporter(dir)
+	e, err := jsonl.New[foundation.Event](dir)
 	require.NoError(t, err)
 	cfg := foundation.DefaultConfig()
 	cfg.Capture.Processing.BatchSize = 10

@@ -35,6 +35,7 @@ type testCfg struct {
 	Renamed  int `cfg:"custom_name"`
 	Skipped  int `cfg:"-"`
 	When     time.Time
+	//lint:ignore U1000 an unexported field, to test that the schema skips it
 	internal int
 }
 

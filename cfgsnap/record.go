@@ -2,7 +2,6 @@ package cfgsnap
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -181,6 +180,3 @@ func decodeLeaf(tag byte, b []byte) (any, error) {
 	}
 	return nil, fmt.Errorf("leaf tag %d: %w", tag, ErrCorrupt)
 }
-
-// isTorn reports whether err is the torn-tail case of decodeRecord.
-func isTorn(err error) bool { return errors.Is(err, errTorn) }
