@@ -269,4 +269,3 @@ func formatValue(path string, v any) string {
 	}
 	return fmt.Sprintf("%v", v)
 }
-

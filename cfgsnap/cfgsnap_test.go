@@ -21,20 +21,20 @@ type pair struct {
 }
 
 type testCfg struct {
-	Name     string
-	Mode     mode
-	Rate     float64
-	Small    float32
-	Count    int
-	Tiny     int8
-	U16      uint16
-	Debug    bool
-	Timeout  time.Duration
-	APIKey   string `cfg:",secret"`
-	Pair     pair
-	Renamed  int `cfg:"custom_name"`
-	Skipped  int `cfg:"-"`
-	When     time.Time
+	Name    string
+	Mode    mode
+	Rate    float64
+	Small   float32
+	Count   int
+	Tiny    int8
+	U16     uint16
+	Debug   bool
+	Timeout time.Duration
+	APIKey  string `cfg:",secret"`
+	Pair    pair
+	Renamed int `cfg:"custom_name"`
+	Skipped int `cfg:"-"`
+	When    time.Time
 	//lint:ignore U1000 an unexported field, to test that the schema skips it
 	internal int
 }

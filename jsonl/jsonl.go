@@ -191,7 +191,9 @@ func (s *Sink[E]) files() ([]int, error) {
 // makes its directory entry durable, and only then retires the current one
 // and prunes old files. On error the current file stays as it was. Under mu.
 func (s *Sink[E]) open() error {
-	werr := func(what string, err error) error { return fmt.Errorf("jsonl: %s in %s: %w: %w", what, s.dir, ErrWrite, err) }
+	werr := func(what string, err error) error {
+		return fmt.Errorf("jsonl: %s in %s: %w: %w", what, s.dir, ErrWrite, err)
+	}
 	if err := s.fail("mkdir", s.dir); err != nil {
 		return werr("create directory", err)
 	}
