@@ -15,7 +15,43 @@ import (
 	"time"
 )
 
-const crashChildEnv = "CFGSNAP_CRASH_CHILD_DIR"
+const (
+	crashChildEnv = "CFGSNAP_CRASH_CHILD_DIR"
+	// crashPointEnv ("op:suffix:n") makes the child SIGKILL itself just
+	// before its n-th file-system operation op on a file whose name ends in
+	// suffix: a kill at a chosen step of a snapshot or a log rotation.
+	crashPointEnv = "CFGSNAP_CRASH_POINT"
+)
+
+// crashPoints are the steps of a snapshot (temp file created, written,
+// fsynced, renamed, directory fsynced) and of a log rotation (new segment
+// created, old snapshot and segment pruned) that the kill rounds hit.
+var crashPoints = []string{
+	"create:.cfg.tmp", "write:.cfg.tmp", "sync:.cfg.tmp", "rename:.cfg.tmp", "syncdir:.",
+	"create:.log", "remove:.cfg", "remove:.log",
+}
+
+func crashPointFault() faultFunc {
+	spec := os.Getenv(crashPointEnv)
+	if spec == "" {
+		return nil
+	}
+	parts := strings.Split(spec, ":")
+	n, _ := strconv.Atoi(parts[2])
+	var mu sync.Mutex
+	return func(op, name string) error {
+		if op != parts[0] || !strings.HasSuffix(name, parts[1]) {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n--; n == 0 {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+		return nil
+	}
+}
 
 // crashCfg: every change sets Seq to the version it creates, and A and B are
 // only ever changed together (the validator requires A == B).
@@ -41,7 +77,9 @@ func crashOpts(dir string) Options[crashCfg] {
 // goroutines (so group commit is exercised), and prints "ack <version>"
 // after each one returns. The parent kills it.
 func crashChild(dir string) {
-	st, err := Open(crashCfg{}, crashOpts(dir))
+	opts := crashOpts(dir)
+	opts.fault = crashPointFault()
+	st, err := Open(crashCfg{}, opts)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)
@@ -88,13 +126,19 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	rounds := 20
+	rounds := 20 + 2*len(crashPoints)
 	rng := rand.New(rand.NewPCG(seed(t), 2))
 	dir := t.TempDir()
 	var acked uint64
 	for round := range rounds {
+		// Rounds 0-19 kill at a random moment; the others at a step of a
+		// snapshot or a rotation, the child killing itself there.
+		point := ""
+		if round >= 20 {
+			point = fmt.Sprintf("%s:%d", crashPoints[(round-20)%len(crashPoints)], 1+rng.IntN(3))
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashPointEnv+"="+point)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -126,17 +170,36 @@ func TestCrash(t *testing.T) {
 		select {
 		case <-first:
 		case <-done:
+			if point != "" {
+				break // killed at its point before it acknowledged anything
+			}
 			cmd.Wait()
 			t.Fatalf("round %d: child exited before its first ack: %v", round, other)
 		case <-time.After(30 * time.Second):
 			t.Fatal("no ack in 30 s")
 		}
-		time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond) // a random moment, not a synchronisation
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		cmd.Wait()
+		if point == "" {
+			time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond) // a random moment, not a synchronisation
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		} else {
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second): // a guard: the child kills itself at the point
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				t.Fatalf("round %d: the child never reached %s", round, point)
+			}
+		}
+		werr := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("round %d: child did not die of SIGKILL: %v", round, werr)
+		}
 		if len(other) > 0 {
 			t.Fatalf("round %d: child said %v", round, other)
+		}
+		if last == 0 && point != "" {
+			last = acked // no ack this round
 		}
 		if last < acked {
 			t.Fatalf("round %d: acks went back", round)
@@ -161,7 +224,7 @@ func TestCrash(t *testing.T) {
 		case r.CorruptSnapshots > 0 || len(r.Problems) > 1 || len(r.Problems) == 1 && r.TruncatedBytes == 0:
 			t.Fatalf("round %d: recovery %+v", round, r)
 		}
-		t.Logf("round %2d: acked %6d, recovered %6d (snapshot %d + %d records, %d bytes cut)", round, acked, v, r.SnapshotVersion, r.Replayed, r.TruncatedBytes)
+		t.Logf("round %2d %-20s: acked %6d, recovered %6d (snapshot %d + %d records, %d bytes cut)", round, point, acked, v, r.SnapshotVersion, r.Replayed, r.TruncatedBytes)
 		acked = v
 	}
 }
