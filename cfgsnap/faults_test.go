@@ -98,19 +98,20 @@ func TestFaultFailedSyncNeverRecovered(t *testing.T) {
 	}
 }
 
-// Restarting while the log could not be repaired: the failed record is
-// superseded as soon as any later segment exists; here the repair succeeds
-// on the first try and the process stops at once.
+// The failed record cannot be cut off (truncate fails too): a new segment
+// supersedes it, and a restart right after ignores it.
 func TestFaultFailedSyncRestartAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	in := &injector{}
 	st := openDir(t, dir, Options[testCfg]{fault: in.hook})
 	mustUpdate(t, st, "count", 1)
 	in.set("sync", errEIO)
+	in.set("truncate", errEIO)
 	if _, err := st.Update("count", 999); err == nil {
 		t.Fatal("failed fsync acknowledged")
 	}
 	in.set("sync", nil)
+	in.set("truncate", nil)
 	if st.Problem() != nil {
 		t.Fatalf("repair at once failed: %v", st.Problem())
 	}

@@ -751,11 +751,12 @@ func (st *Store[T]) repair() error {
 	return nil
 }
 
-// repairLocked abandons the active segment, whose tail holds records that
-// were never acknowledged, for a new segment starting at cur+1; recovery
-// ignores records of a segment past the start of the next one. A segment
-// that holds no acknowledged record (it starts at cur+1) is removed first.
-// On success the store takes changes again. commitMu held.
+// repairLocked makes sure the records of a failed write can never be
+// recovered: it cuts them off the active segment (truncate and fsync) or,
+// when that fails, abandons the segment for a new one starting at cur+1
+// (recovery ignores records of a segment past the start of the next one; a
+// segment that holds no acknowledged record, one that starts at cur+1, is
+// removed first). On success the store takes changes again. commitMu held.
 func (st *Store[T]) repairLocked() error {
 	d := st.d
 	next := st.cur.Load().version + 1
@@ -773,6 +774,27 @@ func (st *Store[T]) repairLocked() error {
 	if err := d.checkDir(); err != nil {
 		return fail(err)
 	}
+	// First choice: cut the failed records off and make that durable.
+	name := segName(d.start)
+	terr := errors.New("the active segment was removed")
+	if d.log != nil {
+		terr = d.fail("truncate", name)
+	}
+	if terr == nil {
+		terr = d.log.Truncate(d.size)
+	}
+	if terr == nil && !d.nosync {
+		if terr = d.fail("sync", name); terr == nil {
+			terr = d.log.Sync()
+		}
+	}
+	if terr == nil {
+		st.mu.Lock()
+		st.broken = nil
+		st.mu.Unlock()
+		return nil
+	}
+	// Else supersede them with a new segment.
 	if d.start == next {
 		if err := d.remove(segName(next)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fail(err)
@@ -781,12 +803,16 @@ func (st *Store[T]) repairLocked() error {
 	}
 	nf, err := d.newSegment(next)
 	if err != nil {
-		if d.start == next { // the old file is gone from the directory: keep it as the active one
+		if d.start == next { // removed: it must never be written again
 			d.segs = append(d.segs, next)
+			d.log.Close()
+			d.log = nil
 		}
 		return fail(err)
 	}
-	d.log.Close()
+	if d.log != nil {
+		d.log.Close()
+	}
 	d.log, d.start, d.size = nf, next, 0
 	d.segs = append(d.segs, next)
 	st.mu.Lock()
