@@ -79,11 +79,44 @@
 // Every [Options.SnapshotEvery] changes a snapshot file is written (temp
 // file, fsync, rename, fsync of the directory), a new log segment starts and
 // files older than the previous snapshot are removed. [Open] recovers the
-// newest valid snapshot plus the log after it. A torn or corrupt log tail is
-// cut off; a corrupt snapshot is set aside (renamed *.corrupt) and the
-// previous one, or the initial value, is used with the log after it. Open
-// succeeds and [Store.Recovery] names every loss. The directory is created
-// if missing and flock'ed: a second opener gets [ErrLocked].
+// newest valid snapshot plus the log after it, and [Store.Recovery] names
+// every loss. The directory is created if missing (0700, files 0600;
+// [Options.GroupReadable] for 0750/0640) and flock'ed: a second opener gets
+// [ErrLocked]. Files are created with O_EXCL|O_NOFOLLOW and only regular
+// files are read, so a planted symlink is never followed.
+//
+// Leaves tagged `cfg:",secret"` are never written to the directory: logs and
+// snapshots hold them zeroed, and recovery puts back the value given to
+// Open, which is authoritative. In durable mode a secret is therefore not
+// updatable (Open refuses it in Updatable, UpdateFunc may not change it).
+//
+// # What is promised on each fault
+//
+// "Acknowledged" means the call returned nil: the change is fsynced.
+//
+//	fault                              what the store does
+//	log write or fsync fails (EIO,     the call fails and the change is never recovered, also after a
+//	  full disk)                         restart: the records are cut off (truncate + fsync) or, if that
+//	                                     fails, superseded by a new segment (recovery ignores records of a
+//	                                     segment past the start of the next); until then every change is
+//	                                     refused, the next one retries; Problem and OnProblem say why
+//	crash or SIGKILL at any moment     every acknowledged change is recovered (kills mid-snapshot and
+//	  (incl. mid-snapshot, rotation)     mid-rotation are tested); a torn log tail is cut off
+//	byte flipped before intact records media damage: the segment is kept as *.corrupt, its intact
+//	  (or a segment missing)             prefix goes on, Recovery.LostFirst…LostLast name the lost
+//	                                     versions, the newest provable state is recovered
+//	corrupt snapshot                   set aside (*.corrupt); the previous snapshot plus the log: nothing lost
+//	directory deleted or replaced      every later change fails with ErrDirGone (held directory handle:
+//	                                     link count and identity checked at each commit); Problem says so;
+//	                                     another Open of the path in this process gets ErrLocked
+//	directory not writable (chattr +i) changes are still logged; snapshots fail and Problem says so
+//	                                     until one succeeds
+//	planted symlink or foreign file    never followed or overwritten; the step that needs the name fails
+//
+// One limit: when the disk refuses the write, the truncation and the new
+// segment alike and the process then stops, a later Open may find the failed
+// record if the disk had taken it after all; the store has refused every
+// change since, and said so.
 //
 // # Example
 //

@@ -4,11 +4,9 @@
 // standard library only.
 //
 // A *Sink[E] has the method Export(ctx, []E) error, so a
-// *Sink[foundation.Event] is a foundation.Exporter as it is:
-//
-//	sink, err := jsonl.New[foundation.Event]("/var/lib/app/events", jsonl.WithRotateSize(16<<20), jsonl.WithKeepFiles(8))
-//	...
-//	f, err := foundation.New(foundation.WithExporter(sink))
+// *Sink[foundation.Event] is a foundation.Exporter as it is: give it to
+// foundation.New with foundation.WithExporter (see the example of [New]).
+// The package imports nothing of foundation.
 //
 // # What an acknowledgement means
 //
