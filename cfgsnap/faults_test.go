@@ -362,3 +362,39 @@ func TestFaultSecretsNotPersisted(t *testing.T) {
 		t.Fatalf("secret in Updatable of a durable store: %v", err)
 	}
 }
+
+// A recMulti record (several leaves as one version, the format a change of
+// many paths uses) replays all its leaves or, when one fails, none: the
+// record is then damage like any other.
+func TestMultiRecordReplay(t *testing.T) {
+	dir := t.TempDir()
+	st := openDir(t, dir, Options[testCfg]{})
+	mustUpdate(t, st, "count", 1)
+	st.Close()
+	leaves := func(count int64, path string) []byte {
+		var v [8]byte
+		for i := range v {
+			v[i] = byte(uint64(count) >> (8 * i))
+		}
+		return appendMulti(nil, []leafValue{
+			{path: "count", tag: tagInt, value: v[:]},
+			{path: "pair.a", tag: tagInt, value: v[:]},
+			{path: path, tag: tagInt, value: v[:]},
+		})
+	}
+	appendFile(t, filepath.Join(dir, segName(1)), appendRecord(nil, &record{version: 2, time: 1, kind: recMulti, tag: tagMulti, value: leaves(7, "pair.b")}))
+	st = openDir(t, dir, Options[testCfg]{})
+	if c := st.Load().Value(); st.Load().Version() != 2 || c.Count != 7 || c.Pair.A != 7 || c.Pair.B != 7 {
+		t.Fatalf("multi record: version %d %+v", st.Load().Version(), c)
+	}
+	st.Close()
+	appendFile(t, filepath.Join(dir, segName(1)), appendRecord(nil, &record{version: 3, time: 1, kind: recMulti, tag: tagMulti, value: leaves(9, "nope")}))
+	st = openDir(t, dir, Options[testCfg]{})
+	defer st.Close()
+	if c := st.Load().Value(); st.Load().Version() != 2 || c.Count != 7 {
+		t.Fatalf("half-applied multi record: version %d %+v", st.Load().Version(), c)
+	}
+	if _, err := decodeMulti(leaves(1, "x")[:5]); !errors.Is(err, ErrCorrupt) {
+		t.Fatal(err)
+	}
+}

@@ -18,6 +18,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		{version: 4, kind: recUpdate, tag: tagFloat, path: "rate", value: []byte{0, 0, 0, 0, 0, 0, 0xf8, 0x7f}},
 		{version: 5, kind: recReset, tag: tagJSON, value: []byte(`{"Count":1}`)},
 		{version: math.MaxUint64, kind: recFunc, tag: tagJSON, value: []byte(`{}`)},
+		{version: 6, kind: recMulti, tag: tagMulti, value: appendMulti(nil, []leafValue{{"count", tagInt, make([]byte, 8)}, {"mode", tagString, []byte("fast")}})},
 	} {
 		b := appendRecord(nil, &r)
 		f.Add(b)

@@ -23,7 +23,17 @@ import (
 //	             20  P  path
 //	           20+P  …  value: tagInt/tagUint/tagFloat/tagDuration 8 bytes,
 //	                    tagBool 1 byte, tagString the bytes, tagJSON the
-//	                    JSON of the whole T (Reset and UpdateFunc records).
+//	                    JSON of the whole T (Reset and UpdateFunc records),
+//	                    tagMulti several leaves (recMulti records, P = 0):
+//	                      0  2  count N (1 ≤ N ≤ maxMulti)
+//	                      N times: 2 path length, path, 1 tag, 4 value
+//	                      length, value (as for a single leaf)
+//
+// The record kind is the format's extension point: a reader refuses a kind
+// it does not know as ErrCorrupt, so a log written by a newer version is
+// never misread (recovery treats it as damage and keeps the file). A new
+// kind gets the next number and its own value layout; the header (length,
+// CRC, version, time, kind, tag, path) stays as it is.
 const (
 	recHeader  = 8
 	recMinBody = 20
@@ -35,6 +45,7 @@ const (
 	recUpdate byte = 1
 	recReset  byte = 2
 	recFunc   byte = 3
+	recMulti  byte = 4 // several leaf updates as one version (one change of many paths)
 )
 
 // value tags
@@ -46,7 +57,72 @@ const (
 	tagString   byte = 5
 	tagDuration byte = 6
 	tagJSON     byte = 7
+	tagMulti    byte = 8
 )
+
+// maxMulti bounds the leaves of one recMulti record.
+const maxMulti = 1 << 12
+
+// leafValue is one path and encoded leaf value of a recMulti record.
+type leafValue struct {
+	path  string
+	tag   byte
+	value []byte
+}
+
+// appendMulti appends the value of a recMulti record holding leaves to dst.
+func appendMulti(dst []byte, leaves []leafValue) []byte {
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(leaves)))
+	for _, l := range leaves {
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(l.path)))
+		dst = append(dst, l.path...)
+		dst = append(dst, l.tag)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(l.value)))
+		dst = append(dst, l.value...)
+	}
+	return dst
+}
+
+// decodeMulti decodes the value of a recMulti record; values alias b.
+// Errors wrap ErrCorrupt; it never panics.
+func decodeMulti(b []byte) ([]leafValue, error) {
+	bad := func(what string) ([]leafValue, error) {
+		return nil, fmt.Errorf("multi record %s: %w", what, ErrCorrupt)
+	}
+	if len(b) < 2 {
+		return bad("count")
+	}
+	n := int(binary.LittleEndian.Uint16(b))
+	if n == 0 || n > maxMulti {
+		return bad("count")
+	}
+	b = b[2:]
+	out := make([]leafValue, 0, min(n, 64))
+	for range n {
+		if len(b) < 2 {
+			return bad("path length")
+		}
+		p := int(binary.LittleEndian.Uint16(b))
+		if p == 0 || len(b) < 2+p+5 {
+			return bad("path")
+		}
+		l := leafValue{path: string(b[2 : 2+p]), tag: b[2+p]}
+		v := uint64(binary.LittleEndian.Uint32(b[3+p:]))
+		b = b[7+p:]
+		if uint64(len(b)) < v {
+			return bad("value length")
+		}
+		l.value, b = b[:v], b[v:]
+		if _, err := decodeLeaf(l.tag, l.value); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	if len(b) != 0 {
+		return bad("trailing bytes")
+	}
+	return out, nil
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -119,6 +195,13 @@ func decodeRecord(b []byte) (record, int, error) {
 	case recReset, recFunc:
 		if r.tag != tagJSON || p != 0 {
 			return r, 0, fmt.Errorf("whole-value record tag %d: %w", r.tag, ErrCorrupt)
+		}
+	case recMulti:
+		if r.tag != tagMulti || p != 0 {
+			return r, 0, fmt.Errorf("multi record tag %d: %w", r.tag, ErrCorrupt)
+		}
+		if _, err := decodeMulti(r.value); err != nil {
+			return r, 0, err
 		}
 	default:
 		return r, 0, fmt.Errorf("record kind %d: %w", r.kind, ErrCorrupt)

@@ -273,19 +273,22 @@ func readSnapshot[T any](path string) (uint64, int64, T, error) {
 func (st *Store[T]) replay(state *T, r *record) error {
 	switch r.kind {
 	case recUpdate:
-		f := st.schema.fields[r.path]
-		if f == nil || f.kind == kindStruct {
-			return &PathError{Op: "replay", Path: truncate(r.path), Err: ErrPathNotFound}
-		}
-		v, err := decodeLeaf(r.tag, r.value)
+		return st.replayLeaf(state, r.path, r.tag, r.value)
+	case recMulti:
+		leaves, err := decodeMulti(r.value)
 		if err != nil {
 			return err
 		}
-		nv, err := f.convert("replay", v)
-		if err != nil {
-			return err
+		x := *state // applied to a copy: all leaves or none
+		if st.clone != nil {
+			x = st.clone(state)
 		}
-		f.set(unsafe.Pointer(state), nv)
+		for _, l := range leaves {
+			if err := st.replayLeaf(&x, l.path, l.tag, l.value); err != nil {
+				return err
+			}
+		}
+		*state = x
 	default:
 		var x T
 		if err := json.Unmarshal(r.value, &x); err != nil {
@@ -293,5 +296,23 @@ func (st *Store[T]) replay(state *T, r *record) error {
 		}
 		*state = x
 	}
+	return nil
+}
+
+// replayLeaf sets the leaf at path of the private state to an encoded value.
+func (st *Store[T]) replayLeaf(state *T, path string, tag byte, value []byte) error {
+	f := st.schema.fields[path]
+	if f == nil || f.kind == kindStruct {
+		return &PathError{Op: "replay", Path: truncate(path), Err: ErrPathNotFound}
+	}
+	v, err := decodeLeaf(tag, value)
+	if err != nil {
+		return err
+	}
+	nv, err := f.convert("replay", v)
+	if err != nil {
+		return err
+	}
+	f.set(unsafe.Pointer(state), nv)
 	return nil
 }
