@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -202,4 +203,31 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The data dir is private by default, group-readable on request.
+func TestDataDirModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	for _, group := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "data")
+		opts := []foundation.Option{foundation.WithDataDir(dir)}
+		wantD, wantF := os.FileMode(0o700), os.FileMode(0o600)
+		if group {
+			opts = append(opts, foundation.WithGroupReadableDataDir())
+			wantD, wantF = 0o750, 0o640
+		}
+		f, err := foundation.New(opts...)
+		require.NoError(t, err)
+		require.NoError(t, f.Config().Update("dev.debug_mode", true))
+		require.NoError(t, f.Close())
+		fi, err := os.Stat(dir)
+		require.NoError(t, err)
+		require.Equal(t, wantD, fi.Mode().Perm(), "dir")
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			fi, _ := e.Info()
+			require.Equal(t, wantF, fi.Mode().Perm(), e.Name())
+		}
+	}
 }

@@ -5,8 +5,8 @@
 // snapshots) before they return.
 //
 // Every exported function and method is safe for concurrent use unless its
-// doc says otherwise. The package keeps no global state and starts no
-// goroutines.
+// doc says otherwise. The package starts no goroutines; its only global
+// state is the set of directories its stores hold open in this process.
 //
 // # Reading
 //
@@ -108,7 +108,9 @@
 //	corrupt snapshot                   set aside (*.corrupt); the previous snapshot plus the log: nothing lost
 //	directory deleted or replaced      every later change fails with ErrDirGone (held directory handle:
 //	                                     link count and identity checked at each commit); Problem says so;
-//	                                     another Open of the path in this process gets ErrLocked
+//	                                     another Open of the path in this process gets ErrLocked (another
+//	                                     process may open the new directory: the first store no longer
+//	                                     writes, so there is never a second writer)
 //	directory not writable (chattr +i) changes are still logged; snapshots fail and Problem says so
 //	                                     until one succeeds
 //	planted symlink or foreign file    never followed or overwritten; the step that needs the name fails
