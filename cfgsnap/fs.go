@@ -130,9 +130,10 @@ func (d *disk) checkDir() error {
 
 // writeLog appends buf to the active segment and fsyncs it.
 func (d *disk) writeLog(buf []byte) error {
-	name := segName(d.start)
-	if err := d.fail("write", name); err != nil {
-		return err
+	if d.fault != nil {
+		if err := d.fail("write", segName(d.start)); err != nil {
+			return err
+		}
 	}
 	if _, err := d.log.Write(buf); err != nil {
 		return err
@@ -140,8 +141,10 @@ func (d *disk) writeLog(buf []byte) error {
 	if d.nosync {
 		return nil
 	}
-	if err := d.fail("sync", name); err != nil {
-		return err
+	if d.fault != nil {
+		if err := d.fail("sync", segName(d.start)); err != nil {
+			return err
+		}
 	}
 	return d.log.Sync()
 }
