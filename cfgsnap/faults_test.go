@@ -398,3 +398,30 @@ func TestMultiRecordReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A durable T that does not survive encoding/json is refused, naming the
+// field.
+func TestCheckJSONNamesTheField(t *testing.T) {
+	type cfg struct {
+		Name string
+		Key  redacting
+	}
+	_, err := Open(cfg{Name: "a", Key: "k"}, Options[cfg]{Dir: t.TempDir()})
+	if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), `"key"`) {
+		t.Fatalf("%v", err)
+	}
+	type ok struct {
+		Name string
+		Key  redacting `cfg:",secret"`
+	}
+	st, err := Open(ok{Name: "a", Key: "k"}, Options[ok]{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+// redacting always marshals as "x", like a secret type.
+type redacting string
+
+func (redacting) MarshalJSON() ([]byte, error) { return []byte(`"x"`), nil }

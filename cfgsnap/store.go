@@ -315,7 +315,7 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 	snap := &Snapshot[T]{v: st.copyOf(&st.initial), time: st.now(), clone: st.clone}
 	if opts.Dir != "" {
 		scrubbed := st.scrub(&st.initial)
-		if err := checkJSON(&scrubbed); err != nil {
+		if err := st.checkJSON(&scrubbed); err != nil {
 			return nil, err
 		}
 		every := opts.SnapshotEvery
@@ -395,12 +395,23 @@ func (st *Store[T]) setProblem(err error) {
 	}
 }
 
-func checkJSON[T any](v *T) error {
+// checkJSON checks that *v (secrets zeroed) survives encoding/json, and
+// names the first leaf that does not.
+func (st *Store[T]) checkJSON(v *T) error {
 	b, err := json.Marshal(v)
 	if err == nil {
 		var back T
-		if err = json.Unmarshal(b, &back); err == nil && !reflect.DeepEqual(*v, back) {
+		err = json.Unmarshal(b, &back)
+		back = st.scrub(&back) // secrets are put back from the initial value, whatever their JSON
+		if err == nil && !reflect.DeepEqual(*v, back) {
 			err = errors.New("value differs after a round trip")
+			for _, p := range st.schema.leaves {
+				f := st.schema.fields[p]
+				if a, z := f.value(unsafe.Pointer(v)), f.value(unsafe.Pointer(&back)); !reflect.DeepEqual(a, z) {
+					err = fmt.Errorf("field %q differs after a round trip (tag it `cfg:\",secret\"` if it must not be written to Dir)", p)
+					break
+				}
+			}
 		}
 	}
 	if err != nil {
