@@ -59,9 +59,15 @@ func WithConfig(cfg Config) Option {
 }
 
 // WithDataDir makes config changes durable in dir (a write-ahead log plus
-// snapshots; created if missing). A restarted Foundation with the same dir
-// comes back with the changes. A corrupt dir does not stop New: the config
-// starts from its defaults and Health reports the config service degraded.
+// snapshots; created 0700 if missing, files 0600, see
+// [WithGroupReadableDataDir]). A restarted Foundation with the same dir
+// comes back with the changes, except ai.api_key: secrets are never written
+// there, the starting config's key is the one in force. Damage does not stop
+// New: it starts from the newest state it can prove, keeps damaged files as
+// *.corrupt, and Health reports the config service degraded, naming the
+// lost versions; a write that fails, a deleted dir or a snapshot that cannot
+// be written make it degraded while running (README: "What is promised on
+// each fault").
 func WithDataDir(dir string) Option {
 	return optionFunc(func(s *settings) {
 		if dir == "" {
