@@ -33,7 +33,8 @@ type Options[T any] struct {
 	// [ErrOption]); nil means a plain value copy, for T that are pure values.
 	Clone func(*T) T
 	// Updatable lists the leaf paths that [Store.Update] may change; nil
-	// means every leaf path. An unknown path is an [ErrPathNotFound] error
+	// means every leaf path (with Dir set, every leaf but the secrets, which
+	// a durable store never writes: listing one is an [ErrOption] error). An unknown path is an [ErrPathNotFound] error
 	// from Open, a parent path an [ErrForbidden] one.
 	Updatable []string
 	// Dir, when not empty, makes the store durable: every change is logged
