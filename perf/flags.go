@@ -48,24 +48,35 @@ func (o op) String() string { return opNames[o] }
 // config_updated event and notifies subscribers).
 const defaultMix = "get=55,store=15,execute=12,counter=7,histogram=7,query_type=1.5,query_corr=2.5,update=0.05"
 
+// defaultSubBuffer is the buffer of the harness's event subscriber. In a
+// closed loop the workers keep every P busy and the draining goroutine runs
+// only when the scheduler preempts one (about every 10 ms); the buffer holds
+// the events stored meanwhile. maxSubBuffer caps -sub-buffer (each buffered
+// event is a copy of the event).
+const (
+	defaultSubBuffer = 1 << 16
+	maxSubBuffer     = 1 << 20
+)
+
 // allProfiles are the profiles -profiles accepts, in the order they are written.
 var allProfiles = []string{"cpu", "heap", "allocs", "mutex", "block", "goroutine", "trace"}
 
 // options are the parsed flags.
 type options struct {
-	duration time.Duration
-	workers  int
-	mix      [numOps]float64 // weights, summing to 1
-	mixText  string
-	rate     float64 // total target ops/s; 0 = closed loop
-	capacity int     // event capacity; 0 = the target's default
-	out      string
-	profiles map[string]bool
-	compare  bool
-	http     string
-	seed     uint64
-	runs     int      // calibration runs per operation for allocs/op
-	args     []string // as given, for the summary
+	duration  time.Duration
+	workers   int
+	mix       [numOps]float64 // weights, summing to 1
+	mixText   string
+	rate      float64 // total target ops/s; 0 = closed loop
+	capacity  int     // event capacity; 0 = the target's default
+	out       string
+	profiles  map[string]bool
+	compare   bool
+	http      string
+	seed      uint64
+	subBuffer int      // the event subscriber's buffer, in events
+	runs      int      // calibration runs per operation for allocs/op
+	args      []string // as given, for the summary
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -82,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.compare, "compare", false, "also run the same workload on the GenServer port (bench/genserver) and compare")
 	fs.StringVar(&o.http, "http", "", "serve live pprof (net/http/pprof) on this `address` while running, e.g. localhost:6060")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the workers' random choices")
+	fs.IntVar(&o.subBuffer, "sub-buffer", defaultSubBuffer, "buffer of the subscriber that drains the event stream, in `events` (at most 1048576)")
 	fs.IntVar(&o.runs, "allocs-runs", 2000, "times each operation runs alone after the workload to measure allocs/op (a tenth for queries and updates)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./perf [flags]\n\nA mixed workload over an embedded Foundation, with profiles, pictures and a summary.\n\n")
@@ -110,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.runs <= 0 {
 		return nil, usagef("-allocs-runs must be > 0, got %d", o.runs)
+	}
+	if o.subBuffer <= 0 || o.subBuffer > maxSubBuffer {
+		return nil, usagef("-sub-buffer must be in 1..%d, got %d", maxSubBuffer, o.subBuffer)
 	}
 	if o.capacity < 0 {
 		return nil, usagef("-capacity must be >= 0, got %d", o.capacity)

@@ -8,6 +8,7 @@ require (
 	github.com/elixirscope-go/foundation/bench v0.0.0
 	github.com/google/pprof v0.0.0-20251007162407-5df77e3f7d1d
 	github.com/schollz/progressbar/v3 v3.19.1
+	golang.org/x/term v0.44.0
 	gonum.org/v1/plot v0.17.0
 )
 
@@ -24,7 +25,6 @@ require (
 	github.com/tidwall/btree v1.8.2 // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/term v0.44.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 )
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/schollz/progressbar/v3"
 )
 
 // Profiling rates while a run is measured: one blocking event sampled per
@@ -123,7 +122,7 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 	defer t.close()
 	r := &result{target: t.name(), dir: dir}
 	t.bind(counterNames, histogramNames)
-	stopSubs := t.subscribe()
+	stopSubs := t.subscribe(o.subBuffer)
 
 	path := func(name string) string { return filepath.Join(dir, name) }
 	prof := o.profiles
@@ -167,15 +166,7 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 		tr.schedule((o.duration-window)/2, window)
 	}
 
-	bar := progressbar.NewOptions64(o.duration.Milliseconds(),
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription(fmt.Sprintf("%-10s", t.name())),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionShowDescriptionAtLineEnd(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
+	bar := newProgress(stderr, t.name(), o.duration)
 	var goroutines []byte
 	var prev sample
 	tick := func(s sample) {
@@ -191,10 +182,8 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 		if dt < 50*time.Millisecond { // the last, partial interval: too short to tell a rate
 			return
 		}
-		bar.Describe(fmt.Sprintf("%-10s %s ops/s", t.name(), siCount(float64(n-pn)/dt.Seconds())))
+		bar.update(s.at, float64(n-pn)/dt.Seconds())
 		prev = s
-		// Short of the end: Finish draws 100% once, with its newline.
-		_ = bar.Set64(min(s.at.Milliseconds(), o.duration.Milliseconds()-1))
 	}
 
 	runtime.GC()
@@ -202,12 +191,7 @@ func runTarget(ctx context.Context, t target, o *options, dir string, stderr io.
 	runtime.ReadMemStats(&m0)
 	workers, timeline, elapsed, interrupted := runWorkload(ctx, t, o, tick)
 	runtime.ReadMemStats(&m1)
-	if interrupted {
-		_ = bar.Exit()
-		fmt.Fprintln(stderr)
-	} else if !bar.IsFinished() {
-		_ = bar.Finish()
-	}
+	bar.done(elapsed, interrupted)
 	tr.stop()
 	if cpuFile != nil {
 		pprof.StopCPUProfile()

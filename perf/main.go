@@ -15,7 +15,10 @@
 // correlation id (store), queries by type (query_type) and by correlation id
 // (query_corr), telemetry executes (execute), bound counter adds (counter)
 // and histogram records (histogram). A subscriber drains the event stream
-// and another the config changes, as an application would.
+// (through a buffer of -sub-buffer events) and another the config changes,
+// as an application would; the report says how many events each received
+// and how many it missed because its buffer was full (a store never waits
+// for a subscriber, so a missed event is still stored).
 //
 // The latency of every operation goes into a per-worker HDR histogram. In a
 // closed loop (-rate 0, the default) each worker runs as fast as it can and
@@ -33,6 +36,9 @@
 // throughput.png (operations per second over time), and summary.md with the
 // table, linking the rest. With -compare, the GenServer run's files go to
 // out/genserver/ and summary.md gains a side-by-side table.
+//
+// Progress goes to stderr: a bar redrawn in place on a terminal, a line
+// every few seconds when stderr is a file or a pipe.
 //
 // Ctrl-C stops the run early; what was measured until then is still written.
 package main

@@ -39,9 +39,18 @@ func TestRunCompare(t *testing.T) {
 	for _, want := range []string{"### foundation:", "### genserver:", "### foundation vs genserver",
 		"| operation | ops | ops/s | p50 | p90 | p99 | p99.9 | max | allocs/op | B/op | errors |",
 		"| get |", "| store |", "| query_type |", "| query_corr |", "| execute |", "| counter |", "| histogram |", "| **all** |",
-		"GC: "} {
+		"GC: ", "Events: the store accepted ", "the event subscriber received ", "max: its single slowest call"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	// stderr is not a terminal here: progress comes as plain lines.
+	if strings.Contains(stderr.String(), "\r") {
+		t.Errorf("progress to a non-terminal redraws with \\r:\n%q", stderr.String())
+	}
+	for _, want := range []string{"perf: foundation: running for ", "perf: foundation: done after ", "perf: genserver: done after "} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
 	}
 	for _, dir := range []string{out, filepath.Join(out, "genserver")} {
@@ -187,6 +196,8 @@ func TestBadInput(t *testing.T) {
 		{"negative rate", []string{"-rate", "-5"}, "-rate"},
 		{"zero allocs runs", []string{"-allocs-runs", "0"}, "-allocs-runs"},
 		{"negative capacity", []string{"-capacity", "-1"}, "-capacity"},
+		{"zero sub buffer", []string{"-sub-buffer", "0"}, "-sub-buffer"},
+		{"huge sub buffer", []string{"-sub-buffer", "1000000000"}, "-sub-buffer"},
 		{"mix not name=weight", []string{"-mix", "get"}, "name=weight"},
 		{"mix unknown op", []string{"-mix", "get=1,fly=2"}, `unknown operation "fly"`},
 		{"mix bad weight", []string{"-mix", "get=lots"}, "weight"},
@@ -229,5 +240,23 @@ func TestParseMix(t *testing.T) {
 	}
 	if _, err := parseMix(defaultMix); err != nil {
 		t.Errorf("default mix: %v", err)
+	}
+}
+
+// TestLineProgress checks the progress written to a file or a pipe: a line
+// at the start, one per progressLineEvery, one at the end, no \r.
+func TestLineProgress(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, "foundation", 12*time.Second)
+	for at := 100 * time.Millisecond; at <= 12*time.Second; at += 100 * time.Millisecond {
+		p.update(at, 1.5e6)
+	}
+	p.done(12*time.Second, false)
+	want := "perf: foundation: running for 12s\n" +
+		"perf: foundation: 5s of 12s (41%), 1.5M ops/s\n" +
+		"perf: foundation: 10s of 12s (83%), 1.5M ops/s\n" +
+		"perf: foundation: done after 12s\n"
+	if b.String() != want {
+		t.Errorf("progress lines:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

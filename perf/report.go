@@ -69,13 +69,23 @@ func writeTable(w io.Writer, o *options, r *result) {
 	}
 	fmt.Fprintf(w, "| **all** | %d | %s | | | | | | %.2f | %.0f | |\n\n", r.total, siCount(float64(r.total)/secs),
 		perOp(r.mallocs), perOp(r.allocBytes))
+	fmt.Fprintln(w, "p50 … p99.9: latency percentiles of the operation over the run; max: its single slowest call, one sample that a GC pause, a preemption or another process on the machine can set (the latency picture ends each line at it).")
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "allocs/op and B/op per operation: that operation alone, %d times in a row (%d for queries and updates) on one goroutine; **all**: the whole run's heap allocations (every goroutine) ÷ operations.\n\n",
 		o.runs, max(1, o.runs/10))
 	fmt.Fprintf(w, "GC: %d cycles, pauses %s in total, %s at most (of the last 256); heap in use %s at the end of the run, %s after a GC.\n",
 		r.gcCount, r.gcTotal.Round(time.Microsecond), r.gcMax.Round(time.Microsecond), siBytes(r.heapInUse), siBytes(r.heapAfter))
-	if r.sub.supported {
-		fmt.Fprintf(w, "Subscribers: %d events received (%d dropped by the store's non-blocking send), %d config changes (%d missed).\n",
-			r.sub.events, r.sub.dropped, r.sub.changes, r.sub.missed)
+	if s := r.sub; s.supported {
+		fmt.Fprintf(w, "Events: the store accepted %d and refused %d (EventStats.Stored and .Dropped over the run).\n", s.stored, s.refused)
+		fmt.Fprintf(w, "Subscribers (two harness goroutines drain the streams, as an application would): "+
+			"the event subscriber received %d events and missed %d because its buffer (%d events, -sub-buffer) was full; "+
+			"the config subscriber received %d changes and missed %d. "+
+			"Store and Update never wait for a subscriber: a missed event is stored and found by Query all the same, "+
+			"only that subscriber does not receive it (EventSubscription.Dropped counts it).\n",
+			s.events, s.dropped, s.buffer, s.changes, s.missed)
+		if s.dropped > 0 && o.rate == 0 {
+			fmt.Fprintln(w, "In a closed loop the workers keep every CPU busy and the draining goroutine runs only when the scheduler preempts one of them; a larger -sub-buffer, or an open loop (-rate) with CPU to spare, lets it keep up.")
+		}
 	} else {
 		fmt.Fprintln(w, "Subscribers: none (the target has no subscriptions).")
 	}

@@ -33,18 +33,27 @@ type target interface {
 	// histogramRecord. It is called once, before any worker starts.
 	bind(counters, histograms []string)
 	// subscribe starts draining the target's event and config-change
-	// streams, if it has them. The returned func stops the drain and
-	// returns what was received and what the target dropped.
-	subscribe() (stop func() subStats)
+	// streams, if it has them, the event stream through a buffer of
+	// buffer events. The returned func stops the drain and returns what
+	// was received and what the subscriptions lost.
+	subscribe(buffer int) (stop func() subStats)
 	// close stops the target.
 	close()
 }
 
-// subStats is what the subscribers saw.
+// subStats is what the harness's two subscribers saw. A store never waits
+// for a subscriber: an event that finds the subscriber's buffer full is not
+// delivered to it (and counted by [foundation.EventSubscription.Dropped]),
+// but it is stored all the same.
 type subStats struct {
-	supported       bool
-	events, dropped uint64 // events received; dropped by the store's non-blocking send
-	changes, missed uint64 // config changes received; missed
+	supported bool
+	buffer    int    // the event subscriber's buffer, in events
+	events    uint64 // events delivered to the event subscriber
+	dropped   uint64 // events not delivered to it: its buffer was full
+	changes   uint64 // config changes delivered to the config subscriber
+	missed    uint64 // config changes not delivered to it: its buffer was full
+	stored    uint64 // events the store accepted during the run (EventStats.Stored)
+	refused   uint64 // events the store refused during the run (EventStats.Dropped)
 }
 
 // foundationTarget is an embedded default [foundation.Foundation].
@@ -101,8 +110,9 @@ func (t *foundationTarget) bind(counters, histograms []string) {
 	}
 }
 
-func (t *foundationTarget) subscribe() func() subStats {
-	es := t.es.Subscribe(foundation.Query{})
+func (t *foundationTarget) subscribe(buffer int) func() subStats {
+	st0 := t.es.Stats()
+	es := t.es.Subscribe(foundation.Query{Limit: buffer}) // Limit sizes a subscription's buffer
 	cs := t.cs.Subscribe()
 	var events, changes atomic.Uint64
 	var wg sync.WaitGroup
@@ -123,8 +133,10 @@ func (t *foundationTarget) subscribe() func() subStats {
 		es.Close()
 		cs.Close()
 		wg.Wait()
-		return subStats{supported: true, events: events.Load(), dropped: es.Dropped(),
-			changes: changes.Load(), missed: cs.Missed()}
+		st := t.es.Stats()
+		return subStats{supported: true, buffer: buffer, events: events.Load(), dropped: es.Dropped(),
+			changes: changes.Load(), missed: cs.Missed(),
+			stored: st.Stored - st0.Stored, refused: st.Dropped - st0.Dropped}
 	}
 }
 
@@ -183,7 +195,7 @@ func (t *genserverTarget) bind(counters, histograms []string) {
 	t.hists = append(t.hists, histograms...)
 }
 
-func (t *genserverTarget) subscribe() func() subStats {
+func (t *genserverTarget) subscribe(int) func() subStats {
 	return func() subStats { return subStats{} }
 }
 
