@@ -236,17 +236,17 @@ func TestErrorFields(t *testing.T) {
 
 	// Codes are unique.
 	seen := map[int]string{}
-	for _, s := range []*foundation.Error{foundation.ErrPathNotFound, foundation.ErrUpdateForbidden,
+	for _, s := range []foundation.Kind{foundation.ErrPathNotFound, foundation.ErrUpdateForbidden,
 		foundation.ErrValidation, foundation.ErrRange, foundation.ErrConstraint, foundation.ErrInvalidValue,
 		foundation.ErrTypeMismatch, foundation.ErrVersionConflict, foundation.ErrNotFound,
 		foundation.ErrDataTooLarge, foundation.ErrInvalidEvent, foundation.ErrInvalidQuery,
 		foundation.ErrHandlerExists, foundation.ErrClosed, foundation.ErrFull, foundation.ErrTimeout,
 		foundation.ErrConfigStorage, foundation.ErrInvalidArgument, foundation.ErrInvalidHandler,
 		foundation.ErrTaskExists, foundation.ErrInternal} {
-		if prev, dup := seen[s.Code]; dup {
-			t.Errorf("code %d used by %s and %s", s.Code, prev, s.Type)
+		if prev, dup := seen[s.Code()]; dup {
+			t.Errorf("code %d used by %s and %s", s.Code(), prev, s.Type())
 		}
-		seen[s.Code] = s.Type
+		seen[s.Code()] = s.Type()
 	}
 }
 

@@ -17,8 +17,8 @@
 //
 // Every error is an [*Error] with a unique code, a type, a category, a
 // severity and a retry hint. Match them with errors.Is against the
-// sentinels: errors.Is(err, ErrRange), and every validation failure also
-// matches [ErrValidation].
+// sentinels, the [Kind] constants: errors.Is(err, ErrRange), and every
+// validation failure also matches [ErrValidation].
 //
 // # Concurrency
 //

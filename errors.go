@@ -56,43 +56,133 @@ func (r Retry) String() string {
 	return "unknown"
 }
 
+// Kind is one class of [Error], named by its code. The sentinels ErrRange,
+// ErrNotFound, … are the Kinds' constants: being constants, they cannot be
+// changed by anyone, and errors.Is(err, ErrRange) matches an *Error of that
+// code anywhere in err's chain (and [ErrValidation] every validation
+// failure). A Kind is itself an error, so a caller may wrap a sentinel
+// (fmt.Errorf("…: %w", ErrInvalidArgument)). errors.As(err, &k), k a Kind,
+// finds the kind of the first *Error or wrapped Kind in err's chain. Its
+// methods return what every *Error of the kind carries.
+type Kind int
+
+// The sentinels, one per kind. Codes are grouped by category: 1xxx config,
+// 2xxx events, 3xxx telemetry, 4xxx supervisor and arguments, 9xxx system.
+const (
+	ErrPathNotFound    Kind = 1001 // config path not found
+	ErrUpdateForbidden Kind = 1002 // config path is not updatable
+	ErrValidation      Kind = 1100 // validation failed; every validation error matches it
+	ErrRange           Kind = 1101 // value out of range
+	ErrConstraint      Kind = 1102 // constraint violated
+	ErrInvalidValue    Kind = 1103 // invalid config value
+	ErrTypeMismatch    Kind = 1104 // wrong type
+	ErrVersionConflict Kind = 1201 // version conflict
+	ErrConfigStorage   Kind = 1301 // config storage failed
+	ErrInvalidEvent    Kind = 2001 // invalid event
+	ErrDataTooLarge    Kind = 2002 // event data too large
+	ErrInvalidQuery    Kind = 2003 // invalid query
+	ErrNotFound        Kind = 2004 // not found
+	ErrFull            Kind = 2005 // event store full
+	ErrTimeout         Kind = 2006 // timed out
+	ErrHandlerExists   Kind = 3001 // handler id already attached
+	ErrInvalidHandler  Kind = 3002 // invalid handler
+	ErrInvalidArgument Kind = 4001 // invalid argument
+	ErrTaskExists      Kind = 4002 // task name already running
+	ErrClosed          Kind = 9001 // foundation closed
+	ErrInternal        Kind = 9002 // internal error
+)
+
 // kind describes one class of error: its code and the fields every error of
 // that class shares.
 type kind struct {
-	code        int
+	code        Kind
 	typ         string
 	category    string
 	subcategory string
 	severity    Severity
 	retry       Retry
-	validation  bool // also matches ErrValidation
+	validation  bool   // also matches ErrValidation
+	msg         string // the sentinel's message
 }
 
-// The kinds, one per code. Codes are grouped by category: 1xxx config,
-// 2xxx events, 3xxx telemetry, 4xxx supervisor, 9xxx system.
+// The kinds, one per sentinel.
 var (
-	kPathNotFound    = kind{1001, "config_path_not_found", "config", "access", SeverityMedium, RetryNever, false}
-	kUpdateForbidden = kind{1002, "config_update_forbidden", "config", "access", SeverityMedium, RetryNever, false}
-	kValidation      = kind{1100, "validation_failed", "config", "validation", SeverityMedium, RetryNever, true}
-	kRange           = kind{1101, "range_error", "config", "validation", SeverityMedium, RetryNever, true}
-	kConstraint      = kind{1102, "constraint_violation", "config", "validation", SeverityMedium, RetryNever, true}
-	kInvalidValue    = kind{1103, "invalid_config_value", "config", "validation", SeverityMedium, RetryNever, true}
-	kTypeMismatch    = kind{1104, "type_mismatch", "config", "validation", SeverityMedium, RetryNever, true}
-	kVersionConflict = kind{1201, "version_conflict", "config", "concurrency", SeverityLow, RetryImmediately, false}
-	kConfigStorage   = kind{1301, "config_storage_error", "config", "durability", SeverityHigh, RetryBackoff, false}
-	kInvalidEvent    = kind{2001, "invalid_event", "data", "validation", SeverityMedium, RetryNever, true}
-	kDataTooLarge    = kind{2002, "data_too_large", "data", "validation", SeverityMedium, RetryNever, true}
-	kInvalidQuery    = kind{2003, "invalid_query", "data", "validation", SeverityMedium, RetryNever, true}
-	kNotFound        = kind{2004, "not_found", "data", "access", SeverityLow, RetryNever, false}
-	kStoreFull       = kind{2005, "event_store_full", "data", "capacity", SeverityMedium, RetryBackoff, false}
-	kTimeout         = kind{2006, "timeout", "data", "capacity", SeverityMedium, RetryBackoff, false}
-	kHandlerExists   = kind{3001, "handler_exists", "telemetry", "registration", SeverityLow, RetryNever, false}
-	kInvalidHandler  = kind{3002, "invalid_handler", "telemetry", "registration", SeverityMedium, RetryNever, true}
-	kInvalidArgument = kind{4001, "invalid_argument", "system", "argument", SeverityMedium, RetryNever, true}
-	kTaskExists      = kind{4002, "task_exists", "system", "supervisor", SeverityLow, RetryNever, false}
-	kClosed          = kind{9001, "closed", "system", "lifecycle", SeverityHigh, RetryNever, false}
-	kInternal        = kind{9002, "internal_error", "system", "internal", SeverityCritical, RetryNever, false}
+	kPathNotFound    = kind{ErrPathNotFound, "config_path_not_found", "config", "access", SeverityMedium, RetryNever, false, "config path not found"}
+	kUpdateForbidden = kind{ErrUpdateForbidden, "config_update_forbidden", "config", "access", SeverityMedium, RetryNever, false, "config path is not updatable"}
+	kValidation      = kind{ErrValidation, "validation_failed", "config", "validation", SeverityMedium, RetryNever, true, "validation failed"}
+	kRange           = kind{ErrRange, "range_error", "config", "validation", SeverityMedium, RetryNever, true, "value out of range"}
+	kConstraint      = kind{ErrConstraint, "constraint_violation", "config", "validation", SeverityMedium, RetryNever, true, "constraint violated"}
+	kInvalidValue    = kind{ErrInvalidValue, "invalid_config_value", "config", "validation", SeverityMedium, RetryNever, true, "invalid config value"}
+	kTypeMismatch    = kind{ErrTypeMismatch, "type_mismatch", "config", "validation", SeverityMedium, RetryNever, true, "wrong type"}
+	kVersionConflict = kind{ErrVersionConflict, "version_conflict", "config", "concurrency", SeverityLow, RetryImmediately, false, "version conflict"}
+	kConfigStorage   = kind{ErrConfigStorage, "config_storage_error", "config", "durability", SeverityHigh, RetryBackoff, false, "config storage failed"}
+	kInvalidEvent    = kind{ErrInvalidEvent, "invalid_event", "data", "validation", SeverityMedium, RetryNever, true, "invalid event"}
+	kDataTooLarge    = kind{ErrDataTooLarge, "data_too_large", "data", "validation", SeverityMedium, RetryNever, true, "event data too large"}
+	kInvalidQuery    = kind{ErrInvalidQuery, "invalid_query", "data", "validation", SeverityMedium, RetryNever, true, "invalid query"}
+	kNotFound        = kind{ErrNotFound, "not_found", "data", "access", SeverityLow, RetryNever, false, "not found"}
+	kStoreFull       = kind{ErrFull, "event_store_full", "data", "capacity", SeverityMedium, RetryBackoff, false, "event store full"}
+	kTimeout         = kind{ErrTimeout, "timeout", "data", "capacity", SeverityMedium, RetryBackoff, false, "timed out"}
+	kHandlerExists   = kind{ErrHandlerExists, "handler_exists", "telemetry", "registration", SeverityLow, RetryNever, false, "handler id already attached"}
+	kInvalidHandler  = kind{ErrInvalidHandler, "invalid_handler", "telemetry", "registration", SeverityMedium, RetryNever, true, "invalid handler"}
+	kInvalidArgument = kind{ErrInvalidArgument, "invalid_argument", "system", "argument", SeverityMedium, RetryNever, true, "invalid argument"}
+	kTaskExists      = kind{ErrTaskExists, "task_exists", "system", "supervisor", SeverityLow, RetryNever, false, "task name already running"}
+	kClosed          = kind{ErrClosed, "closed", "system", "lifecycle", SeverityHigh, RetryNever, false, "foundation closed"}
+	kInternal        = kind{ErrInternal, "internal_error", "system", "internal", SeverityCritical, RetryNever, false, "internal error"}
 )
+
+// kinds finds a Kind's description.
+var kinds = func() map[Kind]*kind {
+	m := map[Kind]*kind{}
+	for _, k := range []*kind{&kPathNotFound, &kUpdateForbidden, &kValidation, &kRange, &kConstraint,
+		&kInvalidValue, &kTypeMismatch, &kVersionConflict, &kConfigStorage, &kInvalidEvent, &kDataTooLarge,
+		&kInvalidQuery, &kNotFound, &kStoreFull, &kTimeout, &kHandlerExists, &kInvalidHandler,
+		&kInvalidArgument, &kTaskExists, &kClosed, &kInternal} {
+		m[k.code] = k
+	}
+	return m
+}()
+
+// unknownKind describes a Kind that is none of the constants.
+var unknownKind = kind{typ: "unknown", severity: SeverityMedium, retry: RetryNever, msg: "unknown error kind"}
+
+func (k Kind) info() *kind {
+	if d, ok := kinds[k]; ok {
+		return d
+	}
+	return &unknownKind
+}
+
+// Error returns "foundation: <type>: <message>", e.g.
+// "foundation: range_error: value out of range".
+func (k Kind) Error() string {
+	d := k.info()
+	return "foundation: " + d.typ + ": " + d.msg
+}
+
+// Is reports whether target is [ErrValidation] and k a validation kind (k
+// equal to target is matched by errors.Is itself).
+func (k Kind) Is(target error) bool {
+	t, ok := target.(Kind)
+	return ok && t == ErrValidation && k.info().validation
+}
+
+// Code returns the kind's code, the Code of its errors.
+func (k Kind) Code() int { return int(k) }
+
+// Type returns the kind's name, e.g. "range_error".
+func (k Kind) Type() string { return k.info().typ }
+
+// Category returns where errors of the kind come from, e.g. "config".
+func (k Kind) Category() string { return k.info().category }
+
+// Subcategory returns the finer origin, e.g. "validation".
+func (k Kind) Subcategory() string { return k.info().subcategory }
+
+// Severity returns how bad an error of the kind is.
+func (k Kind) Severity() Severity { return k.info().severity }
+
+// Retry returns whether retrying can help.
+func (k Kind) Retry() Retry { return k.info().retry }
 
 // Error is the one error type of foundation. Every error a method of this
 // package returns is an *Error (possibly wrapped by the caller), carrying:
@@ -106,11 +196,15 @@ var (
 //   - Context: structured details (path, value, limits);
 //   - the wrapped cause, reached by [errors.Unwrap], [errors.Is] and [errors.As].
 //
-// Match errors with errors.Is against the sentinels (ErrRange, ErrNotFound,
-// …): an error matches the sentinel of its own kind, and every validation
-// failure also matches [ErrValidation]. Secrets are never part of an error:
-// the value of ai.api_key is redacted in the message, the context, String,
-// fmt and JSON. An *Error is immutable once returned; it is safe to share.
+// Match errors with errors.Is against the sentinels, the [Kind] constants
+// (ErrRange, ErrNotFound, …): an error matches the sentinel of its own code,
+// and every validation failure also matches [ErrValidation]. Secrets are
+// never part of an error: the value of ai.api_key is redacted in the
+// message, the context, String, fmt and JSON.
+//
+// Every failing call returns a new *Error of its own, which the package
+// never changes afterwards: it is safe to share. Its fields are exported to
+// be read; a caller that changes them changes only that error.
 type Error struct {
 	Code        int
 	Type        string
@@ -146,17 +240,31 @@ func (e *Error) String() string { return e.Error() }
 // Unwrap returns the cause, or nil.
 func (e *Error) Unwrap() error { return e.cause }
 
-// Is reports whether e matches target: a target *Error matches when the
-// codes are equal, and [ErrValidation] also matches every validation error.
+// Is reports whether e matches target: a [Kind] or an *Error of the same
+// code; [ErrValidation] also matches every validation error.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	if !ok || t == nil {
+	var code int
+	switch t := target.(type) {
+	case Kind:
+		code = int(t)
+	case *Error:
+		if t == nil {
+			return false
+		}
+		code = t.Code
+	default:
 		return false
 	}
-	if t.Code == e.Code {
+	return code == e.Code || (code == int(ErrValidation) && e.validation)
+}
+
+// As sets *target to e's [Kind] when target is a *Kind, for errors.As.
+func (e *Error) As(target any) bool {
+	if k, ok := target.(*Kind); ok {
+		*k = Kind(e.Code)
 		return true
 	}
-	return t.Code == kValidation.code && e.validation
+	return false
 }
 
 // MarshalJSON encodes the error with its fields and its cause's message.
@@ -179,43 +287,11 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-func sentinel(k kind, msg string) *Error {
-	return &Error{Code: k.code, Type: k.typ, Category: k.category, Subcategory: k.subcategory,
-		Severity: k.severity, Retry: k.retry, Message: msg, validation: k.validation}
-}
-
-// The sentinels, for errors.Is. Each is an *Error with its kind's code and
-// an empty context; the errors returned carry a message and context of their
-// own.
-var (
-	ErrPathNotFound    = sentinel(kPathNotFound, "config path not found")
-	ErrUpdateForbidden = sentinel(kUpdateForbidden, "config path is not updatable")
-	ErrValidation      = sentinel(kValidation, "validation failed")
-	ErrRange           = sentinel(kRange, "value out of range")
-	ErrConstraint      = sentinel(kConstraint, "constraint violated")
-	ErrInvalidValue    = sentinel(kInvalidValue, "invalid config value")
-	ErrTypeMismatch    = sentinel(kTypeMismatch, "wrong type")
-	ErrVersionConflict = sentinel(kVersionConflict, "version conflict")
-	ErrConfigStorage   = sentinel(kConfigStorage, "config storage failed")
-	ErrInvalidEvent    = sentinel(kInvalidEvent, "invalid event")
-	ErrDataTooLarge    = sentinel(kDataTooLarge, "event data too large")
-	ErrInvalidQuery    = sentinel(kInvalidQuery, "invalid query")
-	ErrNotFound        = sentinel(kNotFound, "not found")
-	ErrFull            = sentinel(kStoreFull, "event store full")
-	ErrTimeout         = sentinel(kTimeout, "timed out")
-	ErrHandlerExists   = sentinel(kHandlerExists, "handler id already attached")
-	ErrInvalidHandler  = sentinel(kInvalidHandler, "invalid handler")
-	ErrInvalidArgument = sentinel(kInvalidArgument, "invalid argument")
-	ErrTaskExists      = sentinel(kTaskExists, "task name already running")
-	ErrClosed          = sentinel(kClosed, "foundation closed")
-	ErrInternal        = sentinel(kInternal, "internal error")
-)
-
 // newError builds an error of kind k. ctx holds key/value pairs; values
 // under a secret path are redacted.
 func newError(k kind, cause error, msg string, ctx ...any) *Error {
-	e := sentinel(k, msg)
-	e.cause = cause
+	e := &Error{Code: int(k.code), Type: k.typ, Category: k.category, Subcategory: k.subcategory,
+		Severity: k.severity, Retry: k.retry, Message: msg, cause: cause, validation: k.validation}
 	if len(ctx) > 0 {
 		e.Context = make(map[string]any, len(ctx)/2)
 		for i := 0; i+1 < len(ctx); i += 2 {
