@@ -28,19 +28,29 @@
 //
 // # A short program
 //
-//	f, err := foundation.New(foundation.WithDataDir("/var/lib/app/config"))
+//	dir, err := os.MkdirTemp("", "app-config") // or a directory under os.UserCacheDir
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	f, err := foundation.New(foundation.WithDataDir(dir))
 //	if err != nil {
 //		log.Fatal(err)
 //	}
 //	defer f.Close()
 //
 //	rate := f.Config().Get().Config().AI.Planning.SamplingRate
-//	_ = f.Config().Update("ai.planning.sampling_rate", rate/2)
+//	if err := f.Config().Update("ai.planning.sampling_rate", rate/2); err != nil {
+//		log.Print(err)
+//	}
 //
 //	id, _ := f.Events().Store(foundation.Event{Type: "login", CorrelationID: "req-1"})
 //	evs, _ := f.Events().Query(foundation.Query{Type: "login", Limit: 10})
+//	fmt.Println(id, len(evs))
 //
 //	hits := f.Telemetry().Counter("http.hits") // bind once
 //	hits.Add(1)                                // then one atomic add
 //	f.Telemetry().Execute("http.request", foundation.Measurements{"duration": 1200}, nil)
+//
+// Every code block of this package's docs and of the README is built by a
+// test (docs_test.go), so it cannot rot.
 package foundation

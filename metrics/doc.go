@@ -71,7 +71,13 @@
 //			return serve(path)
 //		})
 //	}
+//	_ = handle("/index.html")
 //
 //	snap := r.Snapshot()
 //	fmt.Println(snap.Counters["http.requests"], snap.Histograms["http.latency_ns"].P99)
 package metrics
+
+// doccheck: what the package doc's example assumes (docs_test.go in the
+// repository root builds it).
+//
+//	var serve func(path string) error

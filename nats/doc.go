@@ -35,8 +35,18 @@
 //	defer f.Close()
 //	rep, _ := nats.NewReplicator(ctx, f, js, nats.ReplicatorConfig{})
 //	defer rep.Close()
-//	err := rep.Update(ctx, "ai.planning.sampling_rate", 0.5) // every instance
+//	if err := rep.Update(ctx, "ai.planning.sampling_rate", 0.5); err != nil { // every instance
+//		log.Print(err)
+//	}
 //	rate := f.Config().Get().Config().AI.Planning.SamplingRate // local read
+//	fmt.Println(rate)
 //
 // Every exported function and method is safe for concurrent use.
 package nats
+
+// doccheck: what the package doc's program assumes (docs_test.go in the
+// repository root builds it).
+//
+//	var ctx = context.Background()
+//	var url = natsgo.DefaultURL
+//	var hostname, _ = os.Hostname()

@@ -34,9 +34,17 @@
 //	p, _ := fotel.NewProducer(f.Telemetry().Registry())
 //	reader := metric.NewPeriodicReader(exporter, metric.WithProducer(p))
 //	mp := metric.NewMeterProvider(metric.WithReader(reader))
+//	defer mp.Shutdown(context.Background())
 //
 //	b, _ := fotel.NewSpanBridge(tracerProvider)
 //	_ = b.Attach(f.Telemetry(), "otel-spans", "db.query", "http.request")
 //
 // where fotel is this package and metric is go.opentelemetry.io/otel/sdk/metric.
 package otel
+
+// doccheck: what the package doc's example assumes (docs_test.go in the
+// repository root builds it).
+//
+//	var f *foundation.Foundation
+//	var exporter metric.Exporter
+//	var tracerProvider trace.TracerProvider

@@ -43,6 +43,11 @@
 // Ctrl-C stops the run early; what was measured until then is still written.
 package main
 
+// doccheck: the package doc's code block 1 holds shell commands, not Go
+// (docs_test.go in the repository root builds the Go ones).
+//
+// text: 1
+
 import (
 	"context"
 	"errors"

@@ -40,9 +40,18 @@
 //
 // # Example
 //
+//	c, err := fprom.New(f.Telemetry().Registry(), fprom.WithNamespace("myapp"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	reg := prometheus.NewRegistry()
-//	reg.MustRegister(fprom.New(f.Telemetry().Registry(), fprom.WithNamespace("myapp")))
+//	reg.MustRegister(c)
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
 // where fprom is this package and prometheus is client_golang's.
 package prometheus
+
+// doccheck: what the package doc's example assumes (docs_test.go in the
+// repository root builds it).
+//
+//	var f *foundation.Foundation

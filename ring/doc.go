@@ -114,3 +114,14 @@
 // during a [Buffer.PushBatch] can wait for that batch's own unpublished
 // items; keep OnDiscard to bookkeeping.
 package ring
+
+// doccheck: what the package doc's example assumes (docs_test.go in the
+// repository root builds it).
+//
+//	type Event struct {
+//		Type string
+//		At   time.Time
+//	}
+//
+//	var index interface{ Forget(seq uint64, e *Event) }
+//	var cutoff time.Time

@@ -108,4 +108,10 @@
 //	byType.Insert("login", 41)
 //	byType.Insert("login", 42)
 //	page := byType.Page(nil, "login", 0, math.MaxUint64, true, 0, 10) // [42 41]
+//	fmt.Println(n, page)
 package shard
+
+// doccheck: the package doc's code block 1 is a table, not Go; block 2 is
+// built by docs_test.go in the repository root.
+//
+// text: 1

@@ -6,6 +6,11 @@
 //	cd bench && go run ./cmd/seedtable [-benchtime 300ms] [-op Config.get] [-impl foundation,genserver]
 package main
 
+// doccheck: the package doc's code block 1 is a shell command, not Go
+// (docs_test.go in the repository root builds the Go ones).
+//
+// text: 1
+
 import (
 	"flag"
 	"fmt"
