@@ -85,12 +85,12 @@ func TestBadArguments(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.Push(ptr(1))
 	require.NoError(t, err)
-	//nolint:staticcheck // a nil context on purpose
+	//lint:ignore SA1012 a nil context on purpose: it is refused
 	_, err = b.PushContext(nil, ptr(2))
 	assert.ErrorIs(t, err, ring.ErrInvalid)
 	_, err = b.Push(nil)
 	assert.ErrorIs(t, err, ring.ErrInvalid)
-	//nolint:staticcheck // a nil context on purpose
+	//lint:ignore SA1012 a nil context on purpose: it is refused
 	_, err = b.PushBatch(nil, []*int{ptr(2)})
 	assert.ErrorIs(t, err, ring.ErrInvalid)
 	_, err = b.PushBatch(context.Background(), []*int{ptr(2), nil})

@@ -30,18 +30,6 @@ type Object[K, V any] struct {
 	Value V
 }
 
-// shardsOf returns the sorted, deduplicated shard indexes of objs: the order in
-// which a multi-object write takes the shard locks (ascending, so that two such
-// writes never deadlock).
-func shardsOf[K comparable, V any](h *hasher[K], objs []Object[K, V], buf []int) []int {
-	buf = buf[:0]
-	for i := range objs {
-		buf = append(buf, h.index(h.hash(objs[i].Key)))
-	}
-	slices.Sort(buf)
-	return slices.Compact(buf)
-}
-
 func sortCompact(buf []int) []int {
 	slices.Sort(buf)
 	return slices.Compact(buf)

@@ -126,7 +126,9 @@ func (s *Set[K, V]) lookupSlow(h uint32, k K) (V, bool) {
 // its value.
 func (s *Set[K, V]) wait(h uint32, spins int) {
 	st := s.stripeOf(h)
+	// Taking and releasing the mutex waits for the writer that holds it.
 	st.mu.Lock()
+	//lint:ignore SA2001 the empty critical section is the wait
 	st.mu.Unlock()
 	if spins >= 16 {
 		runtime.Gosched()

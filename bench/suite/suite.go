@@ -103,7 +103,6 @@ func newLatency() *latency {
 type recorder struct {
 	h *hdrhistogram.Histogram
 	n uint
-	t time.Time
 }
 
 func (l *latency) recorder() *recorder {
