@@ -150,7 +150,7 @@ const (
 //     evicts it, see Discard), stores val, then stores
 //     state = pub(s) (the store is the release: a reader that sees pub(s)
 //     sees the val of s). Both stores are fence-free (internal/atomicx: two
-//     MOVs on amd64 instead of two XCHGs, 27 -> 16 ns a Push): the writer
+//     MOVs on amd64 instead of two XCHGs, each a full fence): the writer
 //     owns the slot between its claim and this store, and no later load of
 //     the writer depends on the store being seen first.
 //   - Reader of s: loads state, val, state; the val is the item s only if

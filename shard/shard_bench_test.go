@@ -112,8 +112,8 @@ var benchSeq atomic.Uint64
 
 // runMix runs a parallel workload over a full table: reads% lookups, the
 // rest overwrites of existing keys, each goroutine from its own random start
-// (so that both cores write every key, and each write of a key finds its
-// memory in the other core's cache about half the time).
+// (so that every goroutine writes every key, and a write of a key often finds
+// its memory in another core's cache).
 func runMix(b *testing.B, m kv, reads int) {
 	for i, k := range benchKeyStrs {
 		m.store(k, i)

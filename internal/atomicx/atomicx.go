@@ -2,10 +2,10 @@
 // and that a publish step needs: a release store of a word, and a store of a
 // pointer that needs no fence because a release store follows it.
 //
-// On amd64, sync/atomic's Store is an XCHG: a full fence, ~5.7 ns on the
-// machine of PERF.md, as much as a CAS. Publishing an item (write the value,
-// then flip a state word that readers check) needs less: the value must be
-// visible no later than the state (release order), and x86's own store order
+// On amd64, sync/atomic's Store is an XCHG: a full fence, as costly as a
+// CAS. Publishing an item (write the value, then flip a state word that
+// readers check) needs less: the value must be visible no later than the
+// state (release order), and x86's own store order
 // (TSO) already gives that to plain MOVs. So on amd64 [StoreRelease] is one
 // MOV in assembly (an opaque call: the compiler keeps every earlier memory
 // access before it) and [StorePointerBeforeRelease] is a plain pointer store
