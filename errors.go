@@ -95,7 +95,7 @@ const (
 // kind describes one class of error: its code and the fields every error of
 // that class shares.
 type kind struct {
-	code        Kind
+	code        int // its Kind
 	typ         string
 	category    string
 	subcategory string
@@ -107,27 +107,27 @@ type kind struct {
 
 // The kinds, one per sentinel.
 var (
-	kPathNotFound    = kind{ErrPathNotFound, "config_path_not_found", "config", "access", SeverityMedium, RetryNever, false, "config path not found"}
-	kUpdateForbidden = kind{ErrUpdateForbidden, "config_update_forbidden", "config", "access", SeverityMedium, RetryNever, false, "config path is not updatable"}
-	kValidation      = kind{ErrValidation, "validation_failed", "config", "validation", SeverityMedium, RetryNever, true, "validation failed"}
-	kRange           = kind{ErrRange, "range_error", "config", "validation", SeverityMedium, RetryNever, true, "value out of range"}
-	kConstraint      = kind{ErrConstraint, "constraint_violation", "config", "validation", SeverityMedium, RetryNever, true, "constraint violated"}
-	kInvalidValue    = kind{ErrInvalidValue, "invalid_config_value", "config", "validation", SeverityMedium, RetryNever, true, "invalid config value"}
-	kTypeMismatch    = kind{ErrTypeMismatch, "type_mismatch", "config", "validation", SeverityMedium, RetryNever, true, "wrong type"}
-	kVersionConflict = kind{ErrVersionConflict, "version_conflict", "config", "concurrency", SeverityLow, RetryImmediately, false, "version conflict"}
-	kConfigStorage   = kind{ErrConfigStorage, "config_storage_error", "config", "durability", SeverityHigh, RetryBackoff, false, "config storage failed"}
-	kInvalidEvent    = kind{ErrInvalidEvent, "invalid_event", "data", "validation", SeverityMedium, RetryNever, true, "invalid event"}
-	kDataTooLarge    = kind{ErrDataTooLarge, "data_too_large", "data", "validation", SeverityMedium, RetryNever, true, "event data too large"}
-	kInvalidQuery    = kind{ErrInvalidQuery, "invalid_query", "data", "validation", SeverityMedium, RetryNever, true, "invalid query"}
-	kNotFound        = kind{ErrNotFound, "not_found", "data", "access", SeverityLow, RetryNever, false, "not found"}
-	kStoreFull       = kind{ErrFull, "event_store_full", "data", "capacity", SeverityMedium, RetryBackoff, false, "event store full"}
-	kTimeout         = kind{ErrTimeout, "timeout", "data", "capacity", SeverityMedium, RetryBackoff, false, "timed out"}
-	kHandlerExists   = kind{ErrHandlerExists, "handler_exists", "telemetry", "registration", SeverityLow, RetryNever, false, "handler id already attached"}
-	kInvalidHandler  = kind{ErrInvalidHandler, "invalid_handler", "telemetry", "registration", SeverityMedium, RetryNever, true, "invalid handler"}
-	kInvalidArgument = kind{ErrInvalidArgument, "invalid_argument", "system", "argument", SeverityMedium, RetryNever, true, "invalid argument"}
-	kTaskExists      = kind{ErrTaskExists, "task_exists", "system", "supervisor", SeverityLow, RetryNever, false, "task name already running"}
-	kClosed          = kind{ErrClosed, "closed", "system", "lifecycle", SeverityHigh, RetryNever, false, "foundation closed"}
-	kInternal        = kind{ErrInternal, "internal_error", "system", "internal", SeverityCritical, RetryNever, false, "internal error"}
+	kPathNotFound    = kind{int(ErrPathNotFound), "config_path_not_found", "config", "access", SeverityMedium, RetryNever, false, "config path not found"}
+	kUpdateForbidden = kind{int(ErrUpdateForbidden), "config_update_forbidden", "config", "access", SeverityMedium, RetryNever, false, "config path is not updatable"}
+	kValidation      = kind{int(ErrValidation), "validation_failed", "config", "validation", SeverityMedium, RetryNever, true, "validation failed"}
+	kRange           = kind{int(ErrRange), "range_error", "config", "validation", SeverityMedium, RetryNever, true, "value out of range"}
+	kConstraint      = kind{int(ErrConstraint), "constraint_violation", "config", "validation", SeverityMedium, RetryNever, true, "constraint violated"}
+	kInvalidValue    = kind{int(ErrInvalidValue), "invalid_config_value", "config", "validation", SeverityMedium, RetryNever, true, "invalid config value"}
+	kTypeMismatch    = kind{int(ErrTypeMismatch), "type_mismatch", "config", "validation", SeverityMedium, RetryNever, true, "wrong type"}
+	kVersionConflict = kind{int(ErrVersionConflict), "version_conflict", "config", "concurrency", SeverityLow, RetryImmediately, false, "version conflict"}
+	kConfigStorage   = kind{int(ErrConfigStorage), "config_storage_error", "config", "durability", SeverityHigh, RetryBackoff, false, "config storage failed"}
+	kInvalidEvent    = kind{int(ErrInvalidEvent), "invalid_event", "data", "validation", SeverityMedium, RetryNever, true, "invalid event"}
+	kDataTooLarge    = kind{int(ErrDataTooLarge), "data_too_large", "data", "validation", SeverityMedium, RetryNever, true, "event data too large"}
+	kInvalidQuery    = kind{int(ErrInvalidQuery), "invalid_query", "data", "validation", SeverityMedium, RetryNever, true, "invalid query"}
+	kNotFound        = kind{int(ErrNotFound), "not_found", "data", "access", SeverityLow, RetryNever, false, "not found"}
+	kStoreFull       = kind{int(ErrFull), "event_store_full", "data", "capacity", SeverityMedium, RetryBackoff, false, "event store full"}
+	kTimeout         = kind{int(ErrTimeout), "timeout", "data", "capacity", SeverityMedium, RetryBackoff, false, "timed out"}
+	kHandlerExists   = kind{int(ErrHandlerExists), "handler_exists", "telemetry", "registration", SeverityLow, RetryNever, false, "handler id already attached"}
+	kInvalidHandler  = kind{int(ErrInvalidHandler), "invalid_handler", "telemetry", "registration", SeverityMedium, RetryNever, true, "invalid handler"}
+	kInvalidArgument = kind{int(ErrInvalidArgument), "invalid_argument", "system", "argument", SeverityMedium, RetryNever, true, "invalid argument"}
+	kTaskExists      = kind{int(ErrTaskExists), "task_exists", "system", "supervisor", SeverityLow, RetryNever, false, "task name already running"}
+	kClosed          = kind{int(ErrClosed), "closed", "system", "lifecycle", SeverityHigh, RetryNever, false, "foundation closed"}
+	kInternal        = kind{int(ErrInternal), "internal_error", "system", "internal", SeverityCritical, RetryNever, false, "internal error"}
 )
 
 // kinds finds a Kind's description.
@@ -137,7 +137,7 @@ var kinds = func() map[Kind]*kind {
 		&kInvalidValue, &kTypeMismatch, &kVersionConflict, &kConfigStorage, &kInvalidEvent, &kDataTooLarge,
 		&kInvalidQuery, &kNotFound, &kStoreFull, &kTimeout, &kHandlerExists, &kInvalidHandler,
 		&kInvalidArgument, &kTaskExists, &kClosed, &kInternal} {
-		m[k.code] = k
+		m[Kind(k.code)] = k
 	}
 	return m
 }()
@@ -290,7 +290,7 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 // newError builds an error of kind k. ctx holds key/value pairs; values
 // under a secret path are redacted.
 func newError(k kind, cause error, msg string, ctx ...any) *Error {
-	e := &Error{Code: int(k.code), Type: k.typ, Category: k.category, Subcategory: k.subcategory,
+	e := &Error{Code: k.code, Type: k.typ, Category: k.category, Subcategory: k.subcategory,
 		Severity: k.severity, Retry: k.retry, Message: msg, cause: cause, validation: k.validation}
 	if len(ctx) > 0 {
 		e.Context = make(map[string]any, len(ctx)/2)

@@ -14,7 +14,7 @@ func TestKinds(t *testing.T) {
 		t.Fatalf("%d kinds, want one per sentinel (21)", len(kinds))
 	}
 	for code, k := range kinds {
-		if k.code != code {
+		if Kind(k.code) != code {
 			t.Errorf("kinds[%d] describes %d", code, k.code)
 		}
 		e := newError(*k, nil, "m")
