@@ -251,7 +251,7 @@ func saveWithLegend(p *plot.Plot, legend plot.Legend, path string) error {
 	legend.Top, legend.Left = true, true
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
-	p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
+	p.Draw(draw.Crop(dc, 0, -lw, 0, -2*vg.Millimeter)) // room above the title
 	lc := draw.Crop(dc, w-lw+vg.Millimeter, 0, 0, -vg.Centimeter)
 	legend.Draw(lc)
 	f, err := os.Create(path)
