@@ -246,7 +246,7 @@ func (b docBlock) program() ([]byte, []string, error) {
 	fmt.Fprintf(&src, "\nfunc main() { _ = example() }\n\nfunc example() error {\n//line %s:%d\n%s\n", b.file, start, body)
 	f, err := parser.ParseFile(token.NewFileSet(), b.file, src.String()+"}\n", parser.AllErrors)
 	if err != nil {
-		return nil, nil, fmt.Errorf("not Go: %v", err)
+		return nil, nil, fmt.Errorf("not Go: %v (a block that is not Go, a table or a shell command, is named in a doccheck comment: see TestDocs)", err)
 	}
 	fn := f.Decls[len(f.Decls)-1].(*ast.FuncDecl)
 	if n := len(fn.Body.List); n == 0 {

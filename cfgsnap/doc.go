@@ -153,3 +153,8 @@
 //	}
 //	_ = rate.Get(st.Load()) // 0.25, on every request, for the price of a load
 package cfgsnap
+
+// doccheck: the package doc's code block 1 is a table, not Go; block 2 is
+// built by docs_test.go in the repository root.
+//
+// text: 1

@@ -32,6 +32,11 @@
 // not valid JSON).
 package jsonl
 
+// doccheck: the package doc's code block 1 is a table, not Go (docs_test.go
+// in the repository root builds the Go ones).
+//
+// text: 1
+
 import (
 	"bytes"
 	"context"
