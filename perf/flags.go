@@ -55,7 +55,7 @@ const defaultMix = "get=55,store=15,execute=12,counter=7,histogram=7,query_type=
 // event is a copy of the event).
 const (
 	defaultSubBuffer = 1 << 16
-	maxSubBuffer     = 1 << 20
+	maxSubBuffer     = 1 << 16
 )
 
 // allProfiles are the profiles -profiles accepts, in the order they are written.
@@ -93,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.compare, "compare", false, "also run the same workload on the GenServer port (bench/genserver) and compare")
 	fs.StringVar(&o.http, "http", "", "serve live pprof (net/http/pprof) on this `address` while running, e.g. localhost:6060")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the workers' random choices")
-	fs.IntVar(&o.subBuffer, "sub-buffer", defaultSubBuffer, "buffer of the subscriber that drains the event stream, in `events` (at most 1048576)")
+	fs.IntVar(&o.subBuffer, "sub-buffer", defaultSubBuffer, "buffer of the subscriber that drains the event stream, in `events` (at most 65536)")
 	fs.IntVar(&o.runs, "allocs-runs", 2000, "times each operation runs alone after the workload to measure allocs/op (a tenth for queries and updates)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./perf [flags]\n\nA mixed workload over an embedded Foundation, with profiles, pictures and a summary.\n\n")

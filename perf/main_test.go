@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/elixirscope-go/foundation"
 )
 
 // runDuration keeps the in-process runs short, shorter under the race
@@ -258,5 +261,31 @@ func TestLineProgress(t *testing.T) {
 		"perf: foundation: done after 12s\n"
 	if b.String() != want {
 		t.Errorf("progress lines:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestSubscriberAccounting checks what the report's subscriber line rests
+// on: every event the store accepts is either delivered to the harness's
+// match-all subscriber or counted as missed by it, also past the size of its
+// buffer.
+func TestSubscriberAccounting(t *testing.T) {
+	ft, err := newFoundationTarget(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ft.close()
+	stop := ft.subscribe(1024)
+	const n = 3 * 1024 * 8 // well past the buffer
+	for i := range n {
+		if _, err := ft.store(foundation.Event{Type: "t", CorrelationID: fmt.Sprint(i % 64)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := stop()
+	if s.stored != n || s.refused != 0 {
+		t.Fatalf("stored %d, refused %d; want %d, 0", s.stored, s.refused, n)
+	}
+	if s.events+s.dropped != s.stored {
+		t.Errorf("delivered %d + missed %d != stored %d", s.events, s.dropped, s.stored)
 	}
 }
