@@ -3,95 +3,34 @@ package foundation
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"sync/atomic"
+
+	"github.com/elixirscope-go/foundation/internal/fanout"
 )
 
-// subscriber is one buffered channel of a broadcast. send never blocks: a
-// full channel drops the value and counts it. The channel is closed exactly
-// once, by close, and never while a send is running (mu orders them).
-type subscriber[T any] struct {
-	ch      chan T
-	dropped atomic.Uint64
-	mu      sync.RWMutex // send holds it shared; close holds it exclusively
-	closed  bool
-}
+// subscriber is one buffered channel of a broadcast (see fanout.Sub).
+type subscriber[T any] = fanout.Sub[T]
 
-func newSubscriber[T any](buffer int) *subscriber[T] {
-	return &subscriber[T]{ch: make(chan T, buffer)}
-}
+func newSubscriber[T any](buffer int) *subscriber[T] { return fanout.NewSub[T](buffer) }
 
-func (s *subscriber[T]) send(v T) {
-	s.mu.RLock()
-	if !s.closed {
-		select {
-		case s.ch <- v:
-		default:
-			s.dropped.Add(1)
-		}
-	}
-	s.mu.RUnlock()
-}
-
-func (s *subscriber[T]) close() {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.ch)
-	}
-	s.mu.Unlock()
-}
-
-// broadcaster fans values out to subscribers. The list is copy-on-write
-// behind an atomic pointer: send takes no lock of the broadcaster's.
+// broadcaster fans values out to subscribers over the copy-on-write list
+// that the event store's subscriptions use too (fanout.List).
 type broadcaster[T any] struct {
-	mu   sync.Mutex
-	list atomic.Pointer[[]*subscriber[T]]
+	list fanout.List[*subscriber[T]]
 }
 
-func (b *broadcaster[T]) add(s *subscriber[T]) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var next []*subscriber[T]
-	if p := b.list.Load(); p != nil {
-		next = append(next, *p...)
-	}
-	next = append(next, s)
-	b.list.Store(&next)
-}
+func (b *broadcaster[T]) add(s *subscriber[T]) bool { return b.list.Add(s) }
 
-func (b *broadcaster[T]) remove(s *subscriber[T]) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p := b.list.Load()
-	if p == nil {
-		return
-	}
-	next := make([]*subscriber[T], 0, len(*p))
-	for _, x := range *p {
-		if x != s {
-			next = append(next, x)
-		}
-	}
-	b.list.Store(&next)
-}
+func (b *broadcaster[T]) remove(s *subscriber[T]) { b.list.Remove(s) }
 
 func (b *broadcaster[T]) send(v T) {
-	if p := b.list.Load(); p != nil {
-		for _, s := range *p {
-			s.send(v)
-		}
+	for _, s := range b.list.Load() {
+		s.Send(v)
 	}
 }
 
 func (b *broadcaster[T]) closeAll() {
-	b.mu.Lock()
-	p := b.list.Swap(nil)
-	b.mu.Unlock()
-	if p != nil {
-		for _, s := range *p {
-			s.close()
-		}
+	for _, s := range b.list.Close() {
+		s.Close()
 	}
 }
 

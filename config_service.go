@@ -303,13 +303,13 @@ func (c *ConfigService) applySettings(cfg *Config) {
 func (c *ConfigService) Subscribe() *ConfigSubscription {
 	s := &ConfigSubscription{sub: newSubscriber[ConfigChange](64)}
 	if c.closed.Load() {
-		s.sub.close()
+		s.sub.Close()
 		return s
 	}
 	c.subs.add(s.sub)
 	if c.closed.Load() { // Close ran between the check and add
 		c.subs.remove(s.sub)
-		s.sub.close()
+		s.sub.Close()
 	}
 	s.remove = func() { c.subs.remove(s.sub) }
 	return s
@@ -322,18 +322,18 @@ type ConfigSubscription struct {
 }
 
 // C returns the channel of changes.
-func (s *ConfigSubscription) C() <-chan ConfigChange { return s.sub.ch }
+func (s *ConfigSubscription) C() <-chan ConfigChange { return s.sub.C() }
 
 // Missed returns how many changes this subscriber lost because its channel
 // was full.
-func (s *ConfigSubscription) Missed() uint64 { return s.sub.dropped.Load() }
+func (s *ConfigSubscription) Missed() uint64 { return s.sub.Dropped() }
 
 // Close ends the subscription and closes its channel. Idempotent.
 func (s *ConfigSubscription) Close() {
 	if s.remove != nil {
 		s.remove()
 	}
-	s.sub.close()
+	s.sub.Close()
 }
 
 func (c *ConfigService) health() ServiceHealth {

@@ -45,11 +45,6 @@ var (
 	}()
 )
 
-// storer is what the peers implement.
-type storer interface {
-	Store(ev foundation.Event) (uint64, error)
-}
-
 // ---- peer 1: mutex + slice + two maps
 
 type mutexStore struct {

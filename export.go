@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/elixirscope-go/foundation/internal/eventstore"
 )
 
 // Exporter receives the stored events, in batches, and acknowledges them
@@ -99,22 +101,22 @@ func (p *exportPipeline) stored(id uint64) {
 // an ID whose push is still in flight; IDs that left the ring (or were
 // pruned) before being read are counted as dropped.
 func (p *exportPipeline) fill() {
-	r := p.s.ring
-	end := r.Next()
+	es := p.s.eng
+	end := es.Next()
 	for p.next < end && len(p.pending) < p.maxQueue {
-		rec, ok := r.Get(p.next)
-		if !ok {
-			if f := r.First(); p.next < f {
-				lost := min(f, end) - p.next
-				p.dropped.Add(lost)
-				p.next += lost
-				continue
-			}
-			break // in flight: its Store will kick us
-		}
-		if rec.visible() {
-			p.pending = append(p.pending, p.s.copyOut(p.next, rec))
-		} else {
+		ev, st := es.Read(p.next)
+		switch st {
+		case eventstore.ReadGone:
+			lost := min(es.First(), end) - p.next
+			p.dropped.Add(lost)
+			p.next += lost
+			continue
+		case eventstore.ReadInFlight:
+			p.pendingN.Store(int64(len(p.pending)))
+			return // its Store will kick us
+		case eventstore.ReadFound:
+			p.pending = append(p.pending, Event(ev))
+		default:
 			p.dropped.Add(1)
 		}
 		p.next++
@@ -126,11 +128,13 @@ func (p *exportPipeline) fill() {
 // caller must then not sleep).
 func (p *exportPipeline) waitFor(id uint64) bool {
 	p.kickAt.Store(id)
-	if rec, ok := p.s.ring.Get(id); ok && rec != nil {
-		p.kickAt.Store(math.MaxUint64)
-		return true
+	if id < p.s.eng.Next() {
+		if _, st := p.s.eng.Read(id); st != eventstore.ReadInFlight {
+			p.kickAt.Store(math.MaxUint64)
+			return true
+		}
 	}
-	return id < p.s.ring.First() // gone already: fill will count it
+	return false
 }
 
 // run is the supervised export loop.

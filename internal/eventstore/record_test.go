@@ -1,4 +1,4 @@
-package foundation
+package eventstore
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // without a locked instruction, by the goroutine pinned to their P: a second
 // writer would hand out the same bytes twice).
 func TestRecordAllocRoundTrip(t *testing.T) {
-	s := &EventStore{}
+	s := &Store{}
 	var err error
 	if s.byType, err = newIndex(); err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestRecordAllocRoundTrip(t *testing.T) {
 			t.Fatalf("record %d reads back %q %q %d bytes %d %d, stored %q %q %d bytes %d %d", i,
 				r.typ(), r.corr(), len(r.data()), r.time, r.parent, ev.Type, ev.CorrelationID, len(ev.Data), ev.Time, ev.ParentID)
 		}
-		if (ev.Data == nil || len(ev.Data) == 0) != (r.data() == nil) {
+		if (len(ev.Data) == 0) != (r.data() == nil) {
 			t.Fatalf("record %d: empty Data must read back nil", i)
 		}
 	}
@@ -61,7 +61,7 @@ type stored struct {
 	ev Event
 }
 
-func allocSome(s *EventStore, seed uint64) []stored {
+func allocSome(s *Store, seed uint64) []stored {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	var all []stored
 	for i := 0; i < 5000; i++ {
@@ -98,13 +98,9 @@ func within(r *record, p unsafe.Pointer) bool {
 // return is not backed by the store's records (a result kept by a caller must
 // not pin a slab, and the store's memory must not be reachable for writes).
 func TestCopiesDoNotShareRecords(t *testing.T) {
-	f, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	es := f.Events()
-	sub := es.Subscribe(Query{Type: "t"})
+	es := testStore(t, capacity(1000), nil)
+	ch := make(chan Event, 1)
+	sub := es.Subscribe(Query{Type: "t"}, func(e Event) { ch <- e }, func() {})
 	defer sub.Close()
 	id, err := es.Store(Event{Type: "t", CorrelationID: "c", Data: []byte("payload")})
 	if err != nil {
@@ -141,7 +137,7 @@ func TestCopiesDoNotShareRecords(t *testing.T) {
 		t.Fatalf("Correlated = %v, %v", res, err)
 	}
 	check("Correlated", res[0])
-	check("Subscribe", <-sub.C())
+	check("Subscribe", <-ch)
 }
 
 // TestRecordAllocMorePsThanStripes: a store made under GOMAXPROCS=1 has one
@@ -151,12 +147,7 @@ func TestCopiesDoNotShareRecords(t *testing.T) {
 func TestRecordAllocMorePsThanStripes(t *testing.T) {
 	old := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(old)
-	f, err := New(WithEventCapacity(1 << 12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	es := f.Events()
+	es := testStore(t, capacity(1<<12), nil)
 	runtime.GOMAXPROCS(4)
 	var wg sync.WaitGroup
 	ids := make([][]uint64, 4)
@@ -201,12 +192,7 @@ func TestRecordAllocMorePsThanStripes(t *testing.T) {
 // exact, and an event pruned in place and then evicted, still pending,
 // counts as pruned, not evicted.
 func TestEvictionsSettleLate(t *testing.T) {
-	f, err := New(WithEventCapacity(64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	es := f.Events()
+	es := testStore(t, capacity(64), nil)
 	now := time.Now().UnixNano()
 	for i := range 64 {
 		ev := Event{Type: "t", Time: now, Data: []byte(fmt.Sprint(i))}
@@ -246,7 +232,7 @@ func TestEvictionsSettleLate(t *testing.T) {
 	if st.Stored != 75 || st.Pruned != 1 || st.Evicted != 10 || st.Len != 64 || st.Bytes != want {
 		t.Fatalf("Stats %+v, want 75 stored, 1 pruned, 10 evicted, 64 held, %d bytes", st, want)
 	}
-	if got := es.evictedCount(); got != 10 {
+	if got := es.EvictedCount(); got != 10 {
 		t.Fatalf("evictedCount %d, want 10", got)
 	}
 }

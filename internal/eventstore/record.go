@@ -1,4 +1,4 @@
-package foundation
+package eventstore
 
 import (
 	"math"
@@ -135,7 +135,7 @@ type recordAlloc struct {
 // own. A new slab is allocated unpinned (the allocation may block) and
 // installed under the pin, on whichever P the goroutine is then on, if that
 // P still needs one; otherwise it is left to the garbage collector.
-func (s *EventStore) allocRecord(n uint64) (unsafe.Pointer, uint8) {
+func (s *Store) allocRecord(n uint64) (unsafe.Pointer, uint8) {
 	var fresh *slab
 	for {
 		pid := procpin.Pin()
@@ -162,7 +162,7 @@ func (s *EventStore) allocRecord(n uint64) (unsafe.Pointer, uint8) {
 
 // newRecord copies ev into a new record, stamping now when Time is zero.
 // The caller has validated ev (lengths within maxPart).
-func (s *EventStore) newRecord(ev *Event, now int64) *record {
+func (s *Store) newRecord(ev *Event, now int64) *record {
 	tl, cl, dl := len(ev.Type), len(ev.CorrelationID), len(ev.Data)
 	p, stripe := s.allocRecord((uint64(recHdr) + uint64(tl) + uint64(cl) + uint64(dl) + 7) &^ 7)
 	r := (*record)(p)

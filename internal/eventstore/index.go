@@ -1,4 +1,4 @@
-package foundation
+package eventstore
 
 import (
 	"math"

@@ -1,4 +1,4 @@
-package foundation
+package eventstore
 
 import (
 	"fmt"
@@ -21,14 +21,9 @@ func indexKeys(x *index) int {
 // insert) the correlation index still holds about the capacity's worth of
 // keys, not one per event ever stored; and no query sees a forgotten event.
 func TestLazyIndexesStayBounded(t *testing.T) {
-	const capacity = 1000
-	f, err := New(WithEventCapacity(capacity))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	es := f.Events()
-	const total = 50 * capacity
+	const n = 1000
+	es := testStore(t, capacity(n), nil)
+	const total = 50 * n
 	for i := 0; i < total; i++ {
 		if _, err := es.Store(Event{Type: fmt.Sprintf("t%d", i%3), CorrelationID: fmt.Sprintf("c%d", i)}); err != nil {
 			t.Fatal(err)
@@ -37,9 +32,9 @@ func TestLazyIndexesStayBounded(t *testing.T) {
 	// The last kick may still be in the pruner's hands: wait for the sweep.
 	deadline := time.Now().Add(10 * time.Second)
 	// A key sits in one stripe (a unique id is inserted once).
-	for indexKeys(es.byCorr) > capacity+capacity/2+1 {
+	for indexKeys(es.byCorr) > n+n/2+1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("correlation index holds %d keys for a store of %d events", indexKeys(es.byCorr), capacity)
+			t.Fatalf("correlation index holds %d keys for a store of %d events", indexKeys(es.byCorr), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -47,7 +42,7 @@ func TestLazyIndexesStayBounded(t *testing.T) {
 		t.Fatalf("type index holds %d keys, want at most 3 a stripe", n)
 	}
 	// Forgotten events are never returned, whatever the index still holds.
-	for _, id := range []int{0, total / 2, total - capacity - 1} { // event i has ID i+1: the newest 1000 are held
+	for _, id := range []int{0, total / 2, total - n - 1} { // event i has ID i+1: the newest 1000 are held
 		res, err := es.Query(Query{CorrelationID: fmt.Sprintf("c%d", id)})
 		if err != nil || len(res) != 0 {
 			t.Fatalf("query of evicted c%d = %v, %v", id, res, err)
@@ -57,7 +52,7 @@ func TestLazyIndexesStayBounded(t *testing.T) {
 			t.Fatalf("Correlated(c%d) = %v, %v", id, corr, err)
 		}
 	}
-	for _, id := range []int{total - capacity, total - 1} {
+	for _, id := range []int{total - n, total - 1} {
 		res, err := es.Query(Query{CorrelationID: fmt.Sprintf("c%d", id)})
 		if err != nil || len(res) != 1 {
 			t.Fatalf("query of held c%d = %v, %v", id, res, err)
