@@ -257,4 +257,3 @@ func (t *timeIndex) pruneBefore(s *Store, cut int64) int {
 	})
 	return n
 }
-
