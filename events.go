@@ -42,16 +42,44 @@ type Event struct {
 //   - Limit: at most this many results. 0 means interface.max_results, which
 //     is also the cap of a larger Limit (read on every query, so that a
 //     config update takes effect at once). Negative is an error.
-//   - Offset: skip this many matching events first. Negative is an error.
-//   - Descending: newest (highest ID) first; the default is ascending ID.
+//   - Offset: skip this many matching events first (O(Offset): prefer
+//     After for deep pages). Negative is an error.
+//   - Descending: newest first; the default is oldest first.
+//   - After: keyset paging. When After.ID is set, only the events strictly
+//     after After in the query's order are returned; pass the last result
+//     of a page ([Event.Cursor]) to get the next page. A page then costs
+//     O(log n + Limit) at any depth (when Time mostly follows store order),
+//     and events stored or removed between pages neither repeat nor shift
+//     the pages.
 //
-// Results are in ID order, which is store order.
+// Results are ordered by (Time, ID): ascending, or descending with
+// Descending, whatever the concurrency of the stores. An event stored with
+// an explicit older Time (backfill, clock skew) appears at its Time's place;
+// events with the same Time are in ID (store) order.
 type Query struct {
 	Type          string
 	CorrelationID string
 	Since, Until  int64
 	Limit, Offset int
 	Descending    bool
+	After         EventCursor
+}
+
+// EventCursor is a position in (Time, ID) order, for [Query.After]. The
+// zero value means "from the start".
+type EventCursor struct {
+	Time int64
+	ID   uint64
+}
+
+// Cursor returns e's position in (Time, ID) order: the After of the page
+// that follows e.
+func (e Event) Cursor() EventCursor { return EventCursor{Time: e.Time, ID: e.ID} }
+
+func (q Query) engine() eventstore.Query {
+	return eventstore.Query{Type: q.Type, CorrelationID: q.CorrelationID, Since: q.Since, Until: q.Until,
+		Limit: q.Limit, Offset: q.Offset, Descending: q.Descending,
+		After: eventstore.Cursor{Time: q.After.Time, ID: q.After.ID}}
 }
 
 // EventStats is a snapshot of an [EventStore]'s counters (see
@@ -279,7 +307,7 @@ func (s *EventStore) Query(q Query) ([]Event, error) {
 // Offset or Since > Until; [ErrTimeout] when ctx ends or
 // interface.query_timeout passes first (no partial result).
 func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error) {
-	out, err := s.eng.QueryContext(ctx, eventstore.Query(q))
+	out, err := s.eng.QueryContext(ctx, q.engine())
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -379,7 +407,7 @@ func (s *EventStore) Subscribe(q Query) *EventSubscription {
 		buf = s.cfg().Interface.MaxResults
 	}
 	out := fanout.NewSub[Event](buf)
-	sub := s.eng.Subscribe(eventstore.Query(q), func(e eventstore.Event) { out.Send(Event(e)) }, out.Close)
+	sub := s.eng.Subscribe(q.engine(), func(e eventstore.Event) { out.Send(Event(e)) }, out.Close)
 	return &EventSubscription{sub: sub, out: out}
 }
 

@@ -36,15 +36,23 @@ func newStore(t testing.TB, capacity int, mut func(*foundation.Config), opts ...
 // model is the reference: the events held, by ID.
 type model struct{ evs []foundation.Event }
 
+// before reports whether a precedes b in (Time, ID) order.
+func before(a, b foundation.EventCursor) bool {
+	return a.Time < b.Time || (a.Time == b.Time && a.ID < b.ID)
+}
+
 func (m *model) query(q foundation.Query, maxResults int) []foundation.Event {
 	var out []foundation.Event
 	for _, e := range m.evs {
 		if (q.Type == "" || e.Type == q.Type) && (q.CorrelationID == "" || e.CorrelationID == q.CorrelationID) &&
 			(q.Since == 0 || e.Time >= q.Since) && (q.Until == 0 || e.Time <= q.Until) {
+			if q.After.ID != 0 && (q.Descending && !before(e.Cursor(), q.After) || !q.Descending && !before(q.After, e.Cursor())) {
+				continue
+			}
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return before(out[i].Cursor(), out[j].Cursor()) })
 	if q.Descending {
 		slices.Reverse(out)
 	}
@@ -166,7 +174,8 @@ func TestEventStoreGetCopies(t *testing.T) {
 	evs, err := es.Query(foundation.Query{Since: 1})
 	require.NoError(t, err)
 	now := evT0.Add(time.Second).UnixNano()
-	assert.Equal(t, []int64{evT0.UnixNano(), 42, now, 7, now}, func() (ts []int64) {
+	// (Time, ID) order: the caller-set older Times come first.
+	assert.Equal(t, []int64{7, 42, evT0.UnixNano(), now, now}, func() (ts []int64) {
 		for _, e := range evs {
 			ts = append(ts, e.Time)
 		}
@@ -258,6 +267,27 @@ func checkQueries(t *testing.T, es *foundation.EventStore, m *model, maxResults 
 			}
 		}
 		assert.Equal(t, ids(m.query(foundation.Query{Type: "a", Descending: desc, Limit: 1 << 30}, 1<<30)), all)
+	}
+	// Keyset paging through everything, with and without a key and a
+	// time range, both directions, in pages of 13.
+	for _, base := range []foundation.Query{{}, {Type: "a"}, {CorrelationID: "x"}, {Since: 1500, Until: 1000 + span/2}} {
+		for _, desc := range []bool{false, true} {
+			q := base
+			q.Descending, q.Limit = desc, 13
+			var all []uint64
+			for {
+				got, err := es.Query(q)
+				require.NoError(t, err)
+				all = append(all, ids(got)...)
+				if len(got) < 13 {
+					break
+				}
+				q.After = got[len(got)-1].Cursor()
+			}
+			whole := base
+			whole.Descending, whole.Limit = desc, 1<<30
+			assert.Equal(t, ids(m.query(whole, 1<<30)), all, "keyset %+v", q)
+		}
 	}
 	// Correlated: ascending by (Time, ID).
 	for _, c := range []string{"x", "y", "nope"} {
@@ -544,8 +574,8 @@ func TestEventStressRace(t *testing.T) {
 						(q.Since != 0 && e.Time < q.Since) || (q.Until != 0 && e.Time > q.Until) {
 						fail("query %+v returned %+v", q, e)
 					}
-					if i > 0 && (evs[i-1].ID < e.ID) == q.Descending {
-						fail("query %+v: order %d then %d", q, evs[i-1].ID, e.ID)
+					if i > 0 && before(evs[i-1].Cursor(), e.Cursor()) == q.Descending {
+						fail("query %+v: order %+v then %+v", q, evs[i-1].Cursor(), e.Cursor())
 					}
 				}
 				seen = seen[:0]
@@ -631,6 +661,10 @@ func FuzzEventQuery(f *testing.F) {
 			m.evs = keep
 		}
 		q := foundation.Query{Type: typ, CorrelationID: corr, Since: since, Until: until, Limit: limit, Offset: offset, Descending: desc}
+		if len(m.evs) > 0 && seed%5 == 1 {
+			q.After = m.evs[int(seed/5)%len(m.evs)].Cursor()
+			q.After.Time += int64(seed%3) - 1
+		}
 		got, err := es.Query(q)
 		if limit < 0 || offset < 0 || (since != 0 && until != 0 && since > until) {
 			require.ErrorIs(t, err, foundation.ErrInvalidQuery)

@@ -1,60 +1,234 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
+// Cursor is a position in (Time, ID) order: the Time and ID of an event.
+// The zero Cursor (ID 0, never assigned) means "from the start".
+type Cursor struct {
+	Time int64
+	ID   uint64
+}
+
+// Query returns copies of the events that match q, in (Time, ID) order; it
+// is [Store.QueryContext] with a background context.
+func (s *Store) Query(q Query) ([]Event, error) {
+	return s.QueryContext(context.Background(), q)
+}
+
+// QueryContext returns copies of the events that match q, ordered by
+// (Time, ID): ascending, or descending with q.Descending. q.After, when its
+// ID is set, keeps only the events strictly after it in that order (keyset
+// paging: pass the last result of a page to get the next one).
+//
+// How: the newest blocks of IDs that the time index has not sealed yet are
+// scanned whole; then the sealed blocks are visited in ID order (ascending
+// or descending), only those whose [min, max] Time meets the query's range,
+// through the key's index or the ring. The best Offset+Limit candidates by
+// (Time, ID) are kept in a heap; the walk stops at the first block whose
+// remaining blocks cannot beat the heap's worst (their min Time, from the
+// tree, is above it; below it when descending), and leaves a block early
+// when the block's Times were sorted at sealing and the heap is full.
+// When Time follows ID (events stamped by the store), a page costs
+// O(log n + Limit + one block), at any depth with After; Offset costs
+// O(Offset) more. Every hit is checked against the ring, so no evicted or
+// pruned event is returned.
+//
+// Errors: [ErrInvalidQuery] for a negative Limit or Offset or Since > Until;
+// [ErrTimeout] when ctx ends or Limits.QueryTimeout passes first (no
+// partial result).
+func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	lim := s.deps.Limits()
+	limit, err := checkQuery(&q, lim.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, deadline: s.deps.Clock.Now().Add(lim.QueryTimeout)}
+	qr.lo, qr.hi = timeBounds(q.Since, q.Until)
+	if q.After.ID != 0 {
+		if q.Descending {
+			qr.hi = min(qr.hi, q.After.Time)
+		} else {
+			qr.lo = max(qr.lo, q.After.Time)
+		}
+	}
+	// Keep Offset+Limit candidates, never more than the store can hold.
+	qr.k = int(min(uint64(q.Offset)+uint64(limit), uint64(s.capacity)+uint64(limit)))
+	if qr.lo > qr.hi {
+		return nil, nil
+	}
+	if err := qr.run(); err != nil {
+		return nil, err
+	}
+	return qr.results(), nil
+}
+
+// checkQuery validates q and returns its effective limit.
+func checkQuery(q *Query, maxResults int) (int, error) {
+	switch {
+	case q.Limit < 0:
+		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query limit %d is negative", q.Limit), "field", "limit", "value", q.Limit)
+	case q.Offset < 0:
+		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query offset %d is negative", q.Offset), "field", "offset", "value", q.Offset)
+	case q.Since != 0 && q.Until != 0 && q.Since > q.Until:
+		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query since %d is after until %d", q.Since, q.Until),
+			"field", "since", "since", q.Since, "until", q.Until)
+	}
+	limit := q.Limit
+	if maxResults <= 0 {
+		maxResults = 1000
+	}
+	if limit == 0 || limit > maxResults {
+		limit = maxResults
+	}
+	return limit, nil
+}
+
+// timeBounds turns Since/Until (0 = open) into an inclusive range.
+func timeBounds(since, until int64) (int64, int64) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if since != 0 {
+		lo = since
+	}
+	if until != 0 {
+		hi = until
+	}
+	return lo, hi
+}
+
+// Correlated returns copies of every event held with this correlation id,
+// ascending by (Time, ID). It is not capped by Limits.MaxResults: the
+// store's capacity bounds it. An empty id is an error matching
+// [ErrInvalidQuery]; an id with no events returns an empty slice and no
+// error.
+func (s *Store) Correlated(correlationID string) ([]Event, error) {
+	if correlationID == "" {
+		return nil, errf(ErrInvalidQuery, nil, "correlation id is empty", "field", "correlation_id")
+	}
+	ids := s.byCorr.all(correlationID, s.ring.First())
+	hits := make([]cand, 0, len(ids))
+	for _, id := range ids {
+		if r := s.lookup(id); r != nil && r.corr() == correlationID {
+			hits = append(hits, cand{r.time, id, r})
+		}
+	}
+	slices.SortFunc(hits, func(a, b cand) int { return a.cmp(b) })
+	qr := queryRun{s: s, q: Query{CorrelationID: correlationID}}
+	out := qr.copyAll(hits)
+	if out == nil {
+		out = []Event{}
+	}
+	return out, nil
+}
+
 // ---------------------------------------------------------------- query execution
+
+// cand is a candidate result: its (Time, ID) key and its record.
+type cand struct {
+	t  int64
+	id uint64
+	r  *record
+}
+
+// cmp orders candidates by (Time, ID) ascending.
+func (c cand) cmp(d cand) int {
+	if c.t != d.t {
+		return cmp.Compare(c.t, d.t)
+	}
+	return cmp.Compare(c.id, d.id)
+}
+
+// Phases of a query's walk.
+const (
+	phaseUnsealed = iota // the newest blocks, not summarized: scanned whole
+	phaseSealed          // summarized blocks, with skips and an early stop
+)
 
 // queryRun is one query in progress.
 type queryRun struct {
 	s        *Store
 	ctx      context.Context
 	q        Query
-	lo, hi   int64 // inclusive time bounds
+	lo, hi   int64 // inclusive time bounds (narrowed by After)
 	limit    int
-	skip     int // matches still to skip (Offset)
+	k        int // candidates kept: Offset+Limit
 	deadline time.Time
 	steps    int
 	err      error
-	out      []Event
-	arena    []byte    // CorrelationID and Data copies of the results are carved from it: one allocation per 4 KiB, not per event
-	lastType string    // the Type of the last result (interned)
-	cur      [2]cursor // the index cursors of up to two stripes (GOMAXPROCS <= 2)
+	heap     []cand // the best k so far; heap[0] is the worst of them
+	heapBuf  [64]cand
+
+	phase     int
+	fb, sb    uint64 // sealed blocks: [fb, sb)
+	curBlk    uint64 // the block of the last candidate (phaseSealed)
+	haveBlk   bool
+	blkSorted bool
+	// Set when consider stops the walk: stop ends it; jump resumes it at
+	// the next candidate block after (before, descending) jumpFrom.
+	stop     bool
+	jump     bool
+	jumpFrom uint64
+
+	cur [2]cursor // the index cursors of up to two stripes (GOMAXPROCS <= 2)
 }
 
-// copyOut copies r out: its CorrelationID and Data in the query's arena,
-// its Type the query's own (a query by type) or the last one copied or the
-// store's interned copy. Each Data is capped (a 3-index slice), so a
-// caller's append cannot reach a neighbour.
-func (qr *queryRun) copyOut(id uint64, r *record) Event {
-	e := Event{ID: id, Time: r.time, ParentID: r.parent}
-	switch t := r.typ(); {
-	case qr.q.Type != "":
-		e.Type = qr.q.Type
-	case t == qr.lastType:
-		e.Type = qr.lastType
-	default:
-		e.Type = qr.s.types.get(t)
-		qr.lastType = e.Type
+// worse reports whether a ranks after b in the query's order.
+func (qr *queryRun) worse(a, b cand) bool {
+	if qr.q.Descending {
+		return a.cmp(b) < 0
 	}
-	if d := r.tail(); d != nil {
-		if len(d) > cap(qr.arena)-len(qr.arena) {
-			// The first chunk fits a few events; later ones 4 KiB.
-			size := 4096
-			if qr.arena == nil {
-				size = min(qr.sizeHint()*len(d), 64<<10)
-			}
-			qr.arena = make([]byte, 0, max(size, len(d)))
-		}
-		n := len(qr.arena)
-		qr.arena = append(qr.arena, d...)
-		splitTail(&e, r, qr.arena[n:len(qr.arena):len(qr.arena)])
-	}
-	return e
+	return a.cmp(b) > 0
 }
+
+// offer adds c to the heap if it is among the best k.
+func (qr *queryRun) offer(c cand) {
+	h := qr.heap
+	if len(h) < qr.k {
+		if h == nil {
+			h = qr.heapBuf[:0]
+		}
+		h = append(h, c)
+		for i := len(h) - 1; i > 0; { // sift up: parents are worse
+			p := (i - 1) / 2
+			if !qr.worse(h[i], h[p]) {
+				break
+			}
+			h[i], h[p] = h[p], h[i]
+			i = p
+		}
+		qr.heap = h
+		return
+	}
+	if !qr.worse(h[0], c) {
+		return
+	}
+	h[0] = c
+	for i := 0; ; { // sift down
+		l, w := 2*i+1, i
+		if l < len(h) && qr.worse(h[l], h[w]) {
+			w = l
+		}
+		if l+1 < len(h) && qr.worse(h[l+1], h[w]) {
+			w = l + 1
+		}
+		if w == i {
+			break
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
+	}
+}
+
+func (qr *queryRun) full() bool { return len(qr.heap) >= qr.k }
 
 func (qr *queryRun) run() error {
 	s, q := qr.s, qr.q
@@ -75,22 +249,84 @@ func (qr *queryRun) run() error {
 	case q.CorrelationID != "":
 		bag, key = s.byCorr, q.CorrelationID
 	}
-	timed := q.Since != 0 || q.Until != 0
-	switch {
-	case !timed && bag != nil:
-		only := q.Type == "" || q.CorrelationID == ""
-		qr.scanIndex(bag, key, 1, math.MaxUint64, only)
-	case !timed:
-		qr.scanRing(1, math.MaxUint64)
-	default:
-		s.times.candidates(s, qr.lo, qr.hi, q.Descending, func(a, b uint64) bool {
-			if bag != nil {
-				return qr.scanIndex(bag, key, a, b, false)
+	scan := func(a, b uint64) bool {
+		if bag != nil {
+			return qr.mergeIndex(bag, key, a, b)
+		}
+		return qr.scanRing(a, b)
+	}
+
+	t := &s.times
+	t.seal(s)
+	first, next := s.ring.First(), s.ring.Next()
+	if next <= first {
+		return nil
+	}
+	first = max(first, 1)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	fb, lb := first>>blockShift, (next-1)>>blockShift
+	sb := min(max(t.frontier, fb), lb+1)
+	qr.fb, qr.sb = fb, sb
+
+	// The unsealed blocks, whole: their Times are not summarized, so any
+	// of them may belong anywhere in the order.
+	qr.phase = phaseUnsealed
+	if a := max(sb<<blockShift, first); a <= next-1 {
+		if !scan(a, next-1) && qr.stop {
+			return qr.err
+		}
+	}
+	// The sealed blocks, in ID order, candidates only.
+	qr.phase = phaseSealed
+	desc := q.Descending
+	blk, ok := t.firstCandidate(fb, sb, qr.lo, qr.hi, desc)
+	for ok {
+		qr.jump, qr.haveBlk = false, false
+		if desc {
+			scan(max(fb<<blockShift, first), (blk+1)<<blockShift-1)
+		} else {
+			scan(max(blk<<blockShift, first), sb<<blockShift-1)
+		}
+		if qr.stop || !qr.jump {
+			break
+		}
+		if desc {
+			if qr.jumpFrom <= fb {
+				break
 			}
-			return qr.scanRing(a, b)
-		})
+			blk, ok = t.firstCandidate(fb, qr.jumpFrom, qr.lo, qr.hi, true)
+		} else {
+			blk, ok = t.firstCandidate(qr.jumpFrom+1, sb, qr.lo, qr.hi, false)
+		}
 	}
 	return qr.err
+}
+
+// enterBlock is called when the sealed walk reaches a candidate in block b;
+// false stops the scan (qr.stop or qr.jump set).
+func (qr *queryRun) enterBlock(b uint64) bool {
+	t := &qr.s.times
+	qr.curBlk, qr.haveBlk = b, true
+	if !t.leafMeets(b, qr.lo, qr.hi) {
+		qr.jump, qr.jumpFrom = true, b
+		return false
+	}
+	qr.blkSorted = t.sorted[b%t.nb]
+	if !qr.full() {
+		return true
+	}
+	worst := qr.heap[0].t
+	if qr.q.Descending {
+		if _, mx := t.blockMinMax(qr.fb, b+1); mx < worst {
+			qr.stop = true
+			return false
+		}
+	} else if mn, _ := t.blockMinMax(b, qr.sb); mn > worst {
+		qr.stop = true
+		return false
+	}
+	return true
 }
 
 // tick counts a step and checks the deadline and the context every 256
@@ -102,40 +338,70 @@ func (qr *queryRun) tick() bool {
 	}
 	if err := qr.ctx.Err(); err != nil {
 		qr.err = errf(ErrTimeout, err, "query cancelled", "steps", qr.steps)
+		qr.stop = true
 		return false
 	}
 	if qr.s.deps.Clock.Now().After(qr.deadline) {
 		qr.err = errf(ErrTimeout, nil, "query exceeded interface.query_timeout", "steps", qr.steps)
+		qr.stop = true
 		return false
 	}
 	return true
 }
 
-// consider checks one candidate and collects it; false means stop.
+// consider checks one candidate in ID order and offers it; false means the
+// scan stops (qr.stop, or qr.jump to skip the rest of a block).
 func (qr *queryRun) consider(id uint64, r *record) bool {
 	if !qr.tick() {
 		return false
+	}
+	if qr.phase == phaseSealed {
+		if b := id >> blockShift; !qr.haveBlk || b != qr.curBlk {
+			if !qr.enterBlock(b) {
+				return false
+			}
+		}
 	}
 	if r == nil || !r.visible() {
 		return true
 	}
 	q := &qr.q
-	if (q.Type != "" && r.typ() != q.Type) || (q.CorrelationID != "" && r.corr() != q.CorrelationID) ||
-		r.time < qr.lo || r.time > qr.hi {
+	if (q.Type != "" && r.typ() != q.Type) || (q.CorrelationID != "" && r.corr() != q.CorrelationID) {
 		return true
 	}
-	if qr.skip > 0 {
-		qr.skip--
+	t := r.time
+	if t < qr.lo || t > qr.hi {
+		if qr.phase == phaseSealed && qr.blkSorted && ((!q.Descending && t > qr.hi) || (q.Descending && t < qr.lo)) {
+			return qr.leaveBlock() // the rest of the block is out of range too
+		}
 		return true
 	}
-	if qr.out == nil {
-		// Start small: most queries (by correlation id, say) return few
-		// events, and a large zeroed slice per query was the harness's top
-		// allocation; append grows it for the rest.
-		qr.out = make([]Event, 0, qr.sizeHint())
+	c := cand{t, id, r}
+	if q.After.ID != 0 {
+		if a := (cand{t: q.After.Time, id: q.After.ID}); !qr.worse(c, a) {
+			return true
+		}
 	}
-	qr.out = append(qr.out, qr.copyOut(id, r))
-	return len(qr.out) < qr.limit
+	if qr.full() && !qr.worse(qr.heap[0], c) {
+		// Not among the best; in a sorted block, neither is the rest of it.
+		if qr.phase == phaseSealed && qr.blkSorted && t != qr.heap[0].t {
+			return qr.leaveBlock()
+		}
+		return true
+	}
+	qr.offer(c)
+	return true
+}
+
+// leaveBlock ends the scan of the current block and resumes at the next
+// candidate block.
+func (qr *queryRun) leaveBlock() bool {
+	if qr.q.Descending && qr.curBlk == 0 {
+		qr.stop = true
+		return false
+	}
+	qr.jump, qr.jumpFrom = true, qr.curBlk
+	return false
 }
 
 // scanRing visits the ring's events with IDs in [a, b] in query order.
@@ -162,31 +428,14 @@ func (qr *queryRun) scanRing(a, b uint64) bool {
 	return true
 }
 
-// scanIndex visits key's IDs in [a, b] in query order: a merge of one page
+// mergeIndex visits key's IDs in [a, b] in query order: a merge of one page
 // per stripe (each page a binary search: O(log n + page); the stripes are
-// per P, so few). With only set (key is the query's only filter), the
-// Offset is skipped inside the index without reading any event (see
-// index.skip).
-func (qr *queryRun) scanIndex(x *index, key string, a, b uint64, only bool) bool {
-	// IDs below the ring's oldest are gone; the type index may still hold
-	// some (it is trimmed lazily), so never look there: offsets handed to
-	// the index then count live entries only.
-	if f := qr.s.ring.First(); a < f {
-		a = f
-	}
-	return qr.mergeIndex(x, key, a, b, only)
-}
-
-// mergeIndex is the k-way merge of scanIndex.
-func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) bool {
+// per P, so few).
+func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 	desc := qr.q.Descending
-	if only && qr.skip > 0 {
-		a, b = x.skip(key, a, b, desc, qr.skip)
-		qr.skip = 0
-	}
 	var curs []cursor
 	if len(x.stripes) <= len(qr.cur) {
-		curs = qr.cur[:len(x.stripes)] // on the query's stack frame: no allocation
+		curs = qr.cur[:len(x.stripes)] // in the query's frame: no allocation
 	} else {
 		curs = make([]cursor, len(x.stripes))
 	}
@@ -216,13 +465,58 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64, only bool) boo
 	}
 }
 
-// sizeHint is how many results to make room for at first: the caller's
-// Limit when it set a small one (it usually gets that many), else a few —
-// a query left at the default limit (interface.max_results) most often
-// returns far fewer, and zeroing room for a thousand was a query's main cost.
-func (qr *queryRun) sizeHint() int {
-	if l := qr.q.Limit; l > 0 && l <= 256 {
-		return min(l, qr.limit)
+// results sorts the kept candidates into the query's order, drops the
+// Offset first and copies the rest out.
+func (qr *queryRun) results() []Event {
+	h := qr.heap
+	if qr.q.Descending {
+		slices.SortFunc(h, func(a, b cand) int { return b.cmp(a) })
+	} else {
+		slices.SortFunc(h, func(a, b cand) int { return a.cmp(b) })
 	}
-	return min(qr.limit, 16)
+	if qr.q.Offset >= len(h) {
+		return nil
+	}
+	h = h[qr.q.Offset:]
+	return qr.copyAll(h[:min(len(h), qr.limit)])
+}
+
+// copyAll copies the candidates out, in order: one slice of Events and one
+// arena for every CorrelationID and Data (each Data capped by a 3-index
+// slice, so that a caller's append cannot reach a neighbour). The Type is
+// the query's own (a query by type), else the store's interned copy.
+func (qr *queryRun) copyAll(cs []cand) []Event {
+	if len(cs) == 0 {
+		return nil
+	}
+	n := 0
+	for _, c := range cs {
+		n += int(c.r.clen + c.r.dlen)
+	}
+	out := make([]Event, len(cs))
+	var arena []byte
+	if n > 0 {
+		arena = make([]byte, 0, n)
+	}
+	var lastType string
+	for i, c := range cs {
+		r := c.r
+		e := &out[i]
+		e.ID, e.Time, e.ParentID = c.id, r.time, r.parent
+		switch t := r.typ(); {
+		case qr.q.Type != "":
+			e.Type = qr.q.Type
+		case t == lastType:
+			e.Type = lastType
+		default:
+			e.Type = qr.s.types.get(t)
+			lastType = e.Type
+		}
+		if d := r.tail(); d != nil {
+			k := len(arena)
+			arena = append(arena, d...)
+			splitTail(e, r, arena[k:len(arena):len(arena)])
+		}
+	}
+	return out
 }

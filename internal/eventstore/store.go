@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -50,6 +49,7 @@ type Query struct {
 	Since, Until  int64
 	Limit, Offset int
 	Descending    bool
+	After         Cursor // keyset paging: only events after it in the query's order
 }
 
 // Stats is a snapshot of the store's counters; see the root's EventStats.
@@ -625,111 +625,6 @@ func (s *Store) Get(id uint64) (Event, error) {
 		return Event{}, errf(ErrNotFound, nil, fmt.Sprintf("event %d not found", id), "id", id)
 	}
 	return s.copyOut(id, r), nil
-}
-
-// Query returns copies of the events that match q, in ID order (see
-// [Query]), within interface.query_timeout. It is [Store.QueryContext]
-// with a background context.
-func (s *Store) Query(q Query) ([]Event, error) {
-	return s.QueryContext(context.Background(), q)
-}
-
-// QueryContext returns copies of the events that match q, in ID order
-// (ascending, or descending with q.Descending).
-//
-// Cost: O(log n + offset + results), never a scan of the store. A query by
-// Type or CorrelationID pages that index (with both, the shorter list,
-// filtered by the other); a query with neither pages the ring in ID order; a
-// time range is mapped to candidate blocks of IDs by the time index (see
-// timeIndex) and, with a key, pages only those ID ranges of the index. Every
-// hit is checked against the ring, so no evicted or pruned event is
-// returned.
-//
-// Errors: [ErrInvalidQuery] (also [ErrValidation]) for a negative Limit or
-// Offset or Since > Until; [ErrTimeout] when ctx ends or
-// interface.query_timeout passes first (no partial result).
-func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	lim := s.deps.Limits()
-	limit, err := checkQuery(&q, lim.MaxResults)
-	if err != nil {
-		return nil, err
-	}
-	qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, skip: q.Offset,
-		deadline: s.deps.Clock.Now().Add(lim.QueryTimeout)}
-	qr.lo, qr.hi = timeBounds(q.Since, q.Until)
-	if err := qr.run(); err != nil {
-		return nil, err
-	}
-	return qr.out, nil
-}
-
-// checkQuery validates q and returns its effective limit.
-func checkQuery(q *Query, maxResults int) (int, error) {
-	switch {
-	case q.Limit < 0:
-		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query limit %d is negative", q.Limit), "field", "limit", "value", q.Limit)
-	case q.Offset < 0:
-		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query offset %d is negative", q.Offset), "field", "offset", "value", q.Offset)
-	case q.Since != 0 && q.Until != 0 && q.Since > q.Until:
-		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query since %d is after until %d", q.Since, q.Until),
-			"field", "since", "since", q.Since, "until", q.Until)
-	}
-	limit := q.Limit
-	if maxResults <= 0 {
-		maxResults = 1000
-	}
-	if limit == 0 || limit > maxResults {
-		limit = maxResults
-	}
-	return limit, nil
-}
-
-// timeBounds turns Since/Until (0 = open) into an inclusive range.
-func timeBounds(since, until int64) (int64, int64) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if since != 0 {
-		lo = since
-	}
-	if until != 0 {
-		hi = until
-	}
-	return lo, hi
-}
-
-// Correlated returns copies of every event held with this correlation id,
-// ascending by Time (ties by ID). It is not capped by interface.max_results:
-// the store's capacity bounds it. An empty id is an error matching
-// [ErrInvalidQuery]; an id with no events returns an empty slice and no error.
-func (s *Store) Correlated(correlationID string) ([]Event, error) {
-	if correlationID == "" {
-		return nil, errf(ErrInvalidQuery, nil, "correlation id is empty", "field", "correlation_id")
-	}
-	ids := s.byCorr.all(correlationID, s.ring.First())
-	out := make([]Event, 0, len(ids))
-	for _, id := range ids {
-		if r := s.lookup(id); r != nil && r.corr() == correlationID {
-			out = append(out, s.copyOut(id, r))
-		}
-	}
-	slices.SortStableFunc(out, func(a, b Event) int {
-		if a.Time != b.Time {
-			if a.Time < b.Time {
-				return -1
-			}
-			return 1
-		}
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
-	return out, nil
 }
 
 // ---------------------------------------------------------------- pruning

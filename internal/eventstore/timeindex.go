@@ -38,6 +38,7 @@ type timeIndex struct {
 	size     int          // leaves of the tree (a power of two ≥ nb)
 	mn, mx   []int64      // tree nodes, root at 1, leaf of slot i at size+i; empty: mn > mx
 	frontier uint64       // blocks < frontier are sealed; the next one to seal
+	sorted   []bool       // per slot: the block's visible Times did not decrease with ID when sealed
 	base     uint64       // blocks in [base, frontier) may have a leaf set
 }
 
@@ -46,6 +47,7 @@ func (t *timeIndex) init(capacity int) {
 	t.size = 1 << bits.Len64(t.nb-1)
 	t.mn = make([]int64, 2*t.size)
 	t.mx = make([]int64, 2*t.size)
+	t.sorted = make([]bool, t.nb)
 	for i := range t.mn {
 		t.mn[i], t.mx[i] = math.MaxInt64, math.MinInt64
 	}
@@ -85,33 +87,112 @@ func (t *timeIndex) seal(s *Store) {
 		}
 	}
 	for t.frontier < next>>blockShift {
-		mn, mx, ok := scanBlock(s, t.frontier)
+		mn, mx, sorted, ok := scanBlock(s, t.frontier)
 		if !ok {
 			return // a push in flight: seal later
 		}
 		t.setLeaf(int(t.frontier%t.nb), mn, mx)
+		t.sorted[t.frontier%t.nb] = sorted
 		t.frontier++
 	}
 }
 
-// scanBlock returns the min and max Time of block b's visible events; ok is
-// false when one of its IDs is assigned but not yet published.
-func scanBlock(s *Store, b uint64) (mn, mx int64, ok bool) {
-	mn, mx = math.MaxInt64, math.MinInt64
+// scanBlock returns the min and max Time of block b's visible events and
+// whether their Times never decrease with ID; ok is false when one of its
+// IDs is assigned but not yet published.
+func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
+	mn, mx, sorted = math.MaxInt64, math.MinInt64, true
+	last := int64(math.MinInt64)
 	for id := max(b<<blockShift, 1); id < (b+1)<<blockShift; id++ {
 		r, found := s.ring.Get(id)
 		if !found {
 			if id < s.ring.First() {
 				continue // gone
 			}
-			return 0, 0, false
+			return 0, 0, false, false
 		}
 		if !r.visible() {
 			continue
 		}
 		mn, mx = min(mn, r.time), max(mx, r.time)
+		sorted = sorted && r.time >= last
+		last = r.time
 	}
-	return mn, mx, true
+	return mn, mx, sorted, true
+}
+
+// slotMinMax returns the min of mins and max of maxes of slots [l, r);
+// under mu.
+func (t *timeIndex) slotMinMax(l, r int) (mn, mx int64) {
+	mn, mx = math.MaxInt64, math.MinInt64
+	for l, r = l+t.size, r+t.size; l < r; l, r = l>>1, r>>1 {
+		if l&1 == 1 {
+			mn, mx = min(mn, t.mn[l]), max(mx, t.mx[l])
+			l++
+		}
+		if r&1 == 1 {
+			r--
+			mn, mx = min(mn, t.mn[r]), max(mx, t.mx[r])
+		}
+	}
+	return mn, mx
+}
+
+// blockMinMax returns the min and max Time over the sealed blocks
+// [b0, b1) (at most nb of them): O(log nb); under mu.
+func (t *timeIndex) blockMinMax(b0, b1 uint64) (mn, mx int64) {
+	if b0 >= b1 {
+		return math.MaxInt64, math.MinInt64
+	}
+	n, s0 := b1-b0, b0%t.nb
+	if s0+n <= t.nb {
+		return t.slotMinMax(int(s0), int(s0+n))
+	}
+	mn, mx = t.slotMinMax(int(s0), int(t.nb))
+	mn2, mx2 := t.slotMinMax(0, int(s0+n-t.nb))
+	return min(mn, mn2), max(mx, mx2)
+}
+
+// leafMeets reports whether sealed block b's summary intersects [lo, hi].
+func (t *timeIndex) leafMeets(b uint64, lo, hi int64) bool {
+	n := t.size + int(b%t.nb)
+	return t.mn[n] <= t.mx[n] && t.mx[n] >= lo && t.mn[n] <= hi
+}
+
+// firstCandidate returns the first block of the sealed blocks [b0, b1), in
+// query order (the lowest, or the highest with desc), whose summary
+// intersects [lo, hi]: O(log nb) per run of skipped blocks; under mu.
+func (t *timeIndex) firstCandidate(b0, b1 uint64, lo, hi int64, desc bool) (uint64, bool) {
+	if b0 >= b1 {
+		return 0, false
+	}
+	type iv struct {
+		l, r int
+		blk0 uint64 // block of slot l
+	}
+	n, s0 := b1-b0, b0%t.nb
+	ivs := [2]iv{{int(s0), int(s0 + n), b0}}
+	k := 1
+	if s0+n > t.nb {
+		ivs[0].r = int(t.nb)
+		ivs[1] = iv{0, int(s0 + n - t.nb), b0 + (t.nb - s0)}
+		k = 2
+	}
+	for j := range k {
+		v := ivs[j]
+		if desc {
+			v = ivs[k-1-j]
+		}
+		found := -1
+		t.walk(1, 0, t.size, v.l, v.r, lo, hi, desc, func(slot int) bool {
+			found = slot
+			return false
+		})
+		if found >= 0 {
+			return v.blk0 + uint64(found-v.l), true
+		}
+	}
+	return 0, false
 }
 
 // candidates calls yield with the runs [a, b] of IDs (inclusive, in query
