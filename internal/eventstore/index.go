@@ -114,4 +114,3 @@ func (c *cursor) fill(key string, desc bool) bool {
 	}
 	return true
 }
-
