@@ -91,8 +91,13 @@ type StorageConfig struct {
 }
 
 // HotStorageConfig is storage.hot: the in-memory event store's bounds.
+// MaxEvents bounds the events held, MaxSizeMB their bytes (Type +
+// CorrelationID + Data + a fixed overhead each, as [EventStats.Bytes]
+// counts them); both are enforced under every overflow strategy and read
+// once, when the store is built.
 type HotStorageConfig struct {
 	MaxEvents     int           `cfg:"max_events" json:"max_events"`
+	MaxSizeMB     int           `cfg:"max_size_mb" json:"max_size_mb"`
 	MaxAgeSeconds int           `cfg:"max_age_seconds" json:"max_age_seconds"`
 	PruneInterval time.Duration `cfg:"prune_interval" json:"prune_interval"`
 }
@@ -247,7 +252,7 @@ func DefaultConfig() Config {
 			VMTracing:  VMTracingConfig{EnableSpawnTrace: true, EnableExitTrace: true, EnableMessageTrace: false, TraceChildren: true},
 		},
 		Storage: StorageConfig{
-			Hot:  HotStorageConfig{MaxEvents: 100_000, MaxAgeSeconds: 3600, PruneInterval: 60 * time.Second},
+			Hot:  HotStorageConfig{MaxEvents: 100_000, MaxSizeMB: 1024, MaxAgeSeconds: 3600, PruneInterval: 60 * time.Second},
 			Warm: WarmStorageConfig{Enable: false, Path: "./elixir_scope_data", MaxSizeMB: 100, Compression: "zstd"},
 			Cold: ColdStorageConfig{Enable: false},
 		},
@@ -329,6 +334,9 @@ func (c *Config) Validate() error {
 
 	h := &c.Storage.Hot
 	if err := positiveInt("storage.hot.max_events", h.MaxEvents); err != nil {
+		return err
+	}
+	if err := positiveInt("storage.hot.max_size_mb", h.MaxSizeMB); err != nil {
 		return err
 	}
 	if err := positiveInt("storage.hot.max_age_seconds", h.MaxAgeSeconds); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 	"unsafe"
 
@@ -164,6 +165,7 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		Shards:       cfg.Capture.RingBuffer.NumBuffers,
 		Policy:       pol,
 		MaxEventSize: maxEventSize,
+		MaxBytes:     min(int64(cfg.Storage.Hot.MaxSizeMB), math.MaxInt64>>20) << 20,
 	}, string(policy), deps)
 	if err != nil {
 		return nil, mapError(err)
@@ -388,24 +390,63 @@ type EventSubscription struct {
 	out *fanout.Sub[Event]
 }
 
+// SubscribeOption configures one subscription ([SubscriptionBuffer]).
+type SubscribeOption interface{ applySub(*subSettings) }
+
+type subSettings struct{ buffer int }
+
+type subOptionFunc func(*subSettings)
+
+func (f subOptionFunc) applySub(s *subSettings) { f(s) }
+
+// The subscription buffer: its default, and the cap of a larger request.
+const (
+	DefaultSubscriptionBuffer = 256
+	MaxSubscriptionBuffer     = 65_536
+)
+
+// SubscriptionBuffer sets how many events a subscription's channel
+// buffers: n ≤ 0 means [DefaultSubscriptionBuffer]; more than
+// [MaxSubscriptionBuffer] is capped to it.
+func SubscriptionBuffer(n int) SubscribeOption {
+	return subOptionFunc(func(s *subSettings) { s.buffer = n })
+}
+
 // Subscribe returns a subscription to the events stored from now on that
-// match q's Type, CorrelationID and Since/Until (Offset and Descending are
-// ignored). Events arrive in store order: the events of one storing
-// goroutine in the order it stored them; concurrent stores may interleave.
+// match q's Type, CorrelationID and Since/Until (Offset, Descending and
+// After are ignored). With q.Limit > 0, it delivers at most q.Limit matching
+// events (delivered or dropped) and then closes its channel; 0 means no
+// limit; a negative Limit is treated as 0.
 //
-// The channel is buffered: q.Limit events, or interface.max_results when
-// Limit ≤ 0. A subscriber that falls behind never blocks Store: the events
-// that find the buffer full are dropped for it and counted by
+// Order: each event is sent by the goroutine that stored it, when it is
+// stored, so events that one goroutine stores arrive in its store order,
+// and concurrent stores may interleave; events with store-assigned Times
+// from one goroutine arrive in (Time, ID) order. A subscriber that needs
+// (Time, ID) order across writers or backfilled Times pages with
+// [Query.After] instead.
+//
+// The channel buffers [DefaultSubscriptionBuffer] events, or what
+// [SubscriptionBuffer] sets (at most [MaxSubscriptionBuffer]); its memory
+// is allocated up front. A subscriber that falls behind never blocks Store:
+// the events that find the buffer full are dropped for it and counted by
 // [EventSubscription.Dropped]. Each event received is the subscriber's own
-// copy. The channel is closed by [EventSubscription.Close] or by the
-// Foundation's Close, never while live. Subscribing after Close returns a
-// subscription whose channel is already closed. A query that can match
-// nothing (Since > Until) is allowed; it receives nothing.
-func (s *EventStore) Subscribe(q Query) *EventSubscription {
-	buf := q.Limit
-	if buf <= 0 {
-		buf = s.cfg().Interface.MaxResults
+// copy. The channel is closed by [EventSubscription.Close], by the Limit,
+// or by the Foundation's Close, never otherwise. Subscribing after Close
+// returns a subscription whose channel is already closed. A query that can
+// match nothing (Since > Until) is allowed; it receives nothing.
+func (s *EventStore) Subscribe(q Query, opts ...SubscribeOption) *EventSubscription {
+	var set subSettings
+	for _, o := range opts {
+		if o != nil {
+			o.applySub(&set)
+		}
 	}
+	buf := set.buffer
+	if buf <= 0 {
+		buf = DefaultSubscriptionBuffer
+	}
+	buf = min(buf, MaxSubscriptionBuffer)
+	q.Limit = max(q.Limit, 0)
 	out := fanout.NewSub[Event](buf)
 	sub := s.eng.Subscribe(q.engine(), func(e eventstore.Event) { out.Send(Event(e)) }, out.Close)
 	return &EventSubscription{sub: sub, out: out}

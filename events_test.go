@@ -467,7 +467,10 @@ func TestEventSubscribe(t *testing.T) {
 	recv := func(s *foundation.EventSubscription) (out []uint64) {
 		for {
 			select {
-			case e := <-s.C():
+			case e, ok := <-s.C():
+				if !ok {
+					return
+				}
 				out = append(out, e.ID)
 			default:
 				return
@@ -476,13 +479,15 @@ func TestEventSubscribe(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, recv(all))
 	assert.Equal(t, []uint64{1, 5}, recv(onlyA))
-	assert.Equal(t, []uint64{1, 2}, recv(tiny))
-	assert.Equal(t, uint64(3), tiny.Dropped())
+	assert.Equal(t, []uint64{1, 2}, recv(tiny), "Limit 2: at most 2 events")
+	assert.Zero(t, tiny.Dropped())
+	_, open := <-tiny.C()
+	assert.False(t, open, "a subscription that reached its Limit is closed")
 	assert.Zero(t, all.Dropped())
 
 	onlyA.Close()
 	onlyA.Close()
-	_, open := <-onlyA.C()
+	_, open = <-onlyA.C()
 	assert.False(t, open)
 	_, err := es.Store(evs[0])
 	require.NoError(t, err)

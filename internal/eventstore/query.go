@@ -164,7 +164,8 @@ type queryRun struct {
 	deadline time.Time
 	steps    int
 	err      error
-	heap     []cand // the best k so far; heap[0] is the worst of them
+	heap     []cand // the best k so far: sorted best first, or a heap (heaped) with the worst at [0]
+	heaped   bool
 	heapBuf  [64]cand
 
 	phase     int
@@ -189,13 +190,29 @@ func (qr *queryRun) worse(a, b cand) bool {
 	return a.cmp(b) > 0
 }
 
-// offer adds c to the heap if it is among the best k.
+// offer keeps c if it is among the best k. While candidates arrive in the
+// query's order (the common case: Time follows ID), the kept ones are a
+// sorted run: an append, and a full run rejects with one compare against
+// its last. The first candidate out of order turns the run into a heap
+// (heap[0] the worst).
 func (qr *queryRun) offer(c cand) {
 	h := qr.heap
-	if len(h) < qr.k {
-		if h == nil {
-			h = qr.heapBuf[:0]
+	if h == nil {
+		h = qr.heapBuf[:0]
+	}
+	if !qr.heaped {
+		if len(h) == 0 || !qr.worse(h[len(h)-1], c) {
+			if len(h) < qr.k {
+				qr.heap = append(h, c)
+			}
+			return
 		}
+		// Out of order: heapify (the run is sorted best first, so its
+		// reverse already satisfies "parents are worse").
+		slices.Reverse(h)
+		qr.heaped = true
+	}
+	if len(h) < qr.k {
 		h = append(h, c)
 		for i := len(h) - 1; i > 0; { // sift up: parents are worse
 			p := (i - 1) / 2
@@ -226,6 +243,14 @@ func (qr *queryRun) offer(c cand) {
 		h[i], h[w] = h[w], h[i]
 		i = w
 	}
+}
+
+// worst returns the worst kept candidate (the caller checked full).
+func (qr *queryRun) worst() cand {
+	if qr.heaped {
+		return qr.heap[0]
+	}
+	return qr.heap[len(qr.heap)-1]
 }
 
 func (qr *queryRun) full() bool { return len(qr.heap) >= qr.k }
@@ -316,7 +341,7 @@ func (qr *queryRun) enterBlock(b uint64) bool {
 	if !qr.full() {
 		return true
 	}
-	worst := qr.heap[0].t
+	worst := qr.worst().t
 	if qr.q.Descending {
 		if _, mx := t.blockMinMax(qr.fb, b+1); mx < worst {
 			qr.stop = true
@@ -382,9 +407,9 @@ func (qr *queryRun) consider(id uint64, r *record) bool {
 			return true
 		}
 	}
-	if qr.full() && !qr.worse(qr.heap[0], c) {
+	if qr.full() && !qr.worse(qr.worst(), c) {
 		// Not among the best; in a sorted block, neither is the rest of it.
-		if qr.phase == phaseSealed && qr.blkSorted && t != qr.heap[0].t {
+		if qr.phase == phaseSealed && qr.blkSorted && t != qr.worst().t {
 			return qr.leaveBlock()
 		}
 		return true
@@ -469,9 +494,11 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 // Offset first and copies the rest out.
 func (qr *queryRun) results() []Event {
 	h := qr.heap
-	if qr.q.Descending {
+	switch {
+	case !qr.heaped: // already in order
+	case qr.q.Descending:
 		slices.SortFunc(h, func(a, b cand) int { return b.cmp(a) })
-	} else {
+	default:
 		slices.SortFunc(h, func(a, b cand) int { return a.cmp(b) })
 	}
 	if qr.q.Offset >= len(h) {

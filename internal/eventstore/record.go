@@ -182,14 +182,19 @@ func (s *Store) newRecord(ev *Event, now int64) *record {
 
 // interner hands out one shared copy of each event type for the events Get,
 // Query, subscriptions and exports return, so that a copy costs no
-// allocation for its Type (types are few). It keeps at most maxInterned;
-// past that, types are copied per event.
+// allocation for its Type (types are few). It keeps at most maxInterned
+// types of at most maxInternedLen bytes; past that, types are copied per
+// event. forget drops the types that no held event uses (the pruner's sweep
+// calls it), so types that stop being stored do not stay for good.
 type interner struct {
 	m *xsync.MapOf[string, string]
 	n atomic.Int64
 }
 
-const maxInterned = 4096
+const (
+	maxInterned    = 4096
+	maxInternedLen = 256
+)
 
 func newInterner() *interner { return &interner{m: xsync.NewMapOf[string, string]()} }
 
@@ -199,7 +204,7 @@ func (in *interner) get(t string) string {
 		return v
 	}
 	c := strings.Clone(t)
-	if in.n.Load() >= maxInterned {
+	if len(t) > maxInternedLen || in.n.Load() >= maxInterned {
 		return c
 	}
 	v, loaded := in.m.LoadOrStore(c, c)
@@ -208,3 +213,18 @@ func (in *interner) get(t string) string {
 	}
 	return v
 }
+
+// forget drops every type for which used is false.
+func (in *interner) forget(used func(t string) bool) {
+	in.m.Range(func(k, _ string) bool {
+		if !used(k) {
+			if _, ok := in.m.LoadAndDelete(k); ok {
+				in.n.Add(-1)
+			}
+		}
+		return true
+	})
+}
+
+// len returns how many types are interned.
+func (in *interner) len() int { return int(in.n.Load()) }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -68,7 +69,8 @@ type Config struct {
 	Capacity     int         // events held at most (storage.hot.max_events), > 0
 	Shards       int         // ring shards; <= 0: GOMAXPROCS
 	Policy       ring.Policy // overflow policy
-	MaxEventSize int         // bytes of one event; <= 0: 1,000,000
+	MaxEventSize int         // bytes of Type + CorrelationID + Data of one event; <= 0: 1,000,000
+	MaxBytes     int64       // bytes held at most (storage.hot.max_size_mb), as Stats.Bytes counts them; <= 0: no bound
 }
 
 // Limits are the settings read live, on every call that needs them.
@@ -142,24 +144,50 @@ func (s *Store) copyOut(id uint64, r *record) Event {
 const byteStripes = 16
 
 type byteCell struct {
-	n atomic.Uint64           // two's complement: evictions subtract
-	_ [pad.CacheLine - 8]byte // one cell per line: no false sharing between stripes
+	n     atomic.Uint64            // two's complement: evictions subtract
+	since atomic.Uint64            // bytes added since this cell last had the budget checked
+	_     [pad.CacheLine - 16]byte // one cell per line: no false sharing between stripes
 }
 
 // addBytes adds d to EventStats.Bytes. The cell of a P has one writer, the
 // goroutine pinned to it, so the add is a load and a release store instead
 // of a locked add (~6 ns each here, and a Store makes two: its own event
-// and the one it evicts).
-func (s *Store) addBytes(d int64) {
+// and the one it evicts). It reports true when the cell has added
+// checkEvery bytes since its last budget check: the caller then checks the
+// byte budget (checkBudget).
+func (s *Store) addBytes(d int64) (check bool) {
 	pid := procpin.Pin()
 	if pid < byteStripes {
-		c := &s.bytes[pid].n
-		atomicx.StoreRelease(c, c.Load()+uint64(d))
+		c := &s.bytes[pid]
+		atomicx.StoreRelease(&c.n, c.n.Load()+uint64(d))
+		if d > 0 {
+			v := c.since.Load() + uint64(d)
+			if v >= s.checkEvery {
+				v, check = 0, true
+			}
+			atomicx.StoreRelease(&c.since, v)
+		}
 		procpin.Unpin()
-		return
+		return check
 	}
 	procpin.Unpin()
-	s.bytes[byteStripes].n.Add(uint64(d))
+	c := &s.bytes[byteStripes]
+	c.n.Add(uint64(d))
+	if d > 0 && c.since.Add(uint64(d)) >= s.checkEvery {
+		c.since.Store(0)
+		return true
+	}
+	return false
+}
+
+// heldBytes sums the byte cells: the bytes of the events held plus those of
+// the evictions not settled yet (never less than what is held).
+func (s *Store) heldBytes() int64 {
+	var sum uint64
+	for i := range s.bytes {
+		sum += s.bytes[i].n.Load()
+	}
+	return int64(sum)
 }
 
 // evictLag is how many evictions later a P settles an eviction (a power of
@@ -223,10 +251,29 @@ type Store struct {
 	times      timeIndex
 	policy     ring.Policy
 	policyName string
-	maxData    int
-	capacity   int
+	maxData    int   // bytes of Type + CorrelationID + Data of one event
+	capacity   int   // events held at most (EventStats.Capacity)
+	slots      int   // the ring's capacity: capacity, or twice it when pruned records must not take room (reserve)
+	maxBytes   int64 // the byte budget
+	// checkEvery is how many bytes a P's cell adds between two checks of
+	// the byte budget under DropOldest: the budget holds to within
+	// checkEvery per P (1/16 of it in all).
+	checkEvery uint64
 
 	closed atomic.Bool
+
+	// Under DropNewest and Block, room is reserved before a push (reserve):
+	// live events and their bytes, each at most its bound, exactly. Pruning
+	// gives the room back (release) and wakes blocked stores (room).
+	_         [pad.FalseSharingRange]byte
+	live      atomic.Int64
+	liveBytes atomic.Int64
+	roomMu    sync.Mutex
+	room      chan struct{} // closed and replaced when room is released
+	_         [pad.FalseSharingRange]byte
+
+	budgetEvicted atomic.Uint64 // live events removed for the byte budget (DropOldest): evictions, not prunes
+	budgetMode    bool          // under pruneMu: the RemoveOldest running is the budget's
 
 	// Counters. Stored, Evicted and Len come from the ring's own counters
 	// (which cost writers nothing); these count what the ring cannot know.
@@ -272,13 +319,29 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 		policyName: policyName,
 		maxData:    int(min(uint64(cfg.MaxEventSize), maxPart)),
 		capacity:   cfg.Capacity,
+		slots:      cfg.Capacity,
+		maxBytes:   cfg.MaxBytes,
+		room:       make(chan struct{}),
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = math.MaxInt64
+	}
+	if cfg.Policy != ring.DropOldest {
+		// Pruned-in-place events keep their ring slot until the ring's
+		// oldest end reaches them; the capacity is enforced on live
+		// events (reserve), so they must not take its room: the ring has
+		// as many slots again for them.
+		if cfg.Capacity > math.MaxInt/2 {
+			return nil, errf(ErrInvalidArg, nil, fmt.Sprintf("event store: capacity %d", cfg.Capacity), "capacity", cfg.Capacity)
+		}
+		s.slots = 2 * cfg.Capacity
 	}
 	shards := cfg.Shards
 	if shards <= 0 {
 		shards = runtime.GOMAXPROCS(0)
 	}
 	shards = min(shards, s.capacity)
-	r, err := ring.New(s.capacity, ring.Config[record]{Shards: shards, Policy: cfg.Policy, OnDiscard: s.onDiscard})
+	r, err := ring.New(s.slots, ring.Config[record]{Shards: shards, Policy: cfg.Policy, OnDiscard: s.onDiscard})
 	if err != nil {
 		return nil, errf(ErrInvalidArg, err, fmt.Sprintf("event store: capacity %d, %d shards", s.capacity, shards),
 			"capacity", s.capacity, "shards", shards)
@@ -290,12 +353,13 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 	if s.byCorr, err = newIndex(); err != nil {
 		return nil, errf(ErrInternal, err, "event store: correlation index")
 	}
-	s.times.init(s.capacity)
+	s.times.init(s.slots)
 	s.types = newInterner()
 	s.sweep = make(chan struct{}, 1)
 	s.sweepMask = 1<<(bits.Len(uint(max(s.capacity/2, 1)))-1) - 1
 	s.trimMask = 1<<(bits.Len(uint(min(max(s.capacity/16, 1), 1024)))-1) - 1
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
+	s.checkEvery = uint64(max(min(s.maxBytes/int64(16*len(s.byType.stripes)), 1<<30), 4096))
 	if deps.Go != nil {
 		if err := deps.Go("events.pruner", s.runPruner); err != nil {
 			return nil, err
@@ -324,10 +388,11 @@ func (s *Store) validate(ev *Event, i int) error {
 	if uint64(len(ev.Type)) > maxPart || uint64(len(ev.CorrelationID)) > maxPart {
 		return errf(ErrInvalidEvent, nil, fmt.Sprintf("event type or correlation id over %d bytes", uint64(maxPart)), "index", i)
 	}
-	if len(ev.Data) > s.maxData {
+	if n := len(ev.Type) + len(ev.CorrelationID) + len(ev.Data); n > s.maxData {
 		return errf(ErrDataTooLarge, nil,
-			fmt.Sprintf("event data is %d bytes, the limit is %d", len(ev.Data), s.maxData),
-			"size", len(ev.Data), "max", s.maxData, "index", i)
+			fmt.Sprintf("event is %d bytes (type %d, correlation id %d, data %d), the limit is %d",
+				n, len(ev.Type), len(ev.CorrelationID), len(ev.Data), s.maxData),
+			"size", n, "max", s.maxData, "index", i)
 	}
 	return nil
 }
@@ -357,12 +422,112 @@ func (s *Store) Store(ev Event) (uint64, error) {
 		now = s.now()
 	}
 	r := s.newRecord(&ev, now)
+	if s.policy != ring.DropOldest {
+		if err := s.reserve(1, r.size()); err != nil {
+			return 0, err
+		}
+	}
 	id, err := s.push(r)
 	if err != nil {
+		if s.policy != ring.DropOldest {
+			s.release(1, r.size())
+		}
 		return 0, err
 	}
 	s.commit(id, r)
 	return id, nil
+}
+
+// reserve takes room for n events of size bytes in all (DropNewest,
+// Block): ErrFull under DropNewest, and under Block a wait for a prune to
+// make room, up to Limits.QueryTimeout (ErrTimeout).
+func (s *Store) reserve(n int, size int64) error {
+	if s.tryReserve(n, size) {
+		return nil
+	}
+	if s.policy != ring.Block {
+		return s.pushError(ring.ErrFull, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.deps.Limits().QueryTimeout)
+	defer cancel()
+	for {
+		s.roomMu.Lock()
+		ch := s.room
+		s.roomMu.Unlock()
+		if s.closed.Load() {
+			return errClosed("events.store")
+		}
+		if s.tryReserve(n, size) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return s.pushError(ctx.Err(), n)
+		}
+	}
+}
+
+// tryReserve takes room for n events and size bytes if both fit.
+func (s *Store) tryReserve(n int, size int64) bool {
+	for {
+		v := s.live.Load()
+		if v+int64(n) > int64(s.capacity) {
+			return false
+		}
+		if s.live.CompareAndSwap(v, v+int64(n)) {
+			break
+		}
+	}
+	for {
+		b := s.liveBytes.Load()
+		if b+size > s.maxBytes && b > 0 { // one event alone always fits
+			s.live.Add(-int64(n))
+			return false
+		}
+		if s.liveBytes.CompareAndSwap(b, b+size) {
+			return true
+		}
+	}
+}
+
+// release gives back the room of n events of size bytes in all.
+func (s *Store) release(n int, size int64) {
+	s.live.Add(-int64(n))
+	s.liveBytes.Add(-size)
+}
+
+// wakeBlocked wakes the stores waiting for room (Block).
+func (s *Store) wakeBlocked() {
+	s.roomMu.Lock()
+	close(s.room)
+	s.room = make(chan struct{})
+	s.roomMu.Unlock()
+}
+
+// checkBudget enforces the byte budget under DropOldest: when the held
+// bytes exceed it, the oldest events are removed until they fit (counted as
+// evicted). Called by a Store whose P cell added checkEvery bytes.
+func (s *Store) checkBudget() {
+	if s.policy != ring.DropOldest || s.heldBytes() <= s.maxBytes {
+		return
+	}
+	s.pruneMu.Lock()
+	defer s.pruneMu.Unlock()
+	excess := s.heldBytes() - s.maxBytes
+	if excess <= 0 {
+		return
+	}
+	s.budgetMode = true
+	var freed int64
+	s.ring.RemoveOldest(func(_ uint64, r *record) bool {
+		if freed >= excess {
+			return false
+		}
+		freed += r.size()
+		return true
+	})
+	s.budgetMode = false
 }
 
 // push puts one record into the ring under the store's policy.
@@ -414,8 +579,8 @@ func (s *Store) pushError(err error, n int) error {
 	case errors.Is(err, ring.ErrFull):
 		s.dropped.Add(uint64(n))
 		add(s.deps.Dropped, uint64(n))
-		return errf(ErrFull, err, fmt.Sprintf("event store full (%d events, %s)", s.capacity, s.policyName),
-			"capacity", s.capacity, "policy", s.policyName, "events", n)
+		return errf(ErrFull, err, fmt.Sprintf("event store full (%d events or %d bytes, %s)", s.capacity, s.maxBytes, s.policyName),
+			"capacity", s.capacity, "max_bytes", s.maxBytes, "policy", s.policyName, "events", n)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		s.dropped.Add(uint64(n))
 		add(s.deps.Dropped, uint64(n))
@@ -428,7 +593,9 @@ func (s *Store) pushError(err error, n int) error {
 // commit indexes a pushed record, publishes it to subscribers and the
 // byte count. See the record states for the race with eviction.
 func (s *Store) commit(id uint64, r *record) {
-	s.addBytes(r.size())
+	if s.addBytes(r.size()) {
+		s.checkBudget()
+	}
 	// The type index is trimmed as it grows: IDs below the ring's oldest
 	// are dropped here, under the lock the insert takes anyway, instead of
 	// one delete per evicted event (few types, each hot). The pruner sweeps
@@ -438,8 +605,8 @@ func (s *Store) commit(id uint64, r *record) {
 	// from the ring's tail, which every push writes. Rounded down (see
 	// trimMask), so that most inserts find nothing to trim.
 	var bound uint64
-	if id > uint64(s.capacity) {
-		bound = (id - uint64(s.capacity)) &^ s.trimMask
+	if id > uint64(s.slots) {
+		bound = (id - uint64(s.slots)) &^ s.trimMask
 	}
 	s.byType.insertTrim(r.stripe, r.typ(), id, bound)
 	if r.clen != 0 {
@@ -515,8 +682,15 @@ func (s *Store) settle(r *record, why ring.Reason) {
 	}
 	// The indexes forget the event lazily (see commit): no query looks
 	// below the ring's First.
-	if why == ring.Removed {
-		s.pruneRemoved++ // Removed happens only inside PruneBefore, under pruneMu
+	if why == ring.Removed { // only inside PruneBefore or checkBudget, under pruneMu
+		if s.budgetMode {
+			s.budgetEvicted.Add(1)
+		} else {
+			s.pruneRemoved++
+		}
+	}
+	if s.policy != ring.DropOldest {
+		s.release(1, r.size())
 	}
 }
 
@@ -578,8 +752,21 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 		now = s.now()
 	}
 	recs := make([]*record, len(evs))
+	if len(evs) > s.capacity {
+		return nil, s.pushError(ring.ErrFull, len(evs))
+	}
+	var size int64
 	for i := range evs {
 		recs[i] = s.newRecord(&evs[i], now)
+		size += recs[i].size()
+	}
+	if s.policy != ring.DropOldest {
+		if len(evs) > 1 && size > s.maxBytes {
+			return nil, s.pushError(ring.ErrFull, len(evs))
+		}
+		if err := s.reserve(len(evs), size); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		first uint64
@@ -595,6 +782,9 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 		first, err = s.ring.PushBatch(context.Background(), recs)
 	}
 	if err != nil {
+		if s.policy != ring.DropOldest {
+			s.release(len(evs), size)
+		}
 		return nil, s.pushError(err, len(evs))
 	}
 	ids := make([]uint64, len(evs))
@@ -650,6 +840,9 @@ func (s *Store) PruneBefore(t int64) int {
 	n := s.pruneRemoved
 	n += s.times.pruneBefore(s, t)
 	s.sweepIndexes()
+	if n > 0 && s.policy == ring.Block {
+		s.wakeBlocked()
+	}
 	if n > 0 {
 		add(s.deps.Pruned, uint64(n))
 	}
@@ -663,6 +856,9 @@ func (s *Store) pruneRecord(id uint64, r *record) bool {
 	}
 	s.unindex(id, r)
 	s.logicalPruned.Add(1)
+	if s.policy != ring.DropOldest {
+		s.release(1, r.size())
+	}
 	return true
 }
 
@@ -675,6 +871,8 @@ func (s *Store) sweepIndexes() {
 	first := s.ring.First()
 	s.byType.trimAll(first)
 	s.byCorr.trimAll(first)
+	// The interner forgets the types no held event has.
+	s.types.forget(func(t string) bool { return s.byType.count(t) > 0 })
 }
 
 // runPruner is the supervised task that enforces storage.hot.max_age_seconds
@@ -711,20 +909,20 @@ func (s *Store) Stats() Stats {
 	rs := s.ring.Stats()
 	pb, pp := s.pendingEvictions()
 	lp, op, rp := s.logicalPruned.Load(), s.overwrittenPruned.Load()+pp, s.removedPruned.Load()
+	be := s.budgetEvicted.Load()
 	st := Stats{
 		Stored:   rs.Pushed,
 		Dropped:  s.dropped.Load(),
-		Capacity: rs.Cap,
+		Capacity: s.capacity,
 	}
-	st.Evicted = sub0(rs.Overwritten, op)
-	st.Pruned = sub0(rs.Removed, rp) + lp
+	st.Evicted = sub0(rs.Overwritten, op) + be
+	st.Pruned = sub0(sub0(rs.Removed, rp)+lp, be)
 	hidden := sub0(lp, op+rp) // logically pruned, still in the ring
-	st.Len = max(rs.Len-int(hidden), 0)
-	var sum uint64
-	for i := range s.bytes {
-		sum += s.bytes[i].n.Load()
-	}
-	st.Bytes = int64(sum) - pb
+	// Each counter is read on its own, so while stores run the raw figures
+	// can disagree by the operations in flight; what is held is never
+	// negative nor over the capacity.
+	st.Len = min(max(rs.Len-int(hidden), 0), s.capacity)
+	st.Bytes = max(s.heldBytes()-pb, 0)
 	return st
 }
 
@@ -755,6 +953,7 @@ func (s *Store) Close() {
 		return
 	}
 	s.ring.Close()
+	s.wakeBlocked()
 	for _, sub := range s.subs.Close() {
 		sub.close()
 	}
@@ -807,16 +1006,20 @@ type Subscription struct {
 	q     Query
 	lo    int64
 	hi    int64
+	left  atomic.Int64 // with q.Limit > 0: matching events still to deliver
 }
 
 // Subscribe registers a subscription to the events stored from now on that
 // match q's Type, CorrelationID and Since/Until. send receives each event's
 // own copy on the storing goroutine: it must not block (the owner's
-// fanout.Sub drops when full). closeFn is called once, by Close or by the
-// store's Close; after the store's Close it is called at once.
+// fanout.Sub drops when full). With q.Limit > 0, the subscription ends
+// (Close) once q.Limit matching events were handed to send. closeFn is
+// called once, by Close or by the store's Close; after the store's Close it
+// is called at once.
 func (s *Store) Subscribe(q Query, send func(Event), closeFn func()) *Subscription {
 	sub := &Subscription{s: s, send: send, close: sync.OnceFunc(closeFn), q: q}
 	sub.lo, sub.hi = timeBounds(q.Since, q.Until)
+	sub.left.Store(int64(q.Limit))
 	if !s.subs.Add(sub) {
 		sub.close()
 	}
@@ -840,8 +1043,19 @@ func (sub *Subscription) matches(r *record) bool {
 // blocking (a full buffer drops and counts).
 func (s *Store) notify(subs []*Subscription, id uint64, r *record) {
 	for _, sub := range subs {
-		if sub.matches(r) {
+		if !sub.matches(r) {
+			continue
+		}
+		if sub.q.Limit <= 0 {
 			sub.send(s.copyOut(id, r))
+			continue
+		}
+		switch n := sub.left.Add(-1); {
+		case n > 0:
+			sub.send(s.copyOut(id, r))
+		case n == 0: // the last one: deliver, then end
+			sub.send(s.copyOut(id, r))
+			sub.Close()
 		}
 	}
 }
