@@ -19,6 +19,13 @@ import (
 // collector never scans the store's events. With pointers (two strings and
 // a slice per event), marking the held events was a fifth of the cost of
 // every Store at steady state, and one malloc per event another quarter.
+//
+// Alignment: state is a 32-bit atomic and time and parent are 64-bit words,
+// so a record must start 8-aligned. It does: a slab is a 4 KiB allocation
+// (page-aligned), every block carved from it is a multiple of 8 bytes, and
+// a large record is its own allocation of at least 8 bytes (8-aligned by
+// the allocator's size classes). TestRecordAlignment checks the offsets and
+// the addresses.
 type record struct {
 	time   int64 // Event.Time, set by Store when zero
 	parent uint64

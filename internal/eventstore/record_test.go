@@ -236,3 +236,39 @@ func TestEvictionsSettleLate(t *testing.T) {
 		t.Fatalf("evictedCount %d, want 10", got)
 	}
 }
+
+// TestRecordAlignment: the alignment that the atomic state word and the
+// 64-bit fields of a record assume. Records start 8-aligned (recHdr and
+// every block size are multiples of 8, slabs and large blocks come from
+// the allocator 8-aligned), state sits at a multiple of 4 and time and
+// parent at multiples of 8 within the header.
+func TestRecordAlignment(t *testing.T) {
+	var r record
+	if recHdr%8 != 0 || unsafe.Offsetof(r.state)%4 != 0 || unsafe.Offsetof(r.time)%8 != 0 || unsafe.Offsetof(r.parent)%8 != 0 {
+		t.Fatalf("recHdr %d, state at %d, time at %d, parent at %d", recHdr, unsafe.Offsetof(r.state), unsafe.Offsetof(r.time), unsafe.Offsetof(r.parent))
+	}
+	s := testStore(t, capacity(16), nil)
+	for _, n := range []int{0, 1, 7, 9, slabBytes / 4, slabBytes/4 + 1, slabBytes} {
+		r := s.newRecord(&Event{Type: "t", Data: make([]byte, n)}, 1)
+		if uintptr(unsafe.Pointer(r))%8 != 0 {
+			t.Fatalf("record of %d data bytes at %p", n, r)
+		}
+	}
+}
+
+// TestInternerForgets: forget drops the types its func calls unused, and
+// long types are never interned.
+func TestInternerForgets(t *testing.T) {
+	in := newInterner()
+	for i := range 100 {
+		in.get(fmt.Sprint("t", i))
+	}
+	in.get(string(make([]byte, maxInternedLen+1)))
+	if in.len() != 100 {
+		t.Fatalf("%d interned, want 100", in.len())
+	}
+	in.forget(func(t string) bool { return t == "t7" })
+	if in.len() != 1 {
+		t.Fatalf("%d interned after forget, want 1", in.len())
+	}
+}
