@@ -86,9 +86,10 @@ func (q Query) engine() eventstore.Query {
 // EventStats is a snapshot of an [EventStore]'s counters (see
 // [EventStore.Stats]).
 //
-// When no store or prune runs, Stored == Len + Evicted + Pruned. While they
-// run, each field is read on its own and the sum may be off by the
-// operations in flight.
+// When no store or prune runs, Stored == Len + Evicted + Pruned and Bytes
+// is exactly the bytes of the Len events held. While they run, each field is
+// read on its own and the sum may be off by the operations in flight, but at
+// every instant 0 ≤ Len ≤ Capacity and Bytes ≥ 0.
 type EventStats struct {
 	Stored   uint64 // events accepted since New (a batch of 5 counts 5)
 	Pruned   uint64 // removed by PruneBefore and the max_age pruner
@@ -96,7 +97,7 @@ type EventStats struct {
 	Dropped  uint64 // refused: drop_newest with no room, block timed out (never stored)
 	Len      int    // events held now (Get and Query can find them)
 	Capacity int    // storage.hot.max_events
-	Bytes    int64  // memory held by the events: Data, Type, CorrelationID and a fixed overhead each
+	Bytes    int64  // bytes of the events held (Len): Data, Type, CorrelationID and a fixed overhead each; bounded by storage.hot.max_size_mb
 
 	// Export pipeline (all zero without an [Exporter]).
 	Exported      uint64 // events acknowledged by the exporter

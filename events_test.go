@@ -644,15 +644,17 @@ func FuzzEventQuery(f *testing.F) {
 	f.Add(uint64(1), 40, "a", "", int64(0), int64(0), 0, 0, false)
 	f.Add(uint64(2), 300, "b", "x", int64(1100), int64(2000), 5, 3, true)
 	f.Add(uint64(3), 5, "", "y", int64(-5), int64(0), 0, 100, false)
+	f.Add(uint64(6), 1400, "", "", int64(0), int64(0), 10, 0, false)
+	f.Add(uint64(11), 1400, "a", "", int64(3000), int64(0), 10, 0, true)
 	f.Fuzz(func(t *testing.T, seed uint64, n int, typ, corr string, since, until int64, limit, offset int, desc bool) {
-		n = max(min(n, 600), 0)
-		fd, err := foundation.New(foundation.WithEventCapacity(256), foundation.WithClock(foundation.NewManualClock(evT0)))
+		n = max(min(n, 1500), 0)
+		fd, err := foundation.New(foundation.WithEventCapacity(1024), foundation.WithClock(foundation.NewManualClock(evT0)))
 		require.NoError(t, err)
 		defer fd.Close()
 		es := fd.Events()
 		m := fill(t, es, n, seed)
-		if len(m.evs) > 256 {
-			m.evs = m.evs[len(m.evs)-256:]
+		if len(m.evs) > 1024 {
+			m.evs = m.evs[len(m.evs)-1024:]
 		}
 		if seed%3 == 0 {
 			cut := int64(1000 + seed%uint64(n*10+1))

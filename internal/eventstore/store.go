@@ -671,8 +671,7 @@ func (s *Store) onDiscard(id uint64, r *record, why ring.Reason) {
 // count, and the counts of logically pruned events that left.
 func (s *Store) settle(r *record, why ring.Reason) {
 	old := r.state.Swap(stGone)
-	s.addBytes(-r.size())
-	if old == stPruned { // already hidden, unindexed and counted as pruned
+	if old == stPruned { // already hidden, unindexed, uncounted in bytes and counted as pruned
 		if why == ring.Overwritten {
 			s.overwrittenPruned.Add(1)
 		} else {
@@ -680,6 +679,7 @@ func (s *Store) settle(r *record, why ring.Reason) {
 		}
 		return
 	}
+	s.addBytes(-r.size())
 	// The indexes forget the event lazily (see commit): no query looks
 	// below the ring's First.
 	if why == ring.Removed { // only inside PruneBefore or checkBudget, under pruneMu
@@ -707,9 +707,10 @@ func (s *Store) pendingEvictions() (bytes int64, pruned uint64) {
 				var p uint64
 				for j := range c.recs {
 					if r := c.recs[j].Load(); r != nil {
-						b += r.size()
 						if r.state.Load() == stPruned {
-							p++
+							p++ // its bytes left when it was pruned
+						} else {
+							b += r.size()
 						}
 					}
 				}
@@ -856,6 +857,7 @@ func (s *Store) pruneRecord(id uint64, r *record) bool {
 	}
 	s.unindex(id, r)
 	s.logicalPruned.Add(1)
+	s.addBytes(-r.size())
 	if s.policy != ring.DropOldest {
 		s.release(1, r.size())
 	}
