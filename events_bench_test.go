@@ -323,14 +323,16 @@ func BenchmarkEventGet(b *testing.B) {
 }
 
 // BenchmarkQuery: 100 hits among 1,000,000 events, by each access path.
-func BenchmarkQuery(b *testing.B) {
+// queryStore fills a store of 1,000,000 events (8 types, 64 correlation
+// ids, Time = ID, 100 "rare" events spread over it) for the query
+// benchmarks.
+func queryStore(b *testing.B) (*foundation.Foundation, *foundation.EventStore) {
 	const n = 1_000_000
 	clk := foundation.NewManualClock(time.Unix(1_700_000_000, 0))
 	f, err := foundation.New(foundation.WithEventCapacity(n), foundation.WithClock(clk))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
 	es := f.Events()
 	batch := make([]foundation.Event, 1000)
 	for i := 0; i < n; i += len(batch) {
@@ -346,6 +348,55 @@ func BenchmarkQuery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	_, _ = es.Query(foundation.Query{Since: 1, Limit: 1}) // seal the time index once
+	return f, es
+}
+
+// BenchmarkQueryPage reads the page of 100 events that starts 500,000
+// events deep into a store of 1,000,000, by Offset and by keyset (After the
+// last event of the previous page), with no filter and by type.
+func BenchmarkQueryPage(b *testing.B) {
+	f, es := queryStore(b)
+	defer f.Close()
+	for _, typ := range []string{"", benchTypes[1]} {
+		deep := 500_000
+		if typ != "" {
+			deep /= 8 // one type in 8
+		}
+		prev, err := es.Query(foundation.Query{Type: typ, Limit: 1, Offset: deep - 1})
+		if err != nil || len(prev) != 1 {
+			b.Fatalf("%v %v", prev, err)
+		}
+		for _, c := range []struct {
+			name string
+			q    foundation.Query
+		}{
+			{"offset", foundation.Query{Type: typ, Limit: 100, Offset: deep}},
+			{"keyset", foundation.Query{Type: typ, Limit: 100, After: prev[0].Cursor()}},
+		} {
+			name := "all/" + c.name
+			if typ != "" {
+				name = "type/" + c.name
+			}
+			b.Run(name, func(b *testing.B) {
+				evs, err := es.Query(c.q)
+				if err != nil || len(evs) != 100 {
+					b.Fatalf("%d hits, %v", len(evs), err)
+				}
+				runtime.GC()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					_, _ = es.Query(c.q)
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkQuery(b *testing.B) {
+	f, es := queryStore(b)
+	defer f.Close()
 	queries := []struct {
 		name string
 		q    foundation.Query
@@ -357,7 +408,6 @@ func BenchmarkQuery(b *testing.B) {
 		{"time-range/100", foundation.Query{Since: 500_001, Until: 500_100}},
 		{"time+type/100", foundation.Query{Type: benchTypes[3], Since: 400_001, Until: 400_800}},
 	}
-	_, _ = es.Query(foundation.Query{Since: 1, Limit: 1}) // seal the time index once
 	for _, c := range queries {
 		b.Run(c.name, func(b *testing.B) {
 			evs, err := es.Query(c.q)

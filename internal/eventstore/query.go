@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -52,24 +53,43 @@ func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, deadline: s.deps.Clock.Now().Add(lim.QueryTimeout)}
-	qr.lo, qr.hi = timeBounds(q.Since, q.Until)
-	if q.After.ID != 0 {
-		if q.Descending {
-			qr.hi = min(qr.hi, q.After.Time)
-		} else {
-			qr.lo = max(qr.lo, q.After.Time)
+	deadline := s.deps.Clock.Now().Add(lim.QueryTimeout)
+	for _, skipMode := range []bool{q.Offset > 0, false} {
+		qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, deadline: deadline, skipMode: skipMode}
+		qr.lo, qr.hi = timeBounds(q.Since, q.Until)
+		if q.After.ID != 0 {
+			if q.Descending {
+				qr.hi = min(qr.hi, q.After.Time)
+			} else {
+				qr.lo = max(qr.lo, q.After.Time)
+			}
+		}
+		if qr.lo > qr.hi {
+			return nil, nil
+		}
+		qr.k = limit
+		if !skipMode {
+			// Keep Offset+Limit candidates, never more than the store
+			// can hold.
+			qr.k = int(min(uint64(q.Offset)+uint64(limit), uint64(s.capacity)+uint64(limit)))
+		}
+		hp, pp := scratch.Get().(*[]cand), scratch.Get().(*[]cand)
+		qr.heap, qr.pending = (*hp)[:0], (*pp)[:0]
+		err := qr.run()
+		var out []Event
+		if err == nil && !qr.restart {
+			out = qr.results()
+		}
+		putScratch(hp, qr.heap)
+		putScratch(pp, qr.pending)
+		if err != nil {
+			return nil, err
+		}
+		if !qr.restart {
+			return out, nil
 		}
 	}
-	// Keep Offset+Limit candidates, never more than the store can hold.
-	qr.k = int(min(uint64(q.Offset)+uint64(limit), uint64(s.capacity)+uint64(limit)))
-	if qr.lo > qr.hi {
-		return nil, nil
-	}
-	if err := qr.run(); err != nil {
-		return nil, err
-	}
-	return qr.results(), nil
+	panic("unreachable: a query without skip mode does not restart")
 }
 
 // checkQuery validates q and returns its effective limit.
@@ -166,7 +186,19 @@ type queryRun struct {
 	err      error
 	heap     []cand // the best k so far: sorted best first, or a heap (heaped) with the worst at [0]
 	heaped   bool
-	heapBuf  [64]cand
+	// With skipMode (an Offset, first try), the first Offset candidates
+	// are counted, not kept, while they arrive in the query's order (the
+	// common case): skipped of them so far, lastSkipped the last. A
+	// candidate that belongs among them (out of order) sets restart: the
+	// query runs again keeping Offset+Limit candidates.
+	skipMode    bool
+	skipped     int
+	lastSkipped cand
+	restart     bool
+	// The candidates of the unsealed blocks, collected first and sorted in
+	// the query's order, then merged into the sealed walk, so that the
+	// candidates are offered in order when Time follows ID.
+	pending []cand
 
 	phase     int
 	fb, sb    uint64 // sealed blocks: [fb, sb)
@@ -190,16 +222,39 @@ func (qr *queryRun) worse(a, b cand) bool {
 	return a.cmp(b) > 0
 }
 
+// scratch holds the candidate lists of finished queries for reuse: a
+// query's only allocations are then its results (the Events and one arena).
+var scratch = sync.Pool{New: func() any { return new([]cand) }}
+
+// putScratch returns list c in p, cleared (its records must not stay
+// reachable), unless it grew past 64 Ki candidates (an Offset query's).
+func putScratch(p *[]cand, c []cand) {
+	if cap(c) > 64<<10 {
+		c = nil
+	}
+	clear(c[:cap(c)])
+	*p = c[:0]
+	scratch.Put(p)
+}
+
 // offer keeps c if it is among the best k. While candidates arrive in the
 // query's order (the common case: Time follows ID), the kept ones are a
 // sorted run: an append, and a full run rejects with one compare against
 // its last. The first candidate out of order turns the run into a heap
 // (heap[0] the worst).
 func (qr *queryRun) offer(c cand) {
-	h := qr.heap
-	if h == nil {
-		h = qr.heapBuf[:0]
+	if qr.skipMode {
+		switch {
+		case qr.skipped > 0 && qr.worse(qr.lastSkipped, c):
+			qr.restart, qr.stop = true, true
+			return
+		case qr.skipped < qr.q.Offset:
+			qr.skipped++
+			qr.lastSkipped = c
+			return
+		}
 	}
+	h := qr.heap
 	if !qr.heaped {
 		if len(h) == 0 || !qr.worse(h[len(h)-1], c) {
 			if len(h) < qr.k {
@@ -302,6 +357,12 @@ func (qr *queryRun) run() error {
 			return qr.err
 		}
 	}
+	slices.SortFunc(qr.pending, func(a, b cand) int {
+		if q.Descending {
+			return b.cmp(a)
+		}
+		return a.cmp(b)
+	})
 	// The sealed blocks, in ID order, candidates only.
 	qr.phase = phaseSealed
 	desc := q.Descending
@@ -325,7 +386,26 @@ func (qr *queryRun) run() error {
 			blk, ok = t.firstCandidate(qr.jumpFrom+1, sb, qr.lo, qr.hi, false)
 		}
 	}
+	if qr.err == nil && !qr.restart {
+		qr.stop = false
+		for _, c := range qr.pending {
+			if qr.offer(c); qr.stop {
+				break
+			}
+		}
+	}
 	return qr.err
+}
+
+// flushPending offers the pending candidates that rank before c.
+func (qr *queryRun) flushPending(c cand) {
+	i := 0
+	for ; i < len(qr.pending) && qr.worse(c, qr.pending[i]); i++ {
+		if qr.offer(qr.pending[i]); qr.stop {
+			break
+		}
+	}
+	qr.pending = qr.pending[i:]
 }
 
 // enterBlock is called when the sealed walk reaches a candidate in block b;
@@ -407,6 +487,15 @@ func (qr *queryRun) consider(id uint64, r *record) bool {
 			return true
 		}
 	}
+	if qr.phase == phaseUnsealed {
+		qr.pending = append(qr.pending, c)
+		return true
+	}
+	if len(qr.pending) > 0 {
+		if qr.flushPending(c); qr.stop {
+			return false
+		}
+	}
 	if qr.full() && !qr.worse(qr.worst(), c) {
 		// Not among the best; in a sorted block, neither is the rest of it.
 		if qr.phase == phaseSealed && qr.blkSorted && t != qr.worst().t {
@@ -415,7 +504,7 @@ func (qr *queryRun) consider(id uint64, r *record) bool {
 		return true
 	}
 	qr.offer(c)
-	return true
+	return !qr.stop
 }
 
 // leaveBlock ends the scan of the current block and resumes at the next
@@ -501,10 +590,12 @@ func (qr *queryRun) results() []Event {
 	default:
 		slices.SortFunc(h, func(a, b cand) int { return a.cmp(b) })
 	}
-	if qr.q.Offset >= len(h) {
-		return nil
+	if !qr.skipMode {
+		if qr.q.Offset >= len(h) {
+			return nil
+		}
+		h = h[qr.q.Offset:]
 	}
-	h = h[qr.q.Offset:]
 	return qr.copyAll(h[:min(len(h), qr.limit)])
 }
 
