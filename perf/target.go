@@ -112,7 +112,7 @@ func (t *foundationTarget) bind(counters, histograms []string) {
 
 func (t *foundationTarget) subscribe(buffer int) func() subStats {
 	st0 := t.es.Stats()
-	es := t.es.Subscribe(foundation.Query{Limit: buffer}) // Limit sizes a subscription's buffer
+	es := t.es.Subscribe(foundation.Query{}, foundation.SubscriptionBuffer(buffer))
 	cs := t.cs.Subscribe()
 	var events, changes atomic.Uint64
 	var wg sync.WaitGroup
