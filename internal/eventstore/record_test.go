@@ -102,7 +102,7 @@ func TestCopiesDoNotShareRecords(t *testing.T) {
 	ch := make(chan Event, 1)
 	sub := es.Subscribe(Query{Type: "t"}, func(e Event) { ch <- e }, func() {})
 	defer sub.Close()
-	id, err := es.Store(Event{Type: "t", CorrelationID: "c", Data: []byte("payload")})
+	id, err := es.Store(&Event{Type: "t", CorrelationID: "c", Data: []byte("payload")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRecordAllocMorePsThanStripes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
-				id, err := es.Store(Event{Type: "t", CorrelationID: fmt.Sprint(w), Data: []byte(fmt.Sprint(w, "-", i))})
+				id, err := es.Store(&Event{Type: "t", CorrelationID: fmt.Sprint(w), Data: []byte(fmt.Sprint(w, "-", i))})
 				if err != nil {
 					t.Error(err)
 					return
@@ -199,7 +199,7 @@ func TestEvictionsSettleLate(t *testing.T) {
 		if i == 10 {
 			ev.Time = 1 // older than its neighbours: pruned in place
 		}
-		if _, err := es.Store(ev); err != nil {
+		if _, err := es.Store(&ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +207,7 @@ func TestEvictionsSettleLate(t *testing.T) {
 		t.Fatalf("PruneBefore pruned %d, want 1", n)
 	}
 	for i := range 11 { // evict IDs 1-11: the pruned one (11) last
-		if _, err := es.Store(Event{Type: "u", Time: now, Data: []byte(fmt.Sprint(i))}); err != nil {
+		if _, err := es.Store(&Event{Type: "u", Time: now, Data: []byte(fmt.Sprint(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -144,40 +144,29 @@ func (s *Store) copyOut(id uint64, r *record) Event {
 const byteStripes = 16
 
 type byteCell struct {
-	n     atomic.Uint64            // two's complement: evictions subtract
-	since atomic.Uint64            // bytes added since this cell last had the budget checked
-	_     [pad.CacheLine - 16]byte // one cell per line: no false sharing between stripes
+	n atomic.Uint64           // two's complement: evictions subtract
+	_ [pad.CacheLine - 8]byte // one cell per line: no false sharing between stripes
 }
 
 // addBytes adds d to EventStats.Bytes. The cell of a P has one writer, the
 // goroutine pinned to it, so the add is a load and a release store instead
 // of a locked add (~6 ns each here, and a Store makes two: its own event
-// and the one it evicts). It reports true when the cell has added
-// checkEvery bytes since its last budget check: the caller then checks the
-// byte budget (checkBudget).
+// and the one it evicts). It reports true when an add carries the cell
+// across a multiple of 1<<checkShift bytes: the caller then checks the byte
+// budget (checkBudget), so each P checks it once per 1<<checkShift bytes it
+// stores, at the cost of a shift and a compare.
 func (s *Store) addBytes(d int64) (check bool) {
 	pid := procpin.Pin()
 	if pid < byteStripes {
-		c := &s.bytes[pid]
-		atomicx.StoreRelease(&c.n, c.n.Load()+uint64(d))
-		if d > 0 {
-			v := c.since.Load() + uint64(d)
-			if v >= s.checkEvery {
-				v, check = 0, true
-			}
-			atomicx.StoreRelease(&c.since, v)
-		}
+		c := &s.bytes[pid].n
+		old := c.Load()
+		atomicx.StoreRelease(c, old+uint64(d))
 		procpin.Unpin()
-		return check
+		return d > 0 && old>>s.checkShift != (old+uint64(d))>>s.checkShift
 	}
 	procpin.Unpin()
-	c := &s.bytes[byteStripes]
-	c.n.Add(uint64(d))
-	if d > 0 && c.since.Add(uint64(d)) >= s.checkEvery {
-		c.since.Store(0)
-		return true
-	}
-	return false
+	v := s.bytes[byteStripes].n.Add(uint64(d))
+	return d > 0 && (v-uint64(d))>>s.checkShift != v>>s.checkShift
 }
 
 // heldBytes sums the byte cells: the bytes of the events held plus those of
@@ -255,10 +244,10 @@ type Store struct {
 	capacity   int   // events held at most (EventStats.Capacity)
 	slots      int   // the ring's capacity: capacity, or twice it when pruned records must not take room (reserve)
 	maxBytes   int64 // the byte budget
-	// checkEvery is how many bytes a P's cell adds between two checks of
-	// the byte budget under DropOldest: the budget holds to within
-	// checkEvery per P (1/16 of it in all).
-	checkEvery uint64
+	// 1<<checkShift is how many bytes a P's cell adds between two checks
+	// of the byte budget under DropOldest: the budget holds to within that
+	// per P (at most 1/16 of it in all).
+	checkShift uint
 
 	closed atomic.Bool
 
@@ -359,7 +348,8 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 	s.sweepMask = 1<<(bits.Len(uint(max(s.capacity/2, 1)))-1) - 1
 	s.trimMask = 1<<(bits.Len(uint(min(max(s.capacity/16, 1), 1024)))-1) - 1
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
-	s.checkEvery = uint64(max(min(s.maxBytes/int64(16*len(s.byType.stripes)), 1<<30), 4096))
+	every := max(min(s.maxBytes/int64(16*len(s.byType.stripes)), 1<<30), 4096)
+	s.checkShift = uint(bits.Len64(uint64(every))) - 1 // rounded down to a power of two
 	if deps.Go != nil {
 		if err := deps.Go("events.pruner", s.runPruner); err != nil {
 			return nil, err
@@ -410,18 +400,18 @@ func (s *Store) validate(ev *Event, i int) error {
 // the ID to the type index and, when CorrelationID is set, to the
 // correlation index (each locks only its key's list), and sends to matching
 // subscribers without blocking. It allocates the stored copy and its Data.
-func (s *Store) Store(ev Event) (uint64, error) {
+func (s *Store) Store(ev *Event) (uint64, error) {
 	if s.closed.Load() {
 		return 0, errClosed("events.store")
 	}
-	if err := s.validate(&ev, -1); err != nil {
+	if err := s.validate(ev, -1); err != nil {
 		return 0, err
 	}
 	var now int64
 	if ev.Time == 0 {
 		now = s.now()
 	}
-	r := s.newRecord(&ev, now)
+	r := s.newRecord(ev, now)
 	if s.policy != ring.DropOldest {
 		if err := s.reserve(1, r.size()); err != nil {
 			return 0, err

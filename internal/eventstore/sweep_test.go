@@ -25,7 +25,7 @@ func TestLazyIndexesStayBounded(t *testing.T) {
 	es := testStore(t, capacity(n), nil)
 	const total = 50 * n
 	for i := 0; i < total; i++ {
-		if _, err := es.Store(Event{Type: fmt.Sprintf("t%d", i%3), CorrelationID: fmt.Sprintf("c%d", i)}); err != nil {
+		if _, err := es.Store(&Event{Type: fmt.Sprintf("t%d", i%3), CorrelationID: fmt.Sprintf("c%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
