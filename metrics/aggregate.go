@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	uatomic "go.uber.org/atomic"
 )
 
 // DefaultInterval is the aggregation interval of [NewAggregator] when given 0.
@@ -64,7 +66,7 @@ type Aggregator struct {
 	mu        sync.Mutex // serializes ticks; guards last
 	last      Snapshot
 	failures  atomic.Uint64
-	lastErr   atomic.Pointer[error]
+	lastErr   uatomic.Error
 }
 
 // NewAggregator returns an aggregator of r that exports to exporters (nil
@@ -92,10 +94,7 @@ func (a *Aggregator) Failures() uint64 { return a.failures.Load() }
 
 // Err returns the last export error (a panic is reported as an error), or nil.
 func (a *Aggregator) Err() error {
-	if p := a.lastErr.Load(); p != nil {
-		return *p
-	}
-	return nil
+	return a.lastErr.Load()
 }
 
 // Tick aggregates now: it snapshots the registry (with Time now), computes
@@ -130,7 +129,7 @@ func (a *Aggregator) Tick(now time.Time) Delta {
 	for _, e := range a.exporters {
 		if err := export(e, d); err != nil {
 			a.failures.Add(1)
-			a.lastErr.Store(&err)
+			a.lastErr.Store(err)
 		}
 	}
 	return d

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"math"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -14,6 +16,10 @@ import (
 // the adjacent-line prefetcher costs little here. The cells of a counter are
 // one allocation of stripes*64 bytes, a power of two, which the Go allocator
 // aligns to its size, so every cell starts on a line boundary.
+//
+// The word is a sync/atomic Uint64, not go.uber.org/atomic's: it is the
+// hottest word of the package, and the standard type's methods are
+// intrinsics that inline into Add.
 type cell struct {
 	v atomic.Uint64
 	_ [pad.CacheLine - 8]byte
@@ -77,7 +83,8 @@ func (c *Counter) Name() string { return c.name }
 
 // Add adds n to the counter: one uncontended atomic add on the stripe of the
 // calling goroutine's P. It is a no-op while the registry is disabled. The
-// counter wraps around at 2^64.
+// counter never wraps: it saturates at 2^64-1 (math.MaxUint64), and so does
+// [Counter.Value].
 func (c *Counter) Add(n uint64) {
 	if !c.on.Load() {
 		return
@@ -86,7 +93,10 @@ func (c *Counter) Add(n uint64) {
 	// GOMAXPROCS exceeds the stripe count. Readers: Value, any time. The
 	// atomic add is the only ordering needed: a sum of monotonic cells.
 	p := runtime_procPin()
-	c.cells[p&c.mask].v.Add(n)
+	w := &c.cells[p&c.mask].v
+	if w.Add(n) < n { // the add wrapped: saturate
+		w.Store(math.MaxUint64)
+	}
 	runtime_procUnpin()
 }
 
@@ -99,9 +109,11 @@ func (c *Counter) Value() uint64 {
 	if c.fn != nil {
 		return c.fn.value(c.fn.on.Load())
 	}
-	var sum uint64
+	var sum, carry uint64
 	for i := range c.cells {
-		sum += c.cells[i].v.Load()
+		if sum, carry = bits.Add64(sum, c.cells[i].v.Load(), 0); carry != 0 {
+			return math.MaxUint64
+		}
 	}
 	return sum
 }

@@ -2,9 +2,15 @@ package metrics
 
 import (
 	"fmt"
+	"math"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/puzpuzpuz/xsync/v3"
 )
 
 // Measurements are the numeric values of an event, by name.
@@ -38,6 +44,13 @@ type HandlerFailure struct {
 type dispatcherSettings struct {
 	clock     Clock
 	onFailure func(HandlerFailure)
+	reg       *Registry
+}
+
+// Recording makes a dispatcher feed r with the measurements of every
+// event it executes (see [Dispatcher.Execute]).
+func Recording(r *Registry) DispatcherOption {
+	return dispatcherOptionFunc(func(s *dispatcherSettings) { s.reg = r })
 }
 
 // OnFailure sets a function called, after the handler is detached and before
@@ -69,6 +82,16 @@ type Dispatcher struct {
 	tab atomic.Pointer[table]
 	mu  sync.Mutex
 	s   dispatcherSettings
+
+	// entries holds the prepared dispatch entry of each event name, at
+	// most maxEntries of them (see entry).
+	entriesOnce sync.Once
+	entries     *xsync.MapOf[string, *entry]
+	nentries    atomic.Int64
+	dropped     atomic.Uint64
+	spanIDs     atomic.Uint64
+	baseOnce    sync.Once
+	base        time.Time // the zero of monotonic_time
 }
 
 type attachment struct {
@@ -216,18 +239,313 @@ func rebuild(old *table, add, del *attachment) *table {
 // building measurements when it is 0. One atomic load and one map lookup.
 func (d *Dispatcher) Handlers(event string) int { return len(d.load().byEvent[event]) }
 
+// Dropped returns how many measurements and events Execute dropped: an
+// empty event name, a NaN measurement, a gauge of ±Inf, a counter
+// measurement that is not a whole number in [0, 2^53].
+func (d *Dispatcher) Dropped() uint64 { return d.dropped.Load() }
+
+// entry is the prepared dispatch of one event name: the handlers attached
+// to it in the table tab, and the metrics its measurements feed. Execute
+// uses it while tab is the published table; an Attach or Detach publishes
+// a new table, and the next Execute prepares a new entry (sharing rec).
+type entry struct {
+	tab      *table
+	handlers []*attachment
+	rec      *recorder
+}
+
+// recorder binds the measurement keys of one event name to metrics, on
+// first use of each key; its fields are set once and never change.
+type recorder struct {
+	name    string
+	counter atomic.Pointer[counterSink]
+	gauge   atomic.Pointer[Gauge]
+	keys    atomic.Pointer[[]keySink] // copy-on-write, appended under mu
+	mu      sync.Mutex
+	span    atomic.Pointer[spanNames]
+}
+
+type counterSink struct {
+	c   *Counter
+	vec *CounterVec
+}
+
+type keySink struct {
+	key  string
+	h    *Histogram
+	vec  *HistogramVec
+	skip bool // a timestamp: monotonic_time, system_time
+}
+
+// maxEntries caps the prepared entries: the registry's metric cap, or
+// DefaultMaxMetrics without a registry.
+func (d *Dispatcher) maxEntries() int64 {
+	if d.s.reg != nil {
+		return int64(d.s.reg.s.maxMetrics)
+	}
+	return DefaultMaxMetrics
+}
+
+// entry returns the prepared entry of event for the table t. Beyond the
+// cap of entries it returns a throw-away entry (an Execute of a name never
+// seen before then costs allocations, and its metrics are capped by the
+// registry).
+func (d *Dispatcher) entry(event string, t *table) *entry {
+	d.entriesOnce.Do(func() { d.entries = xsync.NewMapOf[string, *entry]() })
+	if e, ok := d.entries.Load(event); ok && e.tab == t {
+		return e
+	}
+	return d.prepare(event, t)
+}
+
+func (d *Dispatcher) prepare(event string, t *table) *entry {
+	if _, ok := d.entries.Load(event); !ok && d.nentries.Load() >= d.maxEntries() {
+		return &entry{tab: t, handlers: t.byEvent[event], rec: &recorder{name: event}}
+	}
+	e, _ := d.entries.Compute(event, func(old *entry, loaded bool) (*entry, bool) {
+		if loaded && old.tab == t {
+			return old, false
+		}
+		n := &entry{tab: t, handlers: t.byEvent[event]}
+		if loaded {
+			n.rec = old.rec
+		} else {
+			n.rec = &recorder{name: event}
+			d.nentries.Add(1)
+		}
+		return n, false
+	})
+	return e
+}
+
 // Execute calls every handler attached to event, in the order they were
-// attached, with event, m and md. It never blocks by itself, never panics
-// (see [Dispatcher] for panicking handlers) and allocates nothing when no
-// handler panics: one atomic load, one map lookup, the calls.
+// attached, with event, m and md. It never blocks by itself and never
+// panics (see [Dispatcher] for panicking handlers).
+//
+// With [Recording], the measurements first feed the registry, as
+// :telemetry's metrics reporters do:
+//   - "counter" adds to the counter named event. It takes whole numbers in
+//     [0, 2^53] only: a fractional, negative, non-finite or larger value is
+//     dropped and counted ([Dispatcher.Dropped]), never rounded.
+//   - "gauge" sets the gauge named event (NaN and ±Inf are dropped).
+//   - "monotonic_time" and "system_time" are timestamps, not recorded.
+//   - every other key records its value in the histogram event+"."+key,
+//     truncated to an integer; NaN is dropped, a value below 0 or above the
+//     histogram's range (±Inf too) is clamped to the nearest end and counted
+//     ([HistogramSnapshot.Clamped]).
+//
+// When the counter or a histogram is declared with tags
+// ([Registry.CounterVec], [Registry.HistogramVec]), the series is picked by
+// the values of md under the tag keys (a missing key is ""; strings as
+// they are, integers, floats and bools formatted by strconv, others by
+// fmt).
+//
+// The name is resolved once to a prepared entry (handlers and metric
+// handles); after that, Execute costs one map lookup by name, no lookup per
+// key, and allocates nothing (a tag value that fmt formats aside).
 func (d *Dispatcher) Execute(event string, m Measurements, md Metadata) {
-	t := d.tab.Load()
-	if t == nil {
+	if event == "" {
+		d.dropped.Add(1)
 		return
 	}
-	for _, a := range t.byEvent[event] {
+	t := d.load()
+	if d.s.reg == nil {
+		for _, a := range t.byEvent[event] {
+			d.call(a, event, m, md)
+		}
+		return
+	}
+	e := d.entry(event, t)
+	if len(m) > 0 && d.s.reg.on.Load() {
+		d.record(e.rec, m, md)
+	}
+	for _, a := range e.handlers {
 		d.call(a, event, m, md)
 	}
+}
+
+func (d *Dispatcher) record(rec *recorder, m Measurements, md Metadata) {
+	for k, v := range m {
+		switch k {
+		case "counter":
+			if !(v >= 0 && v <= 1<<53 && v == math.Trunc(v)) { // NaN fails every comparison
+				d.dropped.Add(1)
+				continue
+			}
+			cs := rec.counter.Load()
+			if cs == nil {
+				cs = d.bindCounter(rec)
+			}
+			if cs.vec != nil {
+				d.counterSeries(cs.vec, md).Add(uint64(v))
+			} else {
+				cs.c.Add(uint64(v))
+			}
+		case "gauge":
+			if v-v != 0 {
+				d.dropped.Add(1)
+				continue
+			}
+			g := rec.gauge.Load()
+			if g == nil {
+				g = d.s.reg.Gauge(rec.name)
+				rec.gauge.Store(g)
+			}
+			g.Set(v)
+		default:
+			ks := rec.key(d.s.reg, k)
+			if ks.skip {
+				continue
+			}
+			var x int64
+			switch {
+			case v != v: // NaN
+				d.dropped.Add(1)
+				continue
+			case v < 0:
+				x = -1 // clamped to 0 and counted by Record
+			case v >= 1<<63:
+				x = math.MaxInt64 // clamped to the highest value and counted
+			default:
+				x = int64(v)
+			}
+			if ks.vec != nil {
+				d.histogramSeries(ks.vec, md).Record(x)
+			} else {
+				ks.h.Record(x)
+			}
+		}
+	}
+}
+
+func (d *Dispatcher) bindCounter(rec *recorder) *counterSink {
+	cs := &counterSink{}
+	if v, ok := d.s.reg.cvecs.Load(rec.name); ok {
+		cs.vec = v
+	} else {
+		cs.c = d.s.reg.Counter(rec.name)
+	}
+	if !rec.counter.CompareAndSwap(nil, cs) {
+		cs = rec.counter.Load()
+	}
+	return cs
+}
+
+// key returns the sink of measurement key k, binding it on first use.
+func (rec *recorder) key(r *Registry, k string) keySink {
+	if p := rec.keys.Load(); p != nil {
+		for _, ks := range *p {
+			if ks.key == k {
+				return ks
+			}
+		}
+	}
+	return rec.bindKey(r, k)
+}
+
+func (rec *recorder) bindKey(r *Registry, k string) keySink {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var old []keySink
+	if p := rec.keys.Load(); p != nil {
+		old = *p
+		for _, ks := range old {
+			if ks.key == k {
+				return ks
+			}
+		}
+	}
+	ks := keySink{key: k}
+	switch k {
+	case "monotonic_time", "system_time":
+		ks.skip = true
+	default:
+		name := rec.name + "." + k
+		if v, ok := r.hvecs.Load(name); ok {
+			ks.vec = v
+		} else {
+			unit := NoUnit
+			if k == "duration" {
+				unit = Nanoseconds
+			}
+			ks.h = r.histogramUnit(name, unit)
+		}
+	}
+	if len(old) >= MaxTags*4 { // a name fed ever new keys: bind, don't cache
+		return ks
+	}
+	next := append(old[:len(old):len(old)], ks)
+	rec.keys.Store(&next)
+	return ks
+}
+
+// tagKey writes the values of md under tags into buf, joined as a vec's
+// series key.
+func tagKey(buf []byte, tags []string, md Metadata) []byte {
+	for i, t := range tags {
+		if i > 0 {
+			buf = append(buf, sep...)
+		}
+		buf = appendTag(buf, md[t])
+	}
+	return buf
+}
+
+func appendTag(buf []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return buf
+	case string:
+		return append(buf, x...)
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(buf, x, 10)
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10)
+	case uint:
+		return strconv.AppendUint(buf, uint64(x), 10)
+	case uint64:
+		return strconv.AppendUint(buf, x, 10)
+	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10)
+	case bool:
+		return strconv.AppendBool(buf, x)
+	case float64:
+		return strconv.AppendFloat(buf, x, 'g', -1, 64)
+	case fmt.Stringer:
+		return append(buf, x.String()...)
+	case error:
+		return append(buf, x.Error()...)
+	default:
+		return fmt.Append(buf, x)
+	}
+}
+
+func tagValues(tags []string, md Metadata) []string {
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = string(appendTag(nil, md[t]))
+	}
+	return out
+}
+
+func (d *Dispatcher) histogramSeries(v *HistogramVec, md Metadata) *Histogram {
+	var buf [256]byte
+	k := tagKey(buf[:0], v.v.desc.Tags, md)
+	if s, ok := v.v.series.Load(unsafe.String(unsafe.SliceData(k), len(k))); ok {
+		return s.m
+	}
+	return v.v.create(string(k), tagValues(v.v.desc.Tags, md))
+}
+
+func (d *Dispatcher) counterSeries(v *CounterVec, md Metadata) *Counter {
+	var buf [256]byte
+	k := tagKey(buf[:0], v.v.desc.Tags, md)
+	if s, ok := v.v.series.Load(unsafe.String(unsafe.SliceData(k), len(k))); ok {
+		return s.m
+	}
+	return v.v.create(string(k), tagValues(v.v.desc.Tags, md))
 }
 
 func (d *Dispatcher) call(a *attachment, event string, m Measurements, md Metadata) {
@@ -256,31 +574,60 @@ func (d *Dispatcher) fail(a *attachment, event string, reason any) {
 	})
 }
 
-// Span runs fn and emits, to the handlers attached to them:
-//   - event+".start" before fn, measurements {"system_time": Unix ns}, metadata md;
-//   - event+".stop" after fn returns, {"duration": ns}, md plus "error" when
-//     fn returned a non-nil error (a copy: md itself is never modified);
-//   - event+".exception" if fn panics (or calls runtime.Goexit), {"duration":
-//     ns}, md plus "kind" ("panic" or "exit"), "reason" (the panic value) and
-//     "stacktrace", and then panics again with the same value.
+// SpanContext is the value of the metadata key "telemetry_span_context"
+// that ties the start, stop and exception events of one span (unique per
+// dispatcher).
+type SpanContext uint64
+
+// Span runs fn and emits, in the manner of :telemetry.span:
+//   - event+".start" before fn, with the measurements "monotonic_time" and
+//     "system_time" (ns; timestamps, not recorded as distributions) and md
+//     plus "telemetry_span_context";
+//   - event+".stop" after fn returns, with "duration" and "monotonic_time"
+//     (ns) and the start's metadata, plus "error" when fn returned a
+//     non-nil error;
+//   - event+".exception" if fn panics or calls runtime.Goexit, with
+//     "duration" and "monotonic_time" and the start's metadata plus "kind"
+//     ("panic" or "exit"), "reason" (the panic value, nil for an exit) and
+//     "stacktrace" (string); then the panic goes on with the same value (or
+//     the goroutine goes on exiting).
 //
-// It returns fn's error. When no handler is attached to any of the three
-// events, Span just calls fn. A nil fn returns an error wrapping
-// [ErrNilHandler]. The clock ([WithClock]) is read at start and end.
+// md itself is never modified. Each event goes through [Dispatcher.Execute]
+// (so with [Recording], the stop's duration is recorded in the histogram
+// event+".stop.duration", in [Nanoseconds]). It returns fn's error. When no
+// registry records and no handler is attached to any of the three events,
+// Span just calls fn. A nil fn returns an error wrapping [ErrNilHandler].
+// The clock ([WithClock]) is read at start and end.
 func (d *Dispatcher) Span(event string, md Metadata, fn func() error) error {
 	if fn == nil {
 		return fmt.Errorf("%w: span %q: nil function", ErrNilHandler, event)
 	}
-	names := d.load().spans[event]
-	if names == nil {
+	if event == "" {
+		d.dropped.Add(1)
+		return fn()
+	}
+	t := d.load()
+	var names *spanNames
+	if d.s.reg != nil {
+		rec := d.entry(event, t).rec
+		if names = rec.span.Load(); names == nil {
+			names = &spanNames{start: event + ".start", stop: event + ".stop", exception: event + ".exception"}
+			rec.span.Store(names)
+		}
+	} else if names = t.spans[event]; names == nil {
 		return fn()
 	}
 	clock := d.s.clock
 	if clock == nil {
 		clock = realClock{}
 	}
+	d.baseOnce.Do(func() { d.base = clock.Now() })
+	smd := withMetadata(md, 4)
+	smd["telemetry_span_context"] = SpanContext(d.spanIDs.Add(1))
 	start := clock.Now()
-	d.Execute(names.start, Measurements{"system_time": float64(start.UnixNano())}, md)
+	d.Execute(names.start, Measurements{
+		"monotonic_time": float64(start.Sub(d.base)), "system_time": float64(start.UnixNano()),
+	}, smd)
 	returned := false
 	defer func() {
 		if returned {
@@ -289,23 +636,28 @@ func (d *Dispatcher) Span(event string, md Metadata, fn func() error) error {
 		r := recover()
 		kind := "panic"
 		if r == nil {
-			kind = "exit" // runtime.Goexit: nothing to recover
+			kind = "exit" // runtime.Goexit: nothing to recover (panic(nil) recovers a *runtime.PanicNilError)
 		}
-		emd := withMetadata(md, 3)
+		end := clock.Now()
+		emd := withMetadata(smd, 3)
 		emd["kind"], emd["reason"], emd["stacktrace"] = kind, r, string(debug.Stack())
-		d.Execute(names.exception, Measurements{"duration": float64(clock.Now().Sub(start))}, emd)
+		d.Execute(names.exception, Measurements{
+			"duration": float64(end.Sub(start)), "monotonic_time": float64(end.Sub(d.base)),
+		}, emd)
 		if r != nil {
 			panic(r)
 		}
 	}()
 	err := fn()
 	returned = true
-	smd := md
+	end := clock.Now()
 	if err != nil {
-		smd = withMetadata(md, 1)
+		smd = withMetadata(smd, 1)
 		smd["error"] = err
 	}
-	d.Execute(names.stop, Measurements{"duration": float64(clock.Now().Sub(start))}, smd)
+	d.Execute(names.stop, Measurements{
+		"duration": float64(end.Sub(start)), "monotonic_time": float64(end.Sub(d.base)),
+	}, smd)
 	return err
 }
 

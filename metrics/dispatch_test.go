@@ -204,7 +204,11 @@ func TestSpan(t *testing.T) {
 			s, e := (*got)[0], (*got)[1]
 			assert.Equal(t, "db.query.start", s.name)
 			assert.Positive(t, s.m["system_time"])
-			assert.Equal(t, md, s.md)
+			assert.Contains(t, s.m, "monotonic_time")
+			assert.Equal(t, "users", s.md["table"])
+			require.IsType(t, SpanContext(0), s.md["telemetry_span_context"])
+			assert.Equal(t, s.md["telemetry_span_context"], e.md["telemetry_span_context"], "one context ties start and stop")
+			assert.Equal(t, s.m["monotonic_time"]+float64(time.Millisecond), e.m["monotonic_time"])
 			assert.Equal(t, "db.query.stop", e.name)
 			assert.Equal(t, float64(time.Millisecond), e.m["duration"])
 			assert.Equal(t, "users", e.md["table"])

@@ -1,8 +1,9 @@
 package metrics
 
 import (
-	"math"
 	"sync/atomic"
+
+	uatomic "go.uber.org/atomic"
 
 	"github.com/elixirscope-go/foundation/internal/pad"
 )
@@ -16,7 +17,7 @@ import (
 // a Gauge must not be copied.
 type Gauge struct {
 	_       noCopy
-	bits    atomic.Uint64 // math.Float64bits of the value
+	v       uatomic.Float64 // the value; Add is a compare-and-swap of its bits
 	dropped atomic.Uint64
 	on      *atomic.Bool
 	name    string
@@ -40,7 +41,7 @@ func (g *Gauge) Set(v float64) {
 		g.drop()
 		return
 	}
-	g.bits.Store(math.Float64bits(v))
+	g.v.Store(v)
 }
 
 func (g *Gauge) drop() { g.dropped.Add(1) }
@@ -53,20 +54,20 @@ func (g *Gauge) Add(v float64) {
 		return
 	}
 	for {
-		old := g.bits.Load()
-		n := math.Float64frombits(old) + v
+		old := g.v.Load()
+		n := old + v
 		if n-n != 0 { // NaN or ±Inf
 			g.drop()
 			return
 		}
-		if g.bits.CompareAndSwap(old, math.Float64bits(n)) {
+		if g.v.CompareAndSwap(old, n) {
 			return
 		}
 	}
 }
 
 // Value returns the current value (0 until the first Set or Add).
-func (g *Gauge) Value() float64 { return math.Float64frombits(g.bits.Load()) }
+func (g *Gauge) Value() float64 { return g.v.Load() }
 
 // Dropped returns the number of NaN, ±Inf or overflowing updates ignored.
 func (g *Gauge) Dropped() uint64 { return g.dropped.Load() }

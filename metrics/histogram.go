@@ -117,6 +117,13 @@ const (
 
 type chunk [chunkLen]atomic.Uint64
 
+// stripeChunks is the chunk table of one stripe, allocated by the first
+// Record that lands on the stripe: a histogram that only one or two Ps
+// record into pays for one or two tables, not one per stripe.
+type stripeChunks struct {
+	chunks []atomic.Pointer[chunk] // nchunks entries; see Histogram.stripes
+}
+
 // Histogram is an HDR histogram of int64 values (by default nanoseconds from
 // 1 ns to 1 h at 3 significant figures), striped per P. Obtain one with
 // [Registry.Histogram] and keep it: Record does no lookup.
@@ -124,26 +131,33 @@ type chunk [chunkLen]atomic.Uint64
 // Record and RecordN are safe for concurrent use, take no lock and, once a
 // value's chunk of buckets exists in the stripe, allocate nothing: one atomic
 // add on the stripe of the calling P. Snapshot and Quantile fold the stripes
-// into an hdrhistogram-go histogram under a mutex that writers never take;
-// a histogram that has not changed since its last fold is not folded again.
+// under a mutex that writers never take; a histogram that has not changed
+// since its last fold is not folded again.
 //
-// Memory: each stripe allocates 1 KiB chunks of 128 buckets as values reach
-// them (a few chunks for clustered latencies; at most 264 with the default
-// geometry), and the first read allocates the folded hdrhistogram-go
-// histogram, 8 bytes per bucket of the geometry (264 KiB by default).
+// Memory: a histogram starts at about 1 KiB. The first Record on a stripe
+// allocates that stripe's chunk table (8 bytes per chunk: 2 KiB with the
+// default geometry), and values allocate 1 KiB chunks of 128 buckets as they
+// reach them (a few chunks for clustered latencies; at most 264 with the
+// default geometry). A fold keeps one table of the chunks that hold counts
+// (2 KiB) and a copy of each such chunk; percentiles are computed from those
+// chunks, with no counts array of the whole geometry. A histogram recorded
+// into from one P with clustered values holds about 6 KiB
+// (TestHistogramMemory measures it).
 // The zero value is not usable; a Histogram must not be copied.
 type Histogram struct {
 	_       noCopy
 	name    string
+	unit    Unit
 	on      *atomic.Bool
 	g       geometry
 	mask    int
 	nchunks int
-	// chunks holds stripe s's chunk c at s*nchunks+c. Writers: the first
-	// Record into a missing chunk allocates it and CASes it in (the loser
-	// uses the winner's); a chunk pointer is never changed again. Counts only
-	// grow: a count is written only by atomic adds.
-	chunks []atomic.Pointer[chunk]
+	// stripes holds stripe s's chunk table at s. Writers: the first Record
+	// on a stripe allocates its table and CASes it in (the loser uses the
+	// winner's), and likewise the first Record into a missing chunk; a
+	// pointer is never changed again. Counts only grow: a count is written
+	// only by atomic adds.
+	stripes []atomic.Pointer[stripeChunks]
 	// dirty has one bit per chunk of each stripe: stripe s's words are
 	// dirty[s*dirtyStride:], padded to a cache line so that stripes never
 	// share one. A writer sets its chunk's bit after its count add whenever
@@ -161,12 +175,12 @@ type Histogram struct {
 type fold struct {
 	mu      sync.Mutex
 	clamped atomic.Uint64 // values out of [0, highest], clamped (not under mu)
-	hdr     *hdrhistogram.Histogram
 	// counts is the last fold, shared read-only with the snapshots taken
 	// from it: a refold copies the table and replaces the chunks that
 	// changed (copy on write), so older snapshots keep their counts.
 	counts  *frozen
-	scratch [chunkLen]uint64
+	scratch [chunkLen]uint64 // reused by every fold
+	total   uint64
 	snap    HistogramSnapshot // valid when counts != nil
 	// sumHi:sumLo is the exact 128-bit sum of count*median of every value
 	// folded so far: the mean without a walk over the buckets.
@@ -181,12 +195,59 @@ type frozen struct {
 	chunks []*[chunkLen]uint64
 }
 
+// valueAtRanks sets out[i] to the value at rank ranks[i] (ascending, each in
+// 1..total), as hdrhistogram-go's ValueAtPercentile resolves a rank: the
+// highest equivalent value of the first bucket whose cumulative count
+// reaches the rank, or the lowest one when low[i] (its 0th percentile).
+func (fz *frozen) valueAtRanks(ranks []uint64, low []bool, out []int64) {
+	var cum uint64
+	k := 0
+	for c, ch := range fz.chunks {
+		if ch == nil {
+			continue
+		}
+		for j, n := range ch {
+			if n == 0 {
+				continue
+			}
+			cum += n
+			for k < len(ranks) && cum >= ranks[k] {
+				if low[k] {
+					out[k] = fz.g.lowestAt(c<<chunkShift + j)
+				} else {
+					out[k] = fz.g.highestAt(c<<chunkShift + j)
+				}
+				k++
+			}
+			if k == len(ranks) {
+				return
+			}
+		}
+	}
+}
+
+// percentileRank is hdrhistogram-go's rank of percentile p (0..100) among
+// total values: at least 1, at most total.
+func percentileRank(p float64, total uint64) uint64 {
+	if p > 100 {
+		p = 100
+	}
+	rank := (p/100)*float64(total) + 0.5
+	if !(rank >= 1) {
+		return 1
+	}
+	if rank >= float64(total) {
+		return total
+	}
+	return uint64(rank)
+}
+
 func newHistogram(name string, on *atomic.Bool, stripes int, g geometry) *Histogram {
 	n := (g.countsLen + chunkLen - 1) >> chunkShift
 	stride := ((n+63)/64 + 7) / 8 * 8 // words per stripe, a multiple of 64 bytes
 	return &Histogram{
 		name: name, on: on, g: g, mask: stripes - 1, nchunks: n,
-		chunks:      make([]atomic.Pointer[chunk], stripes*n),
+		stripes:     make([]atomic.Pointer[stripeChunks], stripes),
 		dirty:       make([]atomic.Uint64, stripes*stride),
 		dirtyStride: stride,
 		f:           &fold{},
@@ -212,13 +273,16 @@ func (h *Histogram) RecordN(v int64, n uint64) {
 	i := h.g.index(v)
 	p := runtime_procPin() & h.mask
 	c := i >> chunkShift
-	slot := p*h.nchunks + c
-	if ch := h.chunks[slot].Load(); ch != nil {
+	var ch *chunk
+	if st := h.stripes[p].Load(); st != nil {
+		ch = st.chunks[c].Load()
+	}
+	if ch != nil {
 		ch[i&chunkMask].Add(n)
 		runtime_procUnpin()
 	} else {
 		runtime_procUnpin() // allocation must not happen pinned
-		h.recordNewChunk(slot, i, n)
+		h.recordNew(p, i, n)
 	}
 	w, bit := &h.dirty[p*h.dirtyStride+c>>6], uint64(1)<<(c&63)
 	if w.Load()&bit == 0 {
@@ -234,16 +298,30 @@ func (h *Histogram) clamp(v int64) int64 {
 	return h.g.highest
 }
 
-func (h *Histogram) recordNewChunk(slot, i int, n uint64) {
-	c := new(chunk)
-	if !h.chunks[slot].CompareAndSwap(nil, c) {
-		c = h.chunks[slot].Load()
+// recordNew is Record's slow path: it allocates stripe p's chunk table or
+// the chunk of index i, whichever is missing, unpinned (the goroutine may
+// have moved to another P since: it still adds to stripe p, atomically).
+func (h *Histogram) recordNew(p, i int, n uint64) {
+	st := h.stripes[p].Load()
+	if st == nil {
+		st = &stripeChunks{chunks: make([]atomic.Pointer[chunk], h.nchunks)}
+		if !h.stripes[p].CompareAndSwap(nil, st) {
+			st = h.stripes[p].Load()
+		}
+	}
+	slot := &st.chunks[i>>chunkShift]
+	c := slot.Load()
+	if c == nil {
+		c = new(chunk)
+		if !slot.CompareAndSwap(nil, c) {
+			c = slot.Load()
+		}
 	}
 	c[i&chunkMask].Add(n)
 }
 
 // Snapshot folds the stripes and returns count, min, max, mean and
-// percentiles computed by hdrhistogram-go. It is safe for concurrent use;
+// percentiles as hdrhistogram-go computes them. It is safe for concurrent use;
 // concurrent Records may or may not be included. It allocates only when the
 // histogram changed since the last fold.
 func (h *Histogram) Snapshot() HistogramSnapshot {
@@ -265,7 +343,18 @@ func (h *Histogram) Quantile(q float64) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h.foldLocked()
-	return f.hdr.ValueAtQuantile(percent(q))
+	return f.counts.valueAt(f.total, percent(q))
+}
+
+// valueAt returns the value at percentile p (0..100) of total values, 0
+// when total is 0.
+func (fz *frozen) valueAt(total uint64, p float64) int64 {
+	if total == 0 || fz == nil {
+		return 0
+	}
+	var out [1]int64
+	fz.valueAtRanks([]uint64{percentileRank(p, total)}, []bool{p <= 0}, out[:])
+	return out[0]
 }
 
 func percent(q float64) float64 {
@@ -309,9 +398,6 @@ func (h *Histogram) foldLocked() {
 	if f.counts != nil && !any {
 		return
 	}
-	if f.hdr == nil {
-		f.hdr = hdrhistogram.New(h.g.lowest, h.g.highest, h.g.sigfigs)
-	}
 	prev := f.counts
 	cur := &frozen{g: h.g, chunks: make([]*[chunkLen]uint64, h.nchunks)}
 	if prev != nil {
@@ -325,11 +411,11 @@ func (h *Histogram) foldLocked() {
 		}
 	}
 	f.counts = cur
-	hd := f.hdr
-	total := hd.TotalCount()
+	total := f.total
 	s := HistogramSnapshot{
-		Count:  uint64(total),
+		Count:  total,
 		Lowest: h.g.lowest, Highest: h.g.highest, SignificantFigures: h.g.sigfigs,
+		Unit:   h.unit,
 		counts: cur,
 	}
 	if total > 0 {
@@ -356,7 +442,9 @@ func (h *Histogram) foldLocked() {
 		}
 		// sum is the exact sum of count*median over the buckets (128 bits).
 		s.Mean = (float64(f.sumHi)*0x1p64 + float64(f.sumLo)) / float64(total)
-		ps := hd.ValueAtPercentilesSlice([]float64{50, 90, 99, 99.9})
+		var ps [4]int64
+		cur.valueAtRanks([]uint64{percentileRank(50, total), percentileRank(90, total),
+			percentileRank(99, total), percentileRank(99.9, total)}, []bool{false, false, false, false}, ps[:])
 		s.P50, s.P90, s.P99, s.P999 = ps[0], ps[1], ps[2], ps[3]
 	}
 	f.snap = s
@@ -369,7 +457,11 @@ func (h *Histogram) foldChunk(cur *frozen, c int) {
 	sc := &f.scratch
 	*sc = [chunkLen]uint64{}
 	for s := 0; s <= h.mask; s++ {
-		if ch := h.chunks[s*h.nchunks+c].Load(); ch != nil {
+		st := h.stripes[s].Load()
+		if st == nil {
+			continue
+		}
+		if ch := st.chunks[c].Load(); ch != nil {
 			for j := range ch {
 				sc[j] += ch[j].Load()
 			}
@@ -387,7 +479,7 @@ func (h *Histogram) foldChunk(cur *frozen, c int) {
 		}
 		if n != o {
 			d := n - o
-			_ = f.hdr.RecordValues(h.g.lowestAt(base+j), int64(d))
+			f.total += d
 			hi, lo := bits.Mul64(d, uint64(h.g.medianAt(base+j)))
 			var carry uint64
 			f.sumLo, carry = bits.Add64(f.sumLo, lo, 0)
@@ -429,6 +521,9 @@ type HistogramSnapshot struct {
 	// Lowest, Highest and SignificantFigures are the histogram's geometry.
 	Lowest, Highest    int64
 	SignificantFigures int
+	// Unit is the unit of the values ([Registry.HistogramVec] declares it),
+	// "" when not declared.
+	Unit Unit
 
 	counts *frozen // read-only, shared with the histogram's later folds
 }

@@ -29,6 +29,9 @@ const (
 	// DefaultSignificantFigures is the default histogram precision: 3
 	// significant decimal digits (a relative error of at most 0.1%).
 	DefaultSignificantFigures = 3
+	// DefaultMaxMetrics is the default cap on the metrics of a registry
+	// (see [WithMaxMetrics]).
+	DefaultMaxMetrics = 10_000
 	// MaxStripes bounds the stripe count of counters and histograms.
 	MaxStripes = 1024
 	// defaultMaxStripes caps the automatic stripe count: beyond 64 cores the
@@ -38,21 +41,24 @@ const (
 )
 
 type settings struct {
-	stripes  int
-	lowest   int64
-	highest  int64
-	sigfigs  int
-	clock    Clock
-	problems []error
+	maxMetrics int
+	onRefused  func(name string)
+	stripes    int
+	lowest     int64
+	highest    int64
+	sigfigs    int
+	clock      Clock
+	problems   []error
 }
 
 func defaultSettings() settings {
 	return settings{
-		stripes: defaultStripes(),
-		lowest:  DefaultLowest,
-		highest: DefaultHighest,
-		sigfigs: DefaultSignificantFigures,
-		clock:   realClock{},
+		maxMetrics: DefaultMaxMetrics,
+		stripes:    defaultStripes(),
+		lowest:     DefaultLowest,
+		highest:    DefaultHighest,
+		sigfigs:    DefaultSignificantFigures,
+		clock:      realClock{},
 	}
 }
 
@@ -130,6 +136,33 @@ func WithStripes(n int) Option {
 			s.stripes = roundStripes(n, MaxStripes)
 		}
 	})
+}
+
+// WithMaxMetrics caps the metrics a registry holds: counters, gauges,
+// histograms, labelled metrics and each of their series count one each
+// ([Registry.CounterFunc] counters do not). Beyond the cap a new name gets
+// the registry's shared no-op handle (valid, it records nothing) and a new
+// tag set the overflow series of its metric; each refusal is counted
+// ([Registry.Refused], [Snapshot.Refused]) and the first one is reported to
+// the [OnRefused] function. The default is [DefaultMaxMetrics]: 10,000, at
+// most about 10,000 x 6 KiB of idle histograms. n < 1 is invalid.
+func WithMaxMetrics(n int) Option {
+	return optionFunc(func(s *settings) {
+		if n < 1 {
+			s.problems = append(s.problems, fmt.Errorf("%w: WithMaxMetrics(%d): want >= 1", ErrInvalid, n))
+			return
+		}
+		s.maxMetrics = n
+	})
+}
+
+// OnRefused sets a function called with the first name (or labelled
+// metric's name) that [WithMaxMetrics] refuses, once per registry, to log
+// it. It runs on the goroutine that asked for the metric, under the
+// registry's lock: it must not call the registry. A panic in fn is
+// recovered.
+func OnRefused(fn func(name string)) Option {
+	return optionFunc(func(s *settings) { s.onRefused = fn })
 }
 
 // WithHistogramRange sets the geometry of the registry's histograms, with the

@@ -46,12 +46,22 @@ type Registry struct {
 	snapMu sync.Mutex // serializes snapshots; guards tmpl
 	tmpl   template
 
-	invalid   atomic.Uint64 // handles asked for with an empty name
-	off       atomic.Bool   // always false: the switch of the discard handles
-	discardC  *Counter
-	discardG  *Gauge
-	discardHO sync.Once
-	discardH  *Histogram
+	invalid atomic.Uint64 // handles asked for with an empty name
+	// made counts the metrics and series made, against s.maxMetrics;
+	// refused counts the names and series refused beyond it.
+	made       atomic.Int64
+	refused    atomic.Uint64
+	refuseOnce sync.Once
+	cvecs      *xsync.MapOf[string, *CounterVec]
+	hvecs      *xsync.MapOf[string, *HistogramVec]
+	vecMu      sync.Mutex // guards the lists below; taken after mu, never before
+	cvecList   []*CounterVec
+	hvecList   []*HistogramVec
+	off        atomic.Bool // always false: the switch of the discard handles
+	discardC   *Counter
+	discardG   *Gauge
+	discardHO  sync.Once
+	discardH   *Histogram
 }
 
 // NewRegistry returns an empty, enabled registry. Invalid options are ignored
@@ -70,6 +80,8 @@ func NewRegistry(opts ...Option) *Registry {
 		counters:   xsync.NewMapOf[string, *Counter](),
 		gauges:     xsync.NewMapOf[string, *Gauge](),
 		histograms: xsync.NewMapOf[string, *Histogram](),
+		cvecs:      xsync.NewMapOf[string, *CounterVec](),
+		hvecs:      xsync.NewMapOf[string, *HistogramVec](),
 	}
 	r.on.Store(true)
 	r.discardC = newCounter("", &r.off, 1)
@@ -122,8 +134,55 @@ func (r *Registry) newCounter(name string) *Counter {
 		r.invalid.Add(1)
 		return r.discardC
 	}
-	return create(r, r.counters, &r.counterList, name, func() *Counter { return newCounter(name, &r.on, r.s.stripes) })
+	if v, ok := r.cvecs.Load(name); ok {
+		return v.With(make([]string, len(v.v.desc.Tags))...)
+	}
+	if c := create(r, r.counters, &r.counterList, name, func() *Counter { return newCounter(name, &r.on, r.s.stripes) }); c != nil {
+		return c
+	}
+	return r.discardC
 }
+
+// reserveName counts one more metric against [WithMaxMetrics], or refuses
+// name: it counts the refusal and reports the first one to the
+// [OnRefused] function.
+func (r *Registry) reserveName(name string) bool {
+	if r.reserve() {
+		return true
+	}
+	r.refuseOnce.Do(func() {
+		if fn := r.s.onRefused; fn != nil {
+			func() {
+				defer func() { _ = recover() }()
+				fn(name)
+			}()
+		}
+	})
+	return false
+}
+
+// reserve counts one more metric or series against the cap; false when the
+// cap is reached (the refusal is counted).
+func (r *Registry) reserve() bool {
+	for {
+		n := r.made.Load()
+		if n >= int64(r.s.maxMetrics) {
+			r.refused.Add(1)
+			return false
+		}
+		if r.made.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Refused returns how many metric names and tag sets were refused because
+// the registry held [WithMaxMetrics] of them.
+func (r *Registry) Refused() uint64 { return r.refused.Load() }
+
+// Len returns the number of metrics and series that count against
+// [WithMaxMetrics].
+func (r *Registry) Len() int { return int(r.made.Load()) }
 
 // CounterFunc registers a counter whose value is read(), for a count that
 // its owner keeps anyway (a ring buffer's pushes, say): the hot path then
@@ -143,7 +202,7 @@ func (r *Registry) CounterFunc(name string, read func() uint64) (*Counter, error
 		return nil, fmt.Errorf("metrics: empty counter name: %w", ErrInvalidName)
 	}
 	fn := &counterFunc{read: read, on: &r.on}
-	c := create(r, r.counters, &r.counterList, name, func() *Counter {
+	c := createExempt(r, r.counters, &r.counterList, name, func() *Counter {
 		c := newCounter(name, &r.off, 1) // Add sees recording off: a no-op
 		c.fn = fn
 		if !r.on.Load() { // under r.mu, as SetEnabled
@@ -162,6 +221,23 @@ func (r *Registry) CounterFunc(name string, read func() uint64) (*Counter, error
 // make the metric, append it to its list (what Snapshot walks) and publish
 // it in the map (what the fast path loads).
 func create[T any](r *Registry, m *xsync.MapOf[string, *T], list *[]*T, name string, mk func() *T) *T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := m.Load(name); ok {
+		return v
+	}
+	if !r.reserveName(name) {
+		return nil
+	}
+	v := mk()
+	*list = append(*list, v)
+	m.Store(name, v)
+	return v
+}
+
+// createExempt is create without the cap (CounterFunc: counts its owner
+// keeps anyway, registered by code, not by callers' names).
+func createExempt[T any](r *Registry, m *xsync.MapOf[string, *T], list *[]*T, name string, mk func() *T) *T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v, ok := m.Load(name); ok {
@@ -187,7 +263,10 @@ func (r *Registry) newGauge(name string) *Gauge {
 		r.invalid.Add(1)
 		return r.discardG
 	}
-	return create(r, r.gauges, &r.gaugeList, name, func() *Gauge { return newGauge(name, &r.on) })
+	if g := create(r, r.gauges, &r.gaugeList, name, func() *Gauge { return newGauge(name, &r.on) }); g != nil {
+		return g
+	}
+	return r.discardG
 }
 
 // Histogram returns the histogram named name, creating it on first use with
@@ -200,15 +279,114 @@ func (r *Registry) Histogram(name string) *Histogram {
 	return r.newHistogram(name)
 }
 
-func (r *Registry) newHistogram(name string) *Histogram {
+func (r *Registry) newHistogram(name string) *Histogram { return r.histogramUnit(name, NoUnit) }
+
+// histogramUnit returns the histogram named name, creating it with unit u
+// (a histogram that exists keeps its unit).
+func (r *Registry) histogramUnit(name string, u Unit) *Histogram {
+	if h, ok := r.histograms.Load(name); ok {
+		return h
+	}
 	if name == "" {
 		r.invalid.Add(1)
-		r.discardHO.Do(func() { r.discardH = newHistogram("", &r.off, 1, r.geom) })
-		return r.discardH
+		return r.discardHistogram()
 	}
-	return create(r, r.histograms, &r.histogramList, name, func() *Histogram {
-		return newHistogram(name, &r.on, r.s.stripes, r.geom)
+	if v, ok := r.hvecs.Load(name); ok {
+		return v.With(make([]string, len(v.v.desc.Tags))...)
+	}
+	h := create(r, r.histograms, &r.histogramList, name, func() *Histogram {
+		h := newHistogram(name, &r.on, r.s.stripes, r.geom)
+		h.unit = u
+		return h
 	})
+	if h == nil {
+		return r.discardHistogram()
+	}
+	return h
+}
+
+func (r *Registry) discardHistogram() *Histogram {
+	r.discardHO.Do(func() { r.discardH = newHistogram("", &r.off, 1, r.geom) })
+	return r.discardH
+}
+
+// CounterVec returns the labelled counter named name with the tag keys and
+// caps of d, creating it on first use. The same name asked again with the
+// same tags returns the same CounterVec. Errors match [ErrInvalidName] for
+// an empty name, a name taken by a plain counter or by a CounterVec with
+// other tags, or one refused by [WithMaxMetrics] (the vec and its overflow
+// series count as one metric; each series counts as one more), and
+// [ErrInvalid] for a bad d. [Registry.Counter] of the same name returns its
+// series with every tag value "".
+func (r *Registry) CounterVec(name string, d Desc) (*CounterVec, error) {
+	if err := d.check(name); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.cvecs.Load(name); ok {
+		if !slicesEqual(v.v.desc.Tags, d.Tags) {
+			return nil, fmt.Errorf("%w: counter %q exists with tags %q", ErrInvalidName, name, v.v.desc.Tags)
+		}
+		return v, nil
+	}
+	if _, ok := r.counters.Load(name); ok {
+		return nil, fmt.Errorf("%w: counter %q exists without tags", ErrInvalidName, name)
+	}
+	if !r.reserveName(name) {
+		return nil, fmt.Errorf("%w: counter %q: the registry holds its maximum of %d metrics", ErrInvalidName, name, r.s.maxMetrics)
+	}
+	v := &CounterVec{newVec(r, name, KindCounter, d, func() *Counter { return newCounter(name, &r.on, r.s.stripes) })}
+	r.vecMu.Lock()
+	r.cvecList = append(r.cvecList, v)
+	r.vecMu.Unlock()
+	r.cvecs.Store(name, v)
+	return v, nil
+}
+
+// HistogramVec returns the labelled histogram named name, as
+// [Registry.CounterVec] does for counters. With no tags it is one series:
+// the way to declare a plain histogram's unit.
+func (r *Registry) HistogramVec(name string, d Desc) (*HistogramVec, error) {
+	if err := d.check(name); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.hvecs.Load(name); ok {
+		if !slicesEqual(v.v.desc.Tags, d.Tags) || v.v.desc.Unit != d.Unit {
+			return nil, fmt.Errorf("%w: histogram %q exists with tags %q, unit %q", ErrInvalidName, name, v.v.desc.Tags, v.v.desc.Unit)
+		}
+		return v, nil
+	}
+	if _, ok := r.histograms.Load(name); ok {
+		return nil, fmt.Errorf("%w: histogram %q exists without tags", ErrInvalidName, name)
+	}
+	if !r.reserveName(name) {
+		return nil, fmt.Errorf("%w: histogram %q: the registry holds its maximum of %d metrics", ErrInvalidName, name, r.s.maxMetrics)
+	}
+	v := &HistogramVec{newVec(r, name, KindHistogram, d, func() *Histogram {
+		h := newHistogram(name, &r.on, r.s.stripes, r.geom)
+		h.unit = d.Unit
+		return h
+	})}
+	r.vecMu.Lock()
+	r.hvecList = append(r.hvecList, v)
+	r.vecMu.Unlock()
+	r.hvecs.Store(name, v)
+	return v, nil
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Snapshot is every metric of a registry at one moment (each metric is read
@@ -223,6 +401,13 @@ type Snapshot struct {
 	Dropped uint64
 	// InvalidNames counts the handles asked for with an empty name.
 	InvalidNames uint64
+	// Refused counts the names and tag sets refused by [WithMaxMetrics].
+	Refused uint64
+	// Series holds the series of the labelled metrics ([Registry.CounterVec],
+	// [Registry.HistogramVec]), by metric in order of declaration, each
+	// metric's series in order of creation, its overflow series last. The
+	// slice is the caller's; Labels are shared and read-only.
+	Series []Series
 }
 
 // Snapshot reads every metric. Histograms that changed since their last fold
@@ -258,7 +443,8 @@ func (r *Registry) snapshotAt(now time.Time) Snapshot {
 		t.gauges = make(map[string]float64, len(gs))
 		t.histograms = make(map[string]HistogramSnapshot, len(hs))
 	}
-	s := Snapshot{Time: now, InvalidNames: r.invalid.Load()}
+	s := Snapshot{Time: now, InvalidNames: r.invalid.Load(), Refused: r.refused.Load()}
+	s.Series = r.series()
 	for i, c := range cs {
 		v := c.Value()
 		if i == len(t.lastC) {
@@ -294,4 +480,25 @@ func (r *Registry) snapshotAt(now time.Time) Snapshot {
 	s.Gauges = maps.Clone(t.gauges)
 	s.Histograms = maps.Clone(t.histograms)
 	return s
+}
+
+// series reads every series of the labelled metrics.
+func (r *Registry) series() []Series {
+	r.vecMu.Lock()
+	cv, hv := r.cvecList, r.hvecList
+	r.vecMu.Unlock()
+	var out []Series
+	for _, v := range cv {
+		for _, s := range v.v.all() {
+			out = append(out, Series{Name: v.v.name, Kind: KindCounter, Labels: s.labels, Unit: v.v.desc.Unit,
+				Overflow: s == v.v.overflow, Counter: s.m.Value()})
+		}
+	}
+	for _, v := range hv {
+		for _, s := range v.v.all() {
+			out = append(out, Series{Name: v.v.name, Kind: KindHistogram, Labels: s.labels, Unit: v.v.desc.Unit,
+				Overflow: s == v.v.overflow, Histogram: s.m.Snapshot()})
+		}
+	}
+	return out
 }
