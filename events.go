@@ -172,9 +172,6 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		return nil, mapError(err)
 	}
 	s.eng = eng
-	if t := f.telemetry; t != nil {
-		t.store.Store(s)
-	}
 	if s.exp != nil {
 		if err := f.Go("events.exporter", s.exp.run); err != nil {
 			return nil, err
@@ -372,13 +369,11 @@ func (s *EventStore) health() ServiceHealth {
 }
 
 // close is called by Foundation.Close after the supervisor stopped the
-// pruner and the exporter: later writes fail with ErrClosed, subscriptions'
-// channels are closed, the exporter is flushed of abandoned calls and closed.
+// pruner and the exporter (Foundation.Close closed the engine before that:
+// writes fail with ErrClosed and subscriptions' channels are closed from
+// the start of Close); the exporter is flushed of abandoned calls and closed.
 func (s *EventStore) close() {
-	if s.eng.Closed() {
-		return
-	}
-	s.eng.Close()
+	s.eng.Close() // idempotent: Foundation.Close closed it first, to refuse writes at once
 	if s.exp != nil {
 		s.exp.close()
 	}

@@ -2,10 +2,13 @@ package foundation
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/elixirscope-go/foundation/internal/clock"
 )
@@ -62,6 +65,8 @@ type Foundation struct {
 	sup    *supervisor
 	closed atomic.Bool
 	once   sync.Once
+	// shutdown bounds Close's wait for supervised tasks.
+	shutdown time.Duration
 
 	config    *ConfigService
 	events    *EventStore
@@ -77,7 +82,7 @@ type Foundation struct {
 // options' overrides applied. With [WithDataDir], changes recorded there are
 // replayed over it.
 func New(opts ...Option) (*Foundation, error) {
-	s := settings{maxEventSize: 1_000_000, shards: -1}
+	s := settings{maxEventSize: 1_000_000, shards: -1, shutdown: DefaultShutdownTimeout}
 	for _, o := range opts {
 		if o == nil {
 			return nil, newError(kInvalidArgument, nil, "nil option")
@@ -109,24 +114,30 @@ func New(opts ...Option) (*Foundation, error) {
 
 	level := new(slog.LevelVar)
 	f := &Foundation{log: slog.New(levelHandler{level, s.logger.Handler()}), level: level,
-		clock: s.clock, components: make(map[string]ServiceHealth)}
+		clock: s.clock, components: make(map[string]ServiceHealth), shutdown: s.shutdown}
 	f.sup = newSupervisor(s.clock, s.logger)
-	f.telemetry = newTelemetry(f, cfg, s.metricsExp)
+	f.telemetry = newTelemetry(s.clock, f.log, cfg.Dev.PerformanceMonitoring, s.maxMetrics, s.metricsExp)
 	cs, err := newConfigService(f, cfg, s.dataDir, s.groupReadable)
 	if err != nil {
-		f.sup.stop()
+		_ = f.sup.stop(f.shutdown)
 		return nil, err
 	}
 	f.config = cs
 	// The event store is sized by the config in effect (after recovery).
 	es, err := newEventStore(f, *cs.Get().cfg, s.maxEventSize, s.exporter)
 	if err != nil {
-		f.sup.stop()
+		_ = f.sup.stop(f.shutdown)
 		cs.close()
 		return nil, err
 	}
 	f.events = es
-	f.telemetry.start()
+	// Hooks: the store's own counts are the telemetry's counters.
+	f.telemetry.counterFunc(MetricEventsStored, es.storedCount)
+	f.telemetry.counterFunc(MetricEventsEvicted, es.evictedCount)
+	if err := f.Go("telemetry.aggregator", f.telemetry.runAggregator); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -204,18 +215,31 @@ func (f *Foundation) Health() Health {
 	return h
 }
 
-// Close stops the Foundation: it cancels every supervised task and waits for
-// it, closes every subscription's channel, and flushes and closes the config
-// log. It is idempotent; later writes return errors matching [ErrClosed].
-// The error reports a failure to close the config log.
+// Close stops the Foundation. From the moment it starts, writes fail with
+// errors matching [ErrClosed] (config updates, event stores, telemetry
+// Attach; Execute and Span record nothing). It flushes and closes the config
+// log, cancels every supervised task and waits for them at most the shutdown
+// timeout ([WithShutdownTimeout], default 10 s), then closes every
+// subscription's channel and the event exporter. A task still running then
+// is abandoned: Close returns an error matching [ErrTimeout] that names it,
+// and [Foundation.Health] shows it as [TaskAbandoned] until it returns. The
+// error also reports a failure to close the config log (both joined). Close
+// is idempotent: later calls return nil.
 func (f *Foundation) Close() error {
 	var err error
 	f.once.Do(func() {
 		f.closed.Store(true)
-		f.sup.stop()
-		f.events.close()
 		f.telemetry.close()
-		err = f.config.close()
+		f.events.eng.Close() // refuses writes now; stored events stay readable for the final export
+		cfgErr := f.config.close()
+		var stopErr error
+		if stuck := f.sup.stop(f.shutdown); len(stuck) > 0 {
+			stopErr = newError(kTimeout, nil, fmt.Sprintf("close: tasks did not stop within %s: %v", f.shutdown, stuck),
+				"tasks", stuck, "timeout", f.shutdown.String())
+			f.log.Error("supervised tasks did not stop within the shutdown timeout; abandoned", "tasks", stuck, "timeout", f.shutdown.String())
+		}
+		f.events.close()
+		err = errors.Join(stopErr, cfgErr)
 	})
 	return err
 }

@@ -45,6 +45,8 @@ type settings struct {
 	maxEventSize  int
 	exporter      Exporter
 	metricsExp    []metrics.Exporter
+	maxMetrics    int
+	shutdown      time.Duration
 	errs          []error
 	groupReadable bool
 }
@@ -160,5 +162,37 @@ func WithMetricsExporter(e metrics.Exporter) Option {
 			s.fail(newError(kInvalidArgument, nil, "WithMetricsExporter: nil exporter"))
 		}
 		s.metricsExp = append(s.metricsExp, e)
+	})
+}
+
+// DefaultShutdownTimeout is how long Close waits for supervised tasks when
+// [WithShutdownTimeout] is not given.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// WithShutdownTimeout sets how long [Foundation.Close] waits for supervised
+// tasks to return after cancelling their context (default
+// [DefaultShutdownTimeout], 10 s). d must be > 0.
+func WithShutdownTimeout(d time.Duration) Option {
+	return optionFunc(func(s *settings) {
+		if d <= 0 {
+			s.fail(newError(kInvalidArgument, nil, fmt.Sprintf("WithShutdownTimeout(%s): must be > 0", d), "value", d.String()))
+		}
+		s.shutdown = d
+	})
+}
+
+// WithMaxMetrics caps the metric names the telemetry holds (counters,
+// gauges, histograms, labelled metrics and each of their tag sets count one
+// each; default 10,000, [metrics.DefaultMaxMetrics]). Beyond it, a new name
+// gets a valid handle that records nothing, and a new tag set the overflow
+// series of its metric; refusals are counted in
+// foundation.telemetry_metrics_refused and the first is logged. The
+// built-in metrics count too. n must be >= 1.
+func WithMaxMetrics(n int) Option {
+	return optionFunc(func(s *settings) {
+		if n < 1 {
+			s.fail(newError(kInvalidArgument, nil, fmt.Sprintf("WithMaxMetrics(%d): must be >= 1", n), "value", n))
+		}
+		s.maxMetrics = n
 	})
 }

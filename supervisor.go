@@ -2,10 +2,12 @@ package foundation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -104,6 +106,9 @@ const (
 	TaskCompleted                      // returned and is not restarted
 	TaskFailed                         // failed and is not restarted, or was given up
 	TaskStopped                        // stopped by Close
+	// TaskAbandoned: Close cancelled the task's context and it did not
+	// return within the shutdown timeout; it may still be running.
+	TaskAbandoned
 )
 
 // String returns the state's name.
@@ -117,6 +122,8 @@ func (s TaskState) String() string {
 		return "failed"
 	case TaskStopped:
 		return "stopped"
+	case TaskAbandoned:
+		return "abandoned"
 	}
 	return "unknown"
 }
@@ -148,6 +155,7 @@ type task struct {
 	set  taskSettings
 
 	// guarded by supervisor.mu
+	done     bool // the loop has ended
 	health   TaskHealth
 	restarts []time.Time // restart times inside the intensity period
 }
@@ -223,22 +231,41 @@ func (s *supervisor) loop(t *task) {
 	}
 }
 
-// runOnce runs the task's function once, turning a panic into an error.
-func (s *supervisor) runOnce(t *task) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			stack := debug.Stack()
-			err = fmt.Errorf("panic: %v", r)
-			s.log.Error("supervised task panicked", "task", t.name, "panic", fmt.Sprint(r), "stack", string(stack))
-		}
+// errGoexit is the failure of a task that called runtime.Goexit.
+var errGoexit = errors.New("task called runtime.Goexit")
+
+// runOnce runs the task's function once, on a goroutine of its own, turning
+// a panic into an error and a runtime.Goexit into errGoexit: Goexit ends the
+// goroutine that calls it, which must not be the supervising loop's.
+func (s *supervisor) runOnce(t *task) error {
+	res := make(chan error, 1)
+	go func() {
+		returned := false
+		defer func() {
+			if returned {
+				return
+			}
+			if r := recover(); r != nil {
+				stack := debug.Stack()
+				s.log.Error("supervised task panicked", "task", t.name, "panic", fmt.Sprint(r), "stack", string(stack))
+				res <- fmt.Errorf("panic: %v", r)
+				return
+			}
+			s.log.Error("supervised task called runtime.Goexit", "task", t.name)
+			res <- errGoexit
+		}()
+		err := t.fn(s.ctx)
+		returned = true
+		res <- err
 	}()
-	return t.fn(s.ctx)
+	return <-res
 }
 
 func (s *supervisor) setState(t *task, st TaskState, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t.health.State = st
+	t.done = true
 	if err != nil {
 		t.health.LastError = err.Error()
 	}
@@ -263,6 +290,7 @@ func (s *supervisor) recordRestart(t *task, cause error) (time.Duration, bool) {
 	if len(t.restarts) >= t.set.maxRestarts {
 		t.health.State = TaskFailed
 		t.health.GivenUp = true
+		t.done = true
 		s.log.Error("supervised task given up", "task", t.name,
 			"restarts", len(t.restarts), "period", t.set.within.String(), "error", t.health.LastError)
 		return 0, false
@@ -289,11 +317,33 @@ func (s *supervisor) health() map[string]TaskHealth {
 	return out
 }
 
-// stop cancels every task's context and waits for all of them to return.
-func (s *supervisor) stop() {
+// stop cancels every task's context and waits for all of them to return,
+// at most timeout. It returns the names of the tasks still running then
+// (sorted), which it marks TaskAbandoned.
+func (s *supervisor) stop(timeout time.Duration) []string {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	tm := s.clock.NewTimer(timeout)
+	defer tm.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-tm.C():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var stuck []string
+	for name, t := range s.tasks {
+		if !t.done {
+			t.health.State = TaskAbandoned
+			t.health.LastError = fmt.Sprintf("did not stop within the shutdown timeout (%s)", timeout)
+			stuck = append(stuck, name)
+		}
+	}
+	slices.Sort(stuck)
+	return stuck
 }
