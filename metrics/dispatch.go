@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v3"
 )
@@ -533,8 +532,8 @@ func tagValues(tags []string, md Metadata) []string {
 func (d *Dispatcher) histogramSeries(v *HistogramVec, md Metadata) *Histogram {
 	var buf [256]byte
 	k := tagKey(buf[:0], v.v.desc.Tags, md)
-	if s, ok := v.v.series.Load(unsafe.String(unsafe.SliceData(k), len(k))); ok {
-		return s.m
+	if m := v.v.lookup(k); m != nil {
+		return m
 	}
 	return v.v.create(string(k), tagValues(v.v.desc.Tags, md))
 }
@@ -542,8 +541,8 @@ func (d *Dispatcher) histogramSeries(v *HistogramVec, md Metadata) *Histogram {
 func (d *Dispatcher) counterSeries(v *CounterVec, md Metadata) *Counter {
 	var buf [256]byte
 	k := tagKey(buf[:0], v.v.desc.Tags, md)
-	if s, ok := v.v.series.Load(unsafe.String(unsafe.SliceData(k), len(k))); ok {
-		return s.m
+	if m := v.v.lookup(k); m != nil {
+		return m
 	}
 	return v.v.create(string(k), tagValues(v.v.desc.Tags, md))
 }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/puzpuzpuz/xsync/v3"
 )
 
 // Unit is the unit of a metric's values, in the UCUM notation that
@@ -95,14 +93,17 @@ type Series struct {
 // vec is what CounterVec and HistogramVec share: the tag keys, the series
 // by joined values, the cap and the overflow series.
 type vec[T any] struct {
-	r        *Registry
-	name     string
-	kind     Kind
-	desc     Desc
-	max      int
-	mk       func() *T
-	series   *xsync.MapOf[string, *seriesOf[T]] // by joined values
-	n        atomic.Int64                       // series made, the overflow one excluded
+	r    *Registry
+	name string
+	kind Kind
+	desc Desc
+	max  int
+	mk   func() *T
+	// series maps joined tag values to their series. Readers Load it and
+	// index it with a []byte conversion (no allocation); writers hold mu,
+	// copy it, add one series and Store the copy (at most max copies).
+	series   atomic.Pointer[map[string]*seriesOf[T]]
+	n        atomic.Int64 // series made, the overflow one excluded
 	refused  atomic.Uint64
 	mu       sync.Mutex // serializes creation; guards list
 	list     []*seriesOf[T]
@@ -120,8 +121,8 @@ const sep = "\xff"
 
 func newVec[T any](r *Registry, name string, kind Kind, d Desc, mk func() *T) *vec[T] {
 	d.Tags = append([]string(nil), d.Tags...)
-	v := &vec[T]{r: r, name: name, kind: kind, desc: d, max: d.MaxSeries, mk: mk,
-		series: xsync.NewMapOf[string, *seriesOf[T]]()}
+	v := &vec[T]{r: r, name: name, kind: kind, desc: d, max: d.MaxSeries, mk: mk}
+	v.series.Store(&map[string]*seriesOf[T]{})
 	if v.max == 0 {
 		v.max = DefaultMaxSeries
 	}
@@ -133,12 +134,12 @@ func newVec[T any](r *Registry, name string, kind Kind, d Desc, mk func() *T) *v
 	return v
 }
 
-// with returns the series of values, creating it under the caps.
-func (v *vec[T]) with(key string, values []string) *T {
-	if s, ok := v.series.Load(key); ok {
+// lookup returns the series of the joined values key, or nil.
+func (v *vec[T]) lookup(key []byte) *T {
+	if s := (*v.series.Load())[string(key)]; s != nil { // no allocation: a map index by converted bytes
 		return s.m
 	}
-	return v.create(key, values)
+	return nil
 }
 
 func (v *vec[T]) create(key string, values []string) *T {
@@ -148,7 +149,8 @@ func (v *vec[T]) create(key string, values []string) *T {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if s, ok := v.series.Load(key); ok {
+	old := *v.series.Load()
+	if s := old[key]; s != nil {
 		return s.m
 	}
 	if int(v.n.Load()) >= v.max || !v.r.reserve() {
@@ -162,7 +164,12 @@ func (v *vec[T]) create(key string, values []string) *T {
 	s := &seriesOf[T]{labels: labels, m: v.mk()}
 	v.list = append(v.list, s)
 	v.n.Add(1)
-	v.series.Store(strings.Clone(key), s)
+	next := make(map[string]*seriesOf[T], len(old)+1)
+	for k, x := range old {
+		next[k] = x
+	}
+	next[strings.Clone(key)] = s
+	v.series.Store(&next)
 	return s.m
 }
 
@@ -204,7 +211,11 @@ func (c *CounterVec) Tags() []string { return append([]string(nil), c.v.desc.Tag
 // returns the overflow series and counts the refusal.
 func (c *CounterVec) With(values ...string) *Counter {
 	var buf [128]byte
-	return c.v.with(string(joinKey(buf[:0], values)), values)
+	k := joinKey(buf[:0], values)
+	if m := c.v.lookup(k); m != nil {
+		return m
+	}
+	return c.v.create(string(k), values)
 }
 
 // Overflowed returns how many tag sets were refused (and folded into the
@@ -223,7 +234,11 @@ func (h *HistogramVec) Unit() Unit { return h.v.desc.Unit }
 // With returns the histogram of the tag set values, as [CounterVec.With].
 func (h *HistogramVec) With(values ...string) *Histogram {
 	var buf [128]byte
-	return h.v.with(string(joinKey(buf[:0], values)), values)
+	k := joinKey(buf[:0], values)
+	if m := h.v.lookup(k); m != nil {
+		return m
+	}
+	return h.v.create(string(k), values)
 }
 
 // Overflowed returns how many tag sets were refused.
