@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v3"
 )
@@ -91,6 +92,24 @@ type Dispatcher struct {
 	spanIDs     atomic.Uint64
 	baseOnce    sync.Once
 	base        time.Time // the zero of monotonic_time
+
+	// names caches entries by the address of the name's bytes: a caller
+	// that passes the same string (a constant, a name kept in a variable)
+	// finds its entry with no hashing, by comparing a pointer and a
+	// length; the same address and length are the same bytes, as strings
+	// are immutable and the cached string keeps its bytes alive. Writers:
+	// an Execute that missed fills an empty slot or one whose entry is
+	// stale (its table is no longer published); readers Load. A slot holds
+	// the first name that filled it until it goes stale; other names of
+	// the slot use the map.
+	names [nameSlots]atomic.Pointer[namedEntry]
+}
+
+const nameSlots = 256
+
+type namedEntry struct {
+	name string
+	e    *entry
 }
 
 type attachment struct {
@@ -251,6 +270,7 @@ type entry struct {
 	tab      *table
 	handlers []*attachment
 	rec      *recorder
+	temp     bool // beyond the cap of entries: not kept
 }
 
 // recorder binds the measurement keys of one event name to metrics, on
@@ -262,6 +282,32 @@ type recorder struct {
 	keys    atomic.Pointer[[]keySink] // copy-on-write, appended under mu
 	mu      sync.Mutex
 	span    atomic.Pointer[spanNames]
+	// shape is the keys of the first measurement map recorded (at most
+	// maxShape) with their sinks, bound: an Execute with a map of those
+	// keys looks each one up in the map instead of ranging over it, and
+	// finds its sink with no search. Set once.
+	shape atomic.Pointer[shape]
+}
+
+const maxShape = 8
+
+type shape struct {
+	keys  []string
+	sinks []sink
+}
+
+type sinkKind uint8
+
+const (
+	sinkCounter sinkKind = iota
+	sinkGauge
+	sinkHistogram
+	sinkSkip
+)
+
+type sink struct {
+	kind sinkKind
+	ks   keySink // sinkHistogram
 }
 
 type counterSink struct {
@@ -299,7 +345,7 @@ func (d *Dispatcher) entry(event string, t *table) *entry {
 
 func (d *Dispatcher) prepare(event string, t *table) *entry {
 	if _, ok := d.entries.Load(event); !ok && d.nentries.Load() >= d.maxEntries() {
-		return &entry{tab: t, handlers: t.byEvent[event], rec: &recorder{name: event}}
+		return &entry{tab: t, handlers: t.byEvent[event], rec: &recorder{name: event}, temp: true}
 	}
 	e, _ := d.entries.Compute(event, func(old *entry, loaded bool) (*entry, bool) {
 		if loaded && old.tab == t {
@@ -354,7 +400,7 @@ func (d *Dispatcher) Execute(event string, m Measurements, md Metadata) {
 		}
 		return
 	}
-	e := d.entry(event, t)
+	e := d.named(event, t)
 	if len(m) > 0 && d.s.reg.on.Load() {
 		d.record(e.rec, m, md)
 	}
@@ -363,57 +409,135 @@ func (d *Dispatcher) Execute(event string, m Measurements, md Metadata) {
 	}
 }
 
+// named returns the entry of event for t through the address cache (see
+// Dispatcher.names), else through entry.
+func (d *Dispatcher) named(event string, t *table) *entry {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(event)))
+	slot := &d.names[(p>>3^p>>11^uintptr(len(event)))&(nameSlots-1)]
+	c := slot.Load()
+	if c != nil && unsafe.StringData(c.name) == unsafe.StringData(event) && len(c.name) == len(event) && c.e.tab == t {
+		return c.e
+	}
+	e := d.entry(event, t)
+	if !e.temp && (c == nil || c.e.tab != t) {
+		slot.CompareAndSwap(c, &namedEntry{name: event, e: e})
+	}
+	return e
+}
+
 func (d *Dispatcher) record(rec *recorder, m Measurements, md Metadata) {
+	if sh := rec.shape.Load(); sh != nil && len(sh.keys) == len(m) {
+		var vals [maxShape]float64
+		all := true
+		for i, k := range sh.keys {
+			v, ok := m[k]
+			if !ok {
+				all = false
+				break
+			}
+			vals[i] = v
+		}
+		if all {
+			for i := range sh.keys {
+				d.recordOne(rec, sh.sinks[i], vals[i], md)
+			}
+			return
+		}
+	}
+	d.recordSlow(rec, m, md)
+}
+
+// recordOne records v into a bound sink.
+func (d *Dispatcher) recordOne(rec *recorder, s sink, v float64, md Metadata) {
+	switch s.kind {
+	case sinkCounter:
+		d.addCounter(rec, v, md)
+	case sinkGauge:
+		d.setGauge(rec, v)
+	case sinkHistogram:
+		d.recordHistogram(s.ks, v, md)
+	}
+}
+
+func (d *Dispatcher) addCounter(rec *recorder, v float64, md Metadata) {
+	if !(v >= 0 && v <= 1<<53 && v == math.Trunc(v)) { // NaN fails every comparison
+		d.dropped.Add(1)
+		return
+	}
+	cs := rec.counter.Load()
+	if cs == nil {
+		cs = d.bindCounter(rec)
+	}
+	if cs.vec != nil {
+		d.counterSeries(cs.vec, md).Add(uint64(v))
+	} else {
+		cs.c.Add(uint64(v))
+	}
+}
+
+func (d *Dispatcher) setGauge(rec *recorder, v float64) {
+	if v-v != 0 {
+		d.dropped.Add(1)
+		return
+	}
+	g := rec.gauge.Load()
+	if g == nil {
+		g = d.s.reg.Gauge(rec.name)
+		rec.gauge.Store(g)
+	}
+	g.Set(v)
+}
+
+func (d *Dispatcher) recordHistogram(ks keySink, v float64, md Metadata) {
+	var x int64
+	switch {
+	case v != v: // NaN
+		d.dropped.Add(1)
+		return
+	case v < 0:
+		x = -1 // clamped to 0 and counted by Record
+	case v >= 1<<63:
+		x = math.MaxInt64 // clamped to the highest value and counted
+	default:
+		x = int64(v)
+	}
+	if ks.vec != nil {
+		d.histogramSeries(ks.vec, md).Record(x)
+	} else {
+		ks.h.Record(x)
+	}
+}
+
+// recordSlow ranges over m, and binds the shape of m if the recorder has
+// none yet.
+func (d *Dispatcher) recordSlow(rec *recorder, m Measurements, md Metadata) {
+	var sh *shape
+	if rec.shape.Load() == nil && len(m) <= maxShape {
+		sh = &shape{keys: make([]string, 0, len(m)), sinks: make([]sink, 0, len(m))}
+	}
 	for k, v := range m {
+		var s sink
 		switch k {
 		case "counter":
-			if !(v >= 0 && v <= 1<<53 && v == math.Trunc(v)) { // NaN fails every comparison
-				d.dropped.Add(1)
-				continue
-			}
-			cs := rec.counter.Load()
-			if cs == nil {
-				cs = d.bindCounter(rec)
-			}
-			if cs.vec != nil {
-				d.counterSeries(cs.vec, md).Add(uint64(v))
-			} else {
-				cs.c.Add(uint64(v))
-			}
+			s.kind = sinkCounter
 		case "gauge":
-			if v-v != 0 {
-				d.dropped.Add(1)
-				continue
-			}
-			g := rec.gauge.Load()
-			if g == nil {
-				g = d.s.reg.Gauge(rec.name)
-				rec.gauge.Store(g)
-			}
-			g.Set(v)
+			s.kind = sinkGauge
 		default:
-			ks := rec.key(d.s.reg, k)
-			if ks.skip {
-				continue
-			}
-			var x int64
-			switch {
-			case v != v: // NaN
-				d.dropped.Add(1)
-				continue
-			case v < 0:
-				x = -1 // clamped to 0 and counted by Record
-			case v >= 1<<63:
-				x = math.MaxInt64 // clamped to the highest value and counted
-			default:
-				x = int64(v)
-			}
-			if ks.vec != nil {
-				d.histogramSeries(ks.vec, md).Record(x)
+			s.ks = rec.key(d.s.reg, k)
+			if s.ks.skip {
+				s.kind = sinkSkip
 			} else {
-				ks.h.Record(x)
+				s.kind = sinkHistogram
 			}
 		}
+		if sh != nil {
+			sh.keys = append(sh.keys, k)
+			sh.sinks = append(sh.sinks, s)
+		}
+		d.recordOne(rec, s, v, md)
+	}
+	if sh != nil {
+		rec.shape.CompareAndSwap(nil, sh)
 	}
 }
 

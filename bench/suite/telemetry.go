@@ -27,6 +27,18 @@ var (
 	}()
 )
 
+// execRoutes are the tag values of the labelled cases; execMD the same as
+// metadata maps.
+var (
+	execRoutes = [4]string{"/users", "/orders", "/items", "/login"}
+	execMD     = func() (out [4]foundation.Metadata) {
+		for i, r := range execRoutes {
+			out[i] = foundation.Metadata{"route": r}
+		}
+		return
+	}()
+)
+
 const (
 	gatherCounters   = 50
 	gatherHistograms = 50
@@ -73,6 +85,15 @@ func init() {
 				return func(i int) uint64 { t.Execute(execName, execMaps[i&15], nil); return 1 }
 			})
 		}},
+		Case{Op: "Telemetry.execute", Impl: "foundation-labelled", Note: `Execute by name; the histogram declared with tag "route" (4 values from metadata)`, Run: func(b *testing.B, par bool) {
+			t := newFoundation(b).Telemetry()
+			if _, err := t.HistogramVec(execName+".latency", foundation.MetricDesc{Tags: []string{"route"}}); err != nil {
+				b.Fatal(err)
+			}
+			drive(b, par, func() func(int) uint64 {
+				return func(i int) uint64 { t.Execute(execName, execMaps[i&15], execMD[i&3]); return 1 }
+			})
+		}},
 		Case{Op: "Telemetry.execute", Impl: "foundation-handles", Note: "Counter/Histogram handles bound once: Add(1) + Record(x), no map, no name lookup", Run: func(b *testing.B, par bool) {
 			t := newFoundation(b).Telemetry()
 			c, h := t.Counter(execName), t.Histogram(execName+".latency")
@@ -99,6 +120,32 @@ func init() {
 			h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "http_request_latency", Buckets: prometheus.DefBuckets})
 			drive(b, par, func() func(int) uint64 {
 				return func(i int) uint64 { c.Inc(); h.Observe(execLat[i&15]); return 1 }
+			})
+		}},
+		Case{Op: "Telemetry.execute", Impl: "client_golang-labelled", Note: "CounterVec.WithLabelValues + HistogramVec.WithLabelValues(route) per call: the label lookup", Run: func(b *testing.B, par bool) {
+			c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_request"}, []string{"route"})
+			h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_latency", Buckets: prometheus.DefBuckets}, []string{"route"})
+			drive(b, par, func() func(int) uint64 {
+				return func(i int) uint64 {
+					r := execRoutes[i&3]
+					c.WithLabelValues(r).Inc()
+					h.WithLabelValues(r).Observe(execLat[i&15])
+					return 1
+				}
+			})
+		}},
+		Case{Op: "Telemetry.execute", Impl: "victoriametrics-labelled", Note: `GetOrCreateCounter + GetOrCreateHistogram by full name with {route="…"} per call (prebuilt names)`, Run: func(b *testing.B, par bool) {
+			s := vm.NewSet()
+			var cn, hn [4]string
+			for i, r := range execRoutes {
+				cn[i], hn[i] = `http_request{route="`+r+`"}`, `http_request_latency{route="`+r+`"}`
+			}
+			drive(b, par, func() func(int) uint64 {
+				return func(i int) uint64 {
+					s.GetOrCreateCounter(cn[i&3]).Inc()
+					s.GetOrCreateHistogram(hn[i&3]).Update(execLat[i&15])
+					return 1
+				}
 			})
 		}},
 		Case{Op: "Telemetry.execute", Impl: "victoriametrics", Note: "Counter.Inc + Histogram.Update, handles bound once: no map, no name lookup", Run: func(b *testing.B, par bool) {
