@@ -292,7 +292,6 @@ type recorder struct {
 const maxShape = 8
 
 type shape struct {
-	keys  []string
 	sinks []sink
 }
 
@@ -306,8 +305,10 @@ const (
 )
 
 type sink struct {
+	key  string
 	kind sinkKind
-	ks   keySink // sinkHistogram
+	c    *Counter // sinkCounter, when the counter has no tags
+	ks   keySink  // sinkHistogram
 }
 
 type counterSink struct {
@@ -426,25 +427,38 @@ func (d *Dispatcher) named(event string, t *table) *entry {
 }
 
 func (d *Dispatcher) record(rec *recorder, m Measurements, md Metadata) {
-	if sh := rec.shape.Load(); sh != nil && len(sh.keys) == len(m) {
-		var vals [maxShape]float64
-		all := true
-		for i, k := range sh.keys {
-			v, ok := m[k]
-			if !ok {
-				all = false
-				break
-			}
-			vals[i] = v
-		}
-		if all {
-			for i := range sh.keys {
-				d.recordOne(rec, sh.sinks[i], vals[i], md)
-			}
+	sh := rec.shape.Load()
+	if sh == nil || len(sh.sinks) != len(m) {
+		d.recordSlow(rec, m, md, nil)
+		return
+	}
+	// The shape's keys are distinct and as many as m's: if each is in m,
+	// they are m's keys. At the first one missing, the keys recorded so far
+	// are skipped by the slow path.
+	for i := range sh.sinks {
+		s := &sh.sinks[i]
+		v, ok := m[s.key]
+		if !ok {
+			d.recordSlow(rec, m, md, sh.sinks[:i])
 			return
 		}
+		switch s.kind {
+		case sinkCounter:
+			if s.c != nil && v >= 0 && v <= 1<<53 && v == math.Trunc(v) {
+				s.c.Add(uint64(v))
+			} else {
+				d.addCounter(rec, v, md)
+			}
+		case sinkHistogram:
+			if s.ks.h != nil && v >= 0 && v < 1<<63 {
+				s.ks.h.Record(int64(v))
+			} else {
+				d.recordHistogram(s.ks, v, md)
+			}
+		case sinkGauge:
+			d.setGauge(rec, v)
+		}
 	}
-	d.recordSlow(rec, m, md)
 }
 
 // recordOne records v into a bound sink.
@@ -508,18 +522,29 @@ func (d *Dispatcher) recordHistogram(ks keySink, v float64, md Metadata) {
 	}
 }
 
-// recordSlow ranges over m, and binds the shape of m if the recorder has
-// none yet.
-func (d *Dispatcher) recordSlow(rec *recorder, m Measurements, md Metadata) {
+// recordSlow ranges over m, skipping the keys of done (recorded already),
+// and binds the shape of m if the recorder has none yet.
+func (d *Dispatcher) recordSlow(rec *recorder, m Measurements, md Metadata, done []sink) {
 	var sh *shape
 	if rec.shape.Load() == nil && len(m) <= maxShape {
-		sh = &shape{keys: make([]string, 0, len(m)), sinks: make([]sink, 0, len(m))}
+		sh = &shape{sinks: make([]sink, 0, len(m))}
 	}
+next:
 	for k, v := range m {
-		var s sink
+		for i := range done {
+			if done[i].key == k {
+				continue next
+			}
+		}
+		s := sink{key: k}
 		switch k {
 		case "counter":
 			s.kind = sinkCounter
+			cs := rec.counter.Load()
+			if cs == nil {
+				cs = d.bindCounter(rec)
+			}
+			s.c = cs.c
 		case "gauge":
 			s.kind = sinkGauge
 		default:
@@ -531,7 +556,6 @@ func (d *Dispatcher) recordSlow(rec *recorder, m Measurements, md Metadata) {
 			}
 		}
 		if sh != nil {
-			sh.keys = append(sh.keys, k)
 			sh.sinks = append(sh.sinks, s)
 		}
 		d.recordOne(rec, s, v, md)
