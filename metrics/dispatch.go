@@ -453,7 +453,7 @@ func (d *Dispatcher) record(rec *recorder, m Measurements, md Metadata) {
 			if s.ks.h != nil && v >= 0 && v < 1<<63 {
 				s.ks.h.Record(int64(v))
 			} else {
-				d.recordHistogram(s.ks, v, md)
+				d.recordHistogram(&s.ks, v, md)
 			}
 		case sinkGauge:
 			d.setGauge(rec, v)
@@ -469,7 +469,7 @@ func (d *Dispatcher) recordOne(rec *recorder, s sink, v float64, md Metadata) {
 	case sinkGauge:
 		d.setGauge(rec, v)
 	case sinkHistogram:
-		d.recordHistogram(s.ks, v, md)
+		d.recordHistogram(&s.ks, v, md)
 	}
 }
 
@@ -502,7 +502,7 @@ func (d *Dispatcher) setGauge(rec *recorder, v float64) {
 	g.Set(v)
 }
 
-func (d *Dispatcher) recordHistogram(ks keySink, v float64, md Metadata) {
+func (d *Dispatcher) recordHistogram(ks *keySink, v float64, md Metadata) {
 	var x int64
 	switch {
 	case v != v: // NaN
@@ -678,6 +678,13 @@ func tagValues(tags []string, md Metadata) []string {
 }
 
 func (d *Dispatcher) histogramSeries(v *HistogramVec, md Metadata) *Histogram {
+	if tags := v.v.desc.Tags; len(tags) == 1 {
+		if s, ok := md[tags[0]].(string); ok { // one string tag: its value is the key
+			if m := (*v.v.series.Load())[s]; m != nil {
+				return m.m
+			}
+		}
+	}
 	var buf [256]byte
 	k := tagKey(buf[:0], v.v.desc.Tags, md)
 	if m := v.v.lookup(k); m != nil {
@@ -687,6 +694,13 @@ func (d *Dispatcher) histogramSeries(v *HistogramVec, md Metadata) *Histogram {
 }
 
 func (d *Dispatcher) counterSeries(v *CounterVec, md Metadata) *Counter {
+	if tags := v.v.desc.Tags; len(tags) == 1 {
+		if s, ok := md[tags[0]].(string); ok { // one string tag: its value is the key
+			if m := (*v.v.series.Load())[s]; m != nil {
+				return m.m
+			}
+		}
+	}
 	var buf [256]byte
 	k := tagKey(buf[:0], v.v.desc.Tags, md)
 	if m := v.v.lookup(k); m != nil {
