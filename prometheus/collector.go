@@ -72,6 +72,9 @@ type entry struct {
 	desc   *prometheus.Desc
 	labels []*dto.LabelPair // constant labels, shared read-only by every Write
 	skip   bool             // its sanitized name collides with another metric's
+	// scale converts recorded values to exported ones (1e-9 for a
+	// histogram in nanoseconds exported in seconds, else 1).
+	scale float64
 	// Histograms only: classic bounds, and the conversion of the last
 	// snapshot seen (reused while the histogram does not change).
 	ubounds []float64
@@ -141,6 +144,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- &histogramMetric{e: e, h: c.histogram(e, &h)}
 		}
 	}
+	for i := range snap.Series {
+		sr := &snap.Series[i]
+		k := key{kindCounter, sr.Name}
+		if sr.Kind == metrics.KindHistogram {
+			k.kind = kindHistogram
+		}
+		e := m[k]
+		if e.skip {
+			continue
+		}
+		values := make([]string, len(sr.Labels))
+		for j, l := range sr.Labels {
+			values[j] = l.Value
+		}
+		labels := prometheus.MakeLabelPairs(e.desc, values)
+		if k.kind == kindCounter {
+			ch <- &counterMetric{e: e, v: float64(sr.Counter), labels: labels}
+		} else {
+			ch <- &histogramMetric{e: e, h: c.convert(e, &sr.Histogram), labels: labels}
+		}
+	}
 }
 
 // pending is a metric a scrape found no entry for; lowest and highest are
@@ -148,6 +172,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 type pending struct {
 	key
 	lowest, highest int64
+	unit            metrics.Unit
+	tags            []string // a labelled metric's tag keys
 }
 
 func (c *Collector) missing(m map[key]*entry, snap metrics.Snapshot) []pending {
@@ -164,8 +190,23 @@ func (c *Collector) missing(m map[key]*entry, snap metrics.Snapshot) []pending {
 	}
 	for name, h := range snap.Histograms {
 		if _, ok := m[key{kindHistogram, name}]; !ok {
-			out = append(out, pending{key{kindHistogram, name}, h.Lowest, h.Highest})
+			out = append(out, pending{key: key{kindHistogram, name}, lowest: h.Lowest, highest: h.Highest, unit: h.Unit})
 		}
+	}
+	for i := range snap.Series {
+		sr := &snap.Series[i]
+		k := key{kindCounter, sr.Name}
+		if sr.Kind == metrics.KindHistogram {
+			k.kind = kindHistogram
+		}
+		if _, ok := m[k]; ok || (len(out) > 0 && out[len(out)-1].key == k) {
+			continue
+		}
+		tags := make([]string, len(sr.Labels))
+		for j, l := range sr.Labels {
+			tags[j] = l.Key
+		}
+		out = append(out, pending{key: k, lowest: sr.Histogram.Lowest, highest: sr.Histogram.Highest, unit: sr.Unit, tags: tags})
 	}
 	return out
 }
@@ -189,7 +230,7 @@ func (c *Collector) add(missing []pending) map[key]*entry {
 	}
 	for _, p := range missing {
 		if _, ok := next[p.key]; ok {
-			continue // added by a concurrent scrape
+			continue // added by a concurrent scrape, or twice in missing
 		}
 		next[p.key] = c.newEntry(p)
 	}
@@ -211,6 +252,9 @@ func (c *Collector) newEntry(p pending) *entry {
 		fq = strings.TrimSuffix(base, "_total") + "_total"
 		names = []string{fq}
 	case kindHistogram:
+		if p.unit == metrics.Nanoseconds && !c.s.rawUnits {
+			fq = strings.TrimSuffix(base, "_seconds") + "_seconds"
+		}
 		names = []string{fq, fq + "_bucket", fq + "_sum", fq + "_count"}
 	}
 	for _, n := range names {
@@ -226,9 +270,18 @@ func (c *Collector) newEntry(p pending) *entry {
 	if !ok {
 		help = "foundation " + k.kind.String() + " " + k.name
 	}
-	e := &entry{desc: prometheus.NewDesc(fq, help, nil, c.s.labels)}
-	e.labels = prometheus.MakeLabelPairs(e.desc, nil)
+	var varLabels []string
+	for _, t := range p.tags {
+		varLabels = append(varLabels, SanitizeLabel(t))
+	}
+	e := &entry{desc: prometheus.NewDesc(fq, help, varLabels, c.s.labels), scale: 1}
+	if len(varLabels) == 0 {
+		e.labels = prometheus.MakeLabelPairs(e.desc, nil)
+	}
 	if k.kind == kindHistogram {
+		if p.unit == metrics.Nanoseconds && !c.s.rawUnits {
+			e.scale = 1e-9
+		}
 		switch {
 		case c.s.perHist[k.name] != nil:
 			e.ubounds = c.s.perHist[k.name]
@@ -241,8 +294,34 @@ func (c *Collector) newEntry(p pending) *entry {
 		for i, b := range e.ubounds {
 			e.ibounds[i] = floorInt(b)
 		}
+		if e.scale != 1 { // exported bounds in the exported unit
+			scaled := make([]float64, len(e.ubounds))
+			for i, b := range e.ubounds {
+				scaled[i] = b * e.scale
+			}
+			e.ubounds = scaled
+		}
 	}
 	return e
+}
+
+// SanitizeLabel returns name as a valid Prometheus label name: every
+// character outside [a-zA-Z0-9_] becomes '_', and a name that is empty,
+// starts with a digit or with "__" (reserved) gets a leading "t".
+func SanitizeLabel(name string) string {
+	var b strings.Builder
+	b.Grow(len(name) + 1)
+	if name == "" || (name[0] >= '0' && name[0] <= '9') || strings.HasPrefix(name, "__") {
+		b.WriteByte('t')
+	}
+	for _, r := range name {
+		if r < 0x80 && r != ':' && validByte(byte(r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
 
 // histogram returns the conversion of h, reusing the previous one while h
@@ -251,11 +330,18 @@ func (c *Collector) histogram(e *entry, h *metrics.HistogramSnapshot) *dto.Histo
 	if hc := e.hist.Load(); hc != nil && hc.snap == *h {
 		return hc.h
 	}
+	out := c.convert(e, h)
+	e.hist.Store(&histCache{snap: *h, h: out})
+	return out
+}
+
+// convert converts h with e's bounds and scale.
+func (c *Collector) convert(e *entry, h *metrics.HistogramSnapshot) *dto.Histogram {
 	counts := h.CumulativeCounts(e.ibounds)
 	buckets := make([]dto.Bucket, len(counts))
 	out := &dto.Histogram{
 		SampleCount: &h.Count,
-		SampleSum:   new(h.Mean * float64(h.Count)),
+		SampleSum:   new(h.Mean * float64(h.Count) * e.scale),
 		Bucket:      make([]*dto.Bucket, len(counts)),
 	}
 	for i := range counts {
@@ -264,9 +350,8 @@ func (c *Collector) histogram(e *entry, h *metrics.HistogramSnapshot) *dto.Histo
 		out.Bucket[i] = &buckets[i]
 	}
 	if c.s.native {
-		addNative(out, h.Buckets(), c.s.schema)
+		addNative(out, h.Buckets(), c.s.schema, e.scale)
 	}
-	e.hist.Store(&histCache{snap: *h, h: out})
 	return out
 }
 
@@ -315,14 +400,18 @@ func validByte(c byte) bool {
 // counterMetric, gaugeMetric and histogramMetric are throw-away metrics made
 // by one Collect; they share their entry's descriptor and label pairs.
 type counterMetric struct {
-	e *entry
-	v float64
+	e      *entry
+	v      float64
+	labels []*dto.LabelPair // a series' labels; nil: the entry's
 }
 
 func (m *counterMetric) Desc() *prometheus.Desc { return m.e.desc }
 
 func (m *counterMetric) Write(out *dto.Metric) error {
 	out.Label = m.e.labels
+	if m.labels != nil {
+		out.Label = m.labels
+	}
 	out.Counter = &dto.Counter{Value: &m.v}
 	return nil
 }
@@ -341,14 +430,18 @@ func (m *gaugeMetric) Write(out *dto.Metric) error {
 }
 
 type histogramMetric struct {
-	e *entry
-	h *dto.Histogram
+	e      *entry
+	h      *dto.Histogram
+	labels []*dto.LabelPair // a series' labels; nil: the entry's
 }
 
 func (m *histogramMetric) Desc() *prometheus.Desc { return m.e.desc }
 
 func (m *histogramMetric) Write(out *dto.Metric) error {
 	out.Label = m.e.labels
+	if m.labels != nil {
+		out.Label = m.labels
+	}
 	out.Histogram = m.h
 	return nil
 }

@@ -66,7 +66,7 @@ func (s *syncBuffer) String() string {
 // TestPrometheusServerEndToEnd starts a real Prometheus server (Debian
 // package prometheus) that scrapes a local /metrics endpoint every second,
 // and reads a counter back through Prometheus' HTTP query API, before and
-// after it grows.
+// after it grows, and a labelled histogram of durations in seconds.
 func TestPrometheusServerEndToEnd(t *testing.T) {
 	bin := prometheusBinary()
 	if bin == "" {
@@ -80,6 +80,12 @@ func TestPrometheusServerEndToEnd(t *testing.T) {
 	stored := r.Counter("foundation.events_stored")
 	stored.Add(42)
 	r.Histogram("op.duration").Record(1500)
+	// A labelled histogram of durations in ns, exported in seconds.
+	lat, err := r.HistogramVec("http.request.stop.duration", metrics.Desc{Tags: []string{"route"}, Unit: metrics.Nanoseconds})
+	require.NoError(t, err)
+	lat.With("/users").Record(2_500_000) // 2.5 ms
+	lat.With("/users").Record(40_000_000)
+	lat.With("/login").Record(700_000)
 	target := serve(t, mustNew(t, r, fprom.WithNamespace("e2e")))
 
 	dir := t.TempDir()
@@ -162,6 +168,10 @@ scrape_configs:
 
 	waitFor(`e2e_foundation_events_stored_total{job="foundation"}`, "42")
 	waitFor(`e2e_op_duration_count`, "1")
+	waitFor(`e2e_http_request_stop_duration_seconds_count{route="/users"}`, "2")
+	waitFor(`e2e_http_request_stop_duration_seconds_bucket{route="/users",le="0.005"}`, "1")
+	waitFor(`e2e_http_request_stop_duration_seconds_bucket{route="/login",le="0.001"}`, "1")
+	waitFor(`count(e2e_http_request_stop_duration_seconds_count)`, "3") // /users, /login, the overflow series
 	stored.Add(8)
 	waitFor(`e2e_foundation_events_stored_total`, "50")
 }

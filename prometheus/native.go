@@ -14,7 +14,7 @@ import (
 // they are of the same order, so a bucket's values can sit one native
 // bucket too high by at most the HDR precision). The HDR bucket of 0 goes
 // to the zero bucket.
-func addNative(h *dto.Histogram, bs []metrics.Bucket, schema int32) {
+func addNative(h *dto.Histogram, bs []metrics.Bucket, schema int32, scale float64) {
 	var zero uint64
 	var idx []int32
 	var cnt []int64
@@ -23,7 +23,7 @@ func addNative(h *dto.Histogram, bs []metrics.Bucket, schema int32) {
 			zero += b.Count
 			continue
 		}
-		i := nativeIndex(float64(b.UpperBound), schema)
+		i := nativeIndex(float64(b.UpperBound)*scale, schema)
 		if n := len(idx); n > 0 && idx[n-1] == i {
 			cnt[n-1] += int64(b.Count)
 			continue

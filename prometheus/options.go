@@ -29,6 +29,7 @@ type settings struct {
 	perHist   map[string][]float64
 	native    bool
 	schema    int32
+	rawUnits  bool
 	problems  []error
 }
 
@@ -139,4 +140,15 @@ func WithNativeHistograms(schema int32) Option {
 // histogram has the same buckets.
 func DefaultBounds(lowest, highest int64) []float64 {
 	return metrics.DefaultBounds(lowest, highest)
+}
+
+// WithRawUnits exports histograms in the unit they were recorded in. By
+// default a histogram whose unit is [metrics.Nanoseconds] (durations: the
+// "duration" of events and spans, or a histogram declared so) is exported
+// in seconds, Prometheus' base unit: its name gets the suffix _seconds
+// (unless it has it), and its bucket bounds and sum are divided by 1e9.
+// Bucket bounds given by [WithBuckets] and [WithHistogramBuckets] are in
+// the recorded unit either way.
+func WithRawUnits() Option {
+	return optionFunc(func(s *settings) { s.rawUnits = true })
 }
