@@ -54,7 +54,8 @@ type Attacher interface {
 // Metadata entries become span attributes (strings, booleans, integers,
 // floats and their slices as such, an error or fmt.Stringer as its text,
 // anything else formatted with %v), except the keys above and the ones
-// Span adds: "error" (recorded with RecordError, status Error), and on
+// Span adds: "telemetry_span_context" (it ties the events, not an
+// attribute), "error" (recorded with RecordError, status Error), and on
 // name.exception "kind", "reason" and "stacktrace", which become an
 // "exception" span event (exception.type, exception.message,
 // exception.stacktrace) with status Error. Measurements are not attributes.
@@ -174,7 +175,7 @@ func attributes(md metrics.Metadata) []attribute.KeyValue {
 	out := make([]attribute.KeyValue, 0, len(md))
 	for k, v := range md {
 		switch k {
-		case SpanRefKey, ContextKey, "error", "kind", "reason", "stacktrace":
+		case SpanRefKey, ContextKey, "error", "kind", "reason", "stacktrace", "telemetry_span_context":
 			continue
 		}
 		out = append(out, attr(k, v))

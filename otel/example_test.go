@@ -78,7 +78,7 @@ func ExampleSpanBridge() {
 	for _, s := range sr.Ended() {
 		fmt.Println(s.Name(), s.Status().Code, s.Status().Description)
 		for _, kv := range s.Attributes() {
-			fmt.Printf("  %s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Printf("  %s=%s\n", kv.Key, kv.Value.String())
 		}
 	}
 	// Output:

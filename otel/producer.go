@@ -108,7 +108,10 @@ func NewProducer(src Source, opts ...Option) (*Producer, error) {
 
 // Produce returns the source's metrics as one ScopeMetrics, sorted by name:
 // counters as cumulative monotonic Sums, gauges as Gauges, histograms as
-// cumulative Histograms. The data point time is the snapshot's; the start
+// cumulative Histograms. A labelled metric is one metric with a data point
+// per series, its tags as attributes (the overflow series carries
+// [OverflowAttribute] instead). Units are those of [WithUnit], else the
+// declared ones ("ns" for durations). The data point time is the snapshot's; the start
 // time is the producer's ([WithStartTime]), or the snapshot's time if that
 // is earlier. It never fails; ctx is not used.
 func (p *Producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
@@ -144,18 +147,78 @@ func (p *Producer) Produce(context.Context) ([]metricdata.ScopeMetrics, error) {
 	}
 	for name, h := range snap.Histograms {
 		ms = append(ms, metricdata.Metrics{
-			Name: name, Description: p.s.description(name, "histogram"), Unit: p.s.units[name],
+			Name: name, Description: p.s.description(name, "histogram"), Unit: p.unit(name, h.Unit),
 			Data: metricdata.Histogram[int64]{
 				Temporality: metricdata.CumulativeTemporality,
-				DataPoints:  []metricdata.HistogramDataPoint[int64]{p.histogram(name, &h, start, now)},
+				DataPoints:  []metricdata.HistogramDataPoint[int64]{p.histogram(name, &h, p.attrs, start, now)},
 			},
 		})
 	}
+	ms = p.series(ms, snap.Series, start, now)
 	slices.SortFunc(ms, func(a, b metricdata.Metrics) int { return cmp.Compare(a.Name, b.Name) })
 	return []metricdata.ScopeMetrics{{Scope: p.scope, Metrics: ms}}, nil
 }
 
-func (p *Producer) histogram(name string, h *metrics.HistogramSnapshot, start, now time.Time) metricdata.HistogramDataPoint[int64] {
+// unit is the unit of the metric name: the one of [WithUnit], else the one
+// the metric was declared with (UCUM, as metrics.Unit is).
+func (p *Producer) unit(name string, u metrics.Unit) string {
+	if x, ok := p.s.units[name]; ok {
+		return x
+	}
+	return string(u)
+}
+
+// OverflowAttribute is the attribute of the overflow series of a labelled
+// metric (the series of the tag sets beyond its cap), as OpenTelemetry's
+// SDK marks its own: otel.metric.overflow=true, in place of the tags.
+var OverflowAttribute = attribute.Bool("otel.metric.overflow", true)
+
+// series appends the labelled metrics: one metric per name, one data point
+// per series, its tags as attributes (besides [WithAttributes]).
+func (p *Producer) series(ms []metricdata.Metrics, ss []metrics.Series, start, now time.Time) []metricdata.Metrics {
+	for i := 0; i < len(ss); {
+		j := i
+		for j < len(ss) && ss[j].Name == ss[i].Name && ss[j].Kind == ss[i].Kind {
+			j++
+		}
+		group := ss[i:j]
+		name := ss[i].Name
+		switch ss[i].Kind {
+		case metrics.KindCounter:
+			dps := make([]metricdata.DataPoint[int64], len(group))
+			for k := range group {
+				dps[k] = metricdata.DataPoint[int64]{Attributes: p.seriesAttrs(&group[k]), StartTime: start, Time: now,
+					Value: int64(min(group[k].Counter, math.MaxInt64))}
+			}
+			ms = append(ms, metricdata.Metrics{Name: name, Description: p.s.description(name, "counter"), Unit: p.unit(name, group[0].Unit),
+				Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: dps}})
+		case metrics.KindHistogram:
+			dps := make([]metricdata.HistogramDataPoint[int64], len(group))
+			for k := range group {
+				dps[k] = p.histogram(name, &group[k].Histogram, p.seriesAttrs(&group[k]), start, now)
+			}
+			ms = append(ms, metricdata.Metrics{Name: name, Description: p.s.description(name, "histogram"), Unit: p.unit(name, group[0].Unit),
+				Data: metricdata.Histogram[int64]{Temporality: metricdata.CumulativeTemporality, DataPoints: dps}})
+		}
+		i = j
+	}
+	return ms
+}
+
+func (p *Producer) seriesAttrs(s *metrics.Series) attribute.Set {
+	kv := make([]attribute.KeyValue, 0, len(p.s.attrs)+len(s.Labels))
+	kv = append(kv, p.s.attrs...)
+	if s.Overflow {
+		kv = append(kv, OverflowAttribute)
+	} else {
+		for _, l := range s.Labels {
+			kv = append(kv, attribute.String(l.Key, l.Value))
+		}
+	}
+	return attribute.NewSet(kv...)
+}
+
+func (p *Producer) histogram(name string, h *metrics.HistogramSnapshot, attrs attribute.Set, start, now time.Time) metricdata.HistogramDataPoint[int64] {
 	b := p.boundsOf(name, h)
 	cum := h.CumulativeCounts(b.i)
 	counts := make([]uint64, len(cum)+1)
@@ -166,7 +229,7 @@ func (p *Producer) histogram(name string, h *metrics.HistogramSnapshot, start, n
 	}
 	counts[len(cum)] = h.Count - prev
 	dp := metricdata.HistogramDataPoint[int64]{
-		Attributes: p.attrs, StartTime: start, Time: now,
+		Attributes: attrs, StartTime: start, Time: now,
 		Count: h.Count, Bounds: b.f, BucketCounts: counts,
 		Sum: int64(math.Round(min(h.Mean*float64(h.Count), math.MaxInt64))),
 	}

@@ -176,3 +176,37 @@ func TestProducerBadOptions(t *testing.T) {
 	_, err := fotel.NewProducer(nil)
 	assert.True(t, errors.Is(err, fotel.ErrInvalidOption))
 }
+
+// TestProducerLabelledSeries: a labelled metric is one metric with a data
+// point per series, tags as attributes, the overflow series marked as
+// OpenTelemetry's SDK marks it, and the declared unit on the instrument.
+func TestProducerLabelledSeries(t *testing.T) {
+	r := metrics.NewRegistry()
+	hv, err := r.HistogramVec("rpc.duration", metrics.Desc{Tags: []string{"method"}, Unit: metrics.Nanoseconds, MaxSeries: 1})
+	require.NoError(t, err)
+	hv.With("Get").Record(1000)
+	hv.With("Put").Record(2000) // beyond the cap: overflow
+	cv, err := r.CounterVec("rpc.calls", metrics.Desc{Tags: []string{"method"}})
+	require.NoError(t, err)
+	cv.With("Get").Add(3)
+	p, err := fotel.NewProducer(r, fotel.WithAttributes(attribute.String("node", "n1")))
+	require.NoError(t, err)
+	got := collect(t, p)
+	byName := map[string]metricdata.Metrics{}
+	for _, m := range got.Metrics {
+		byName[m.Name] = m
+	}
+	h := byName["rpc.duration"]
+	assert.Equal(t, "ns", h.Unit)
+	dps := h.Data.(metricdata.Histogram[int64]).DataPoints
+	require.Len(t, dps, 2)
+	assert.Equal(t, attribute.NewSet(attribute.String("node", "n1"), attribute.String("method", "Get")), dps[0].Attributes)
+	assert.Equal(t, attribute.NewSet(attribute.String("node", "n1"), fotel.OverflowAttribute), dps[1].Attributes)
+	assert.Equal(t, uint64(1), dps[1].Count)
+	c := byName["rpc.calls"].Data.(metricdata.Sum[int64]).DataPoints
+	require.Len(t, c, 2)
+	assert.Equal(t, int64(3), c[0].Value)
+	v, ok := c[0].Attributes.Value("method")
+	assert.True(t, ok)
+	assert.Equal(t, "Get", v.AsString())
+}
