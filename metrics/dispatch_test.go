@@ -305,3 +305,62 @@ func TestAggregatorRun(t *testing.T) {
 	assert.NoError(t, <-done)
 	// goleak.VerifyTestMain checks that Run left nothing behind.
 }
+
+// TestLabelledStress executes from several goroutines into a labelled
+// histogram and counter with more tag sets than the cap, while snapshots
+// run: at the end no value is lost (the series' counts add up to the
+// executes), no metric holds more series than its cap, and the refusals
+// equal the values that went to the overflow series' tag sets.
+func TestLabelledStress(t *testing.T) {
+	const goroutines, rounds, routes, maxSeries = 4, 2000, 40, 16
+	r := NewRegistry()
+	hv, err := r.HistogramVec("req.duration", Desc{Tags: []string{"route", "ok"}, Unit: Nanoseconds, MaxSeries: maxSeries})
+	require.NoError(t, err)
+	cv, err := r.CounterVec("req", Desc{Tags: []string{"route"}, MaxSeries: maxSeries})
+	require.NoError(t, err)
+	d := NewDispatcher(Recording(r))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = r.Snapshot()
+			}
+		}
+	}()
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := Measurements{"counter": 1, "duration": 1000}
+			for i := range rounds {
+				route := "/r" + strconv.Itoa((i*7+g)%routes)
+				d.Execute("req", m, Metadata{"route": route, "ok": i%2 == 0})
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	var hcount, ccount uint64
+	hseries, cseries := 0, 0
+	for _, s := range r.Snapshot().Series {
+		switch s.Name {
+		case "req.duration":
+			hcount += s.Histogram.Count
+			hseries++
+		case "req":
+			ccount += s.Counter
+			cseries++
+		}
+	}
+	assert.Equal(t, uint64(goroutines*rounds), hcount, "no value lost")
+	assert.Equal(t, uint64(goroutines*rounds), ccount)
+	assert.LessOrEqual(t, hseries, maxSeries+1, "the cap and the overflow series")
+	assert.LessOrEqual(t, cseries, maxSeries+1)
+	assert.Positive(t, hv.Overflowed())
+	assert.Positive(t, cv.Overflowed())
+	assert.LessOrEqual(t, r.Len(), 2+2*maxSeries)
+}

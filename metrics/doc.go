@@ -42,7 +42,27 @@
 // [Dispatcher.Execute] is one atomic load of an immutable table and a map
 // lookup; attaching or detaching publishes a new table. A handler that panics
 // is detached and reported as the event [FailureEvent]; the caller goes on.
-// [Dispatcher.Span] wraps a function in start, stop and exception events.
+// [Dispatcher.Span] wraps a function in start, stop and exception events,
+// shaped as :telemetry.span's. With [Recording], Execute feeds a registry
+// from the measurements (a "counter" key, a "gauge" key, a histogram per
+// other key, series picked by metadata for labelled metrics): each event
+// name is resolved once to a prepared entry, so an Execute costs one lookup
+// by name and allocates nothing.
+//
+// # Bounds and exactness
+//
+// A registry holds at most [WithMaxMetrics] metrics and series (10,000 by
+// default); beyond, new names get a shared no-op handle and new tag sets
+// their metric's overflow series, and refusals are counted. Counters
+// saturate at 2^64-1 rather than wrap; Execute's "counter" takes whole
+// numbers in [0, 2^53] only; histogram values out of range are clamped and
+// counted.
+//
+// # Labelled metrics
+//
+// [Registry.CounterVec] and [Registry.HistogramVec] declare a metric with
+// tag keys and a [Unit]; With binds the handle of one tag set, and each
+// metric caps its distinct tag sets ([Desc]).
 //
 // # Aggregation
 //
