@@ -89,6 +89,11 @@ func (c *Counter) Add(n uint64) {
 	if !c.on.Load() {
 		return
 	}
+	c.add(n)
+}
+
+// add is Add without the switch, for callers that read it already.
+func (c *Counter) add(n uint64) {
 	// Writers: the goroutine pinned to P p, alone on cells[p&mask] unless
 	// GOMAXPROCS exceeds the stripe count. Readers: Value, any time. The
 	// atomic add is the only ordering needed: a sum of monotonic cells.

@@ -401,7 +401,16 @@ func (d *Dispatcher) Execute(event string, m Measurements, md Metadata) {
 		}
 		return
 	}
-	e := d.named(event, t)
+	// The entry by the name's address (see Dispatcher.names), else by
+	// name.
+	p := uintptr(unsafe.Pointer(unsafe.StringData(event)))
+	var e *entry
+	if c := d.names[(p>>3^p>>11^uintptr(len(event)))&(nameSlots-1)].Load(); c != nil &&
+		unsafe.StringData(c.name) == unsafe.StringData(event) && len(c.name) == len(event) && c.e.tab == t {
+		e = c.e
+	} else {
+		e = d.named(event, t)
+	}
 	if len(m) > 0 && d.s.reg.on.Load() {
 		d.record(e.rec, m, md)
 	}
@@ -444,14 +453,14 @@ func (d *Dispatcher) record(rec *recorder, m Measurements, md Metadata) {
 		}
 		switch s.kind {
 		case sinkCounter:
-			if s.c != nil && v >= 0 && v <= 1<<53 && v == math.Trunc(v) {
-				s.c.Add(uint64(v))
+			if s.c != nil && v >= 0 && v <= 1<<53 && float64(uint64(v)) == v { // whole, in [0, 2^53]
+				s.c.add(uint64(v)) // Execute read the registry's switch: skip the handle's (the same)
 			} else {
 				d.addCounter(rec, v, md)
 			}
 		case sinkHistogram:
-			if s.ks.h != nil && v >= 0 && v < 1<<63 {
-				s.ks.h.Record(int64(v))
+			if h := s.ks.h; h != nil && v >= 0 && v <= float64(h.g.highest) {
+				h.add(int64(v), 1) // in range, switch read by Execute
 			} else {
 				d.recordHistogram(&s.ks, v, md)
 			}

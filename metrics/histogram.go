@@ -273,6 +273,12 @@ func (h *Histogram) RecordN(v int64, n uint64) {
 	if uint64(v) > uint64(h.g.highest) { // negative values too
 		v = h.clamp(v)
 	}
+	h.add(v, n)
+}
+
+// add is RecordN without the switch and the clamp, for callers that did
+// both: 0 <= v <= highest.
+func (h *Histogram) add(v int64, n uint64) {
 	i := h.g.index(v)
 	p := runtime_procPin() & h.mask
 	c := i >> chunkShift
