@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/elixirscope-go/foundation"
+	"github.com/elixirscope-go/foundation/metrics"
 )
 
 func ExampleNew() {
@@ -74,4 +75,29 @@ func ExampleFoundation_Go() {
 	fmt.Println(f.Health().Tasks["worker"].State)
 	// Output:
 	// stopped
+}
+
+// A labelled histogram, declared the way telemetry_metrics declares one:
+// the event's measurement "duration" (ns) goes to the series picked by the
+// metadata's "route" and "status".
+func ExampleTelemetry_HistogramVec() {
+	f, _ := foundation.New()
+	defer f.Close()
+	tel := f.Telemetry()
+
+	lat, err := tel.HistogramVec("http.request.stop.duration",
+		foundation.MetricDesc{Tags: []string{"route", "status"}, Unit: metrics.Nanoseconds})
+	if err != nil {
+		panic(err)
+	}
+	tel.Execute("http.request.stop", foundation.Measurements{"duration": 2e6},
+		foundation.Metadata{"route": "/users", "status": 200})
+	tel.Execute("http.request.stop", foundation.Measurements{"duration": 3e6},
+		foundation.Metadata{"route": "/users", "status": 200})
+
+	users := lat.With("/users", "200") // bound once: no lookup per Record
+	users.Record(4_000_000)
+	s := users.Snapshot()
+	fmt.Println(s.Count, s.Unit)
+	// Output: 3 ns
 }

@@ -175,3 +175,24 @@ func ExampleAggregator() {
 	// 5s: total 35, +25, 5.0/s
 	// <nil>
 }
+
+// A labelled counter: one series per tag set, bound once; a snapshot lists
+// the series with their labels.
+func ExampleRegistry_CounterVec() {
+	r := metrics.NewRegistry()
+	reqs, err := r.CounterVec("http.requests", metrics.Desc{Tags: []string{"status"}, MaxSeries: 2})
+	if err != nil {
+		panic(err)
+	}
+	ok := reqs.With("200") // bind once
+	ok.Add(3)
+	reqs.With("500").Inc()
+	reqs.With("503").Inc() // a third tag set: beyond MaxSeries, into the overflow series
+	for _, s := range r.Snapshot().Series {
+		fmt.Println(s.Name, s.Labels, s.Counter, s.Overflow)
+	}
+	// Output:
+	// http.requests [{status 200}] 3 false
+	// http.requests [{status 500}] 1 false
+	// http.requests [{status _overflow}] 1 true
+}
