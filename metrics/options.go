@@ -145,7 +145,7 @@ func WithStripes(n int) Option {
 // tag set the overflow series of its metric; each refusal is counted
 // ([Registry.Refused], [Snapshot.Refused]) and the first one is reported to
 // the [OnRefused] function. The default is [DefaultMaxMetrics]: 10,000, at
-// most about 10,000 x 8.5 KiB of lightly used histograms. n < 1 is invalid.
+// most about 10,000 x 11 KiB of lightly used histograms. n < 1 is invalid.
 func WithMaxMetrics(n int) Option {
 	return optionFunc(func(s *settings) {
 		if n < 1 {
