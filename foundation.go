@@ -161,6 +161,9 @@ func (f *Foundation) Telemetry() *Telemetry { return f.telemetry }
 // for an empty name, a nil fn or a bad option, and [ErrTaskExists] when a
 // task of that name is still running.
 func (f *Foundation) Go(name string, fn func(ctx context.Context) error, opts ...TaskOption) error {
+	if f.closed.Load() {
+		return newError(kClosed, nil, fmt.Sprintf("task %q not started: foundation is closing", name), "task", name)
+	}
 	return f.sup.start(name, fn, opts)
 }
 

@@ -253,6 +253,8 @@ func TestCloseShutdownTimeout(t *testing.T) {
 	_, err = f.Events().Store(foundation.Event{Type: "late"})
 	assert.ErrorIs(t, err, foundation.ErrClosed)
 	assert.ErrorIs(t, f.Config().Update("ai.planning.sampling_rate", 0.5), foundation.ErrClosed)
+	assert.ErrorIs(t, f.Go("late", func(context.Context) error { return nil }), foundation.ErrClosed)
+	assert.ErrorIs(t, f.Telemetry().Attach("late", []string{"e"}, func(string, foundation.Measurements, foundation.Metadata) {}), foundation.ErrClosed)
 	err = <-closed
 	require.Error(t, err)
 	assert.ErrorIs(t, err, foundation.ErrTimeout)
