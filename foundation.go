@@ -157,7 +157,7 @@ func (f *Foundation) Telemetry() *Telemetry { return f.telemetry }
 // and logged with their stack. fn's context is cancelled by Close, which
 // waits for fn to return.
 //
-// Go returns an error matching [ErrClosed] after Close, [ErrInvalidArgument]
+// Go returns an error matching [ErrClosed] once Close has started, [ErrInvalidArgument]
 // for an empty name, a nil fn or a bad option, and [ErrTaskExists] when a
 // task of that name is still running.
 func (f *Foundation) Go(name string, fn func(ctx context.Context) error, opts ...TaskOption) error {
