@@ -153,7 +153,16 @@ func TestUpdateConversion(t *testing.T) {
 		{"count", uint64(7), 7, nil},
 		{"count", myInt(9), 9, nil},
 		{"count", uint64(math.MaxUint64), nil, ErrOutOfRange},
-		{"count", 1.0, nil, ErrTypeMismatch},
+		{"count", 1.0, 1, nil}, // an integral float, as JSON and YAML decode numbers
+		{"count", float32(-4), -4, nil},
+		{"count", 1.5, nil, ErrTypeMismatch},
+		{"count", 1e300, nil, ErrOutOfRange},
+		{"count", math.NaN(), nil, ErrInvalidValue},
+		{"count", math.Inf(1), nil, ErrInvalidValue},
+		{"tiny", 128.0, nil, ErrOutOfRange},
+		{"u16", 65535.0, uint16(65535), nil},
+		{"u16", -1.0, nil, ErrOutOfRange},
+		{"u16", 0.5, nil, ErrTypeMismatch},
 		{"count", "1", nil, ErrTypeMismatch},
 		{"count", nil, nil, ErrTypeMismatch},
 		{"tiny", 127, int8(127), nil},
@@ -499,5 +508,43 @@ func TestCheckIsADryRun(t *testing.T) {
 	st.Close()
 	if _, err := st.Check("rate", 0.2); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Check after Close: %v", err)
+	}
+}
+
+func TestSchema(t *testing.T) {
+	sc, err := NewSchema[testCfg]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v testCfg
+	if err := sc.Set(&v, "count", 3.0); err != nil || v.Count != 3 {
+		t.Fatalf("Set count = %v, %d", err, v.Count)
+	}
+	if err := sc.Set(&v, "count", 3.5); !errors.Is(err, ErrTypeMismatch) || v.Count != 3 {
+		t.Fatalf("Set count 3.5 = %v, %d", err, v.Count)
+	}
+	if err := sc.Set(&v, "nope", 1); !errors.Is(err, ErrPathNotFound) {
+		t.Fatalf("Set nope = %v", err)
+	}
+	if err := sc.Set(&v, "pair", 1); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("Set pair = %v", err)
+	}
+	if got, err := sc.Get(&v, "count"); err != nil || got != 3 {
+		t.Fatalf("Get count = %v, %v", got, err)
+	}
+	if _, err := sc.Get(&v, "x.y"); !errors.Is(err, ErrPathNotFound) {
+		t.Fatalf("Get x.y = %v", err)
+	}
+	if fi, ok := sc.Field("pair"); !ok || !fi.Parent {
+		t.Fatalf("Field pair = %+v, %v", fi, ok)
+	}
+	if fi, ok := sc.Field("timeout"); !ok || fi.Parent || fi.Type != reflect.TypeFor[time.Duration]() {
+		t.Fatalf("Field timeout = %+v, %v", fi, ok)
+	}
+	if _, ok := sc.Field("nope"); ok {
+		t.Fatal("Field nope found")
+	}
+	if len(sc.Paths()) == 0 {
+		t.Fatal("no paths")
 	}
 }

@@ -39,6 +39,8 @@
 // nothing else:
 //
 //   - integer field: any Go integer type, in range, else [ErrOutOfRange];
+//     also a float with an integral value (2.0, as JSON and YAML decoders
+//     give numbers), never a fractional one ([ErrTypeMismatch]);
 //   - float field: any float or integer; NaN and ±Inf are [ErrInvalidValue];
 //   - bool field: bool only;
 //   - enum field: its own type or a string, in its set, else [ErrNotInSet];

@@ -317,6 +317,15 @@ func (f *field) convert(op string, v any) (reflect.Value, error) {
 				return out, f.errorf(op, v, ErrOutOfRange, nil)
 			}
 			out.SetInt(int64(u))
+		case isFloat(rv.Kind()):
+			i, err := integral(rv.Float())
+			if err != nil {
+				return out, f.errorf(op, v, err, nil)
+			}
+			if out.OverflowInt(i) {
+				return out, f.errorf(op, v, ErrOutOfRange, nil)
+			}
+			out.SetInt(i)
 		default:
 			return out, f.errorf(op, v, ErrTypeMismatch, nil)
 		}
@@ -334,13 +343,22 @@ func (f *field) convert(op string, v any) (reflect.Value, error) {
 				return out, f.errorf(op, v, ErrOutOfRange, nil)
 			}
 			out.SetUint(u)
+		case isFloat(rv.Kind()):
+			i, err := integral(rv.Float())
+			if err != nil {
+				return out, f.errorf(op, v, err, nil)
+			}
+			if i < 0 || out.OverflowUint(uint64(i)) {
+				return out, f.errorf(op, v, ErrOutOfRange, nil)
+			}
+			out.SetUint(uint64(i))
 		default:
 			return out, f.errorf(op, v, ErrTypeMismatch, nil)
 		}
 	case kindFloat:
 		var x float64
 		switch {
-		case rv.Kind() == reflect.Float32 || rv.Kind() == reflect.Float64:
+		case isFloat(rv.Kind()):
 			x = rv.Float()
 		case isInt(rv.Kind()):
 			x = float64(rv.Int())
@@ -397,5 +415,22 @@ func (f *field) convert(op string, v any) (reflect.Value, error) {
 	return out, nil
 }
 
-func isInt(k reflect.Kind) bool  { return k >= reflect.Int && k <= reflect.Int64 }
-func isUint(k reflect.Kind) bool { return k >= reflect.Uint && k <= reflect.Uintptr }
+func isInt(k reflect.Kind) bool   { return k >= reflect.Int && k <= reflect.Int64 }
+func isUint(k reflect.Kind) bool  { return k >= reflect.Uint && k <= reflect.Uintptr }
+func isFloat(k reflect.Kind) bool { return k == reflect.Float32 || k == reflect.Float64 }
+
+// integral returns x as an int64 when it has an integral value (2.0, the
+// form JSON and YAML decoders give numbers in): a fractional value is
+// [ErrTypeMismatch], NaN and ±Inf [ErrInvalidValue], a value outside int64
+// [ErrOutOfRange].
+func integral(x float64) (int64, error) {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return 0, ErrInvalidValue
+	case x != math.Trunc(x):
+		return 0, ErrTypeMismatch
+	case x < -(1<<63) || x >= 1<<63:
+		return 0, ErrOutOfRange
+	}
+	return int64(x), nil
+}
