@@ -107,6 +107,7 @@ type ConfigService struct {
 
 	degraded string // set once in New when the data dir could not be fully recovered
 	level    *slog.LevelVar
+	reload   atomic.Pointer[string] // why the last config file reload failed; nil when it did not
 }
 
 // newConfigService opens the config store, durable in dir when dir is not
@@ -350,6 +351,9 @@ func (c *ConfigService) health() ServiceHealth {
 	if c.degraded != "" {
 		return ServiceHealth{Status: StatusDegraded, Reason: c.degraded}
 	}
+	if r := c.reload.Load(); r != nil {
+		return ServiceHealth{Status: StatusDegraded, Reason: *r}
+	}
 	return ServiceHealth{Status: StatusRunning}
 }
 
@@ -384,13 +388,20 @@ func (c *ConfigService) mapError(op, path string, value any, err error) error {
 		detail = fmt.Sprintf("want %s, got %s", pe.Want, pe.Got)
 	}
 	switch {
+	case (errors.Is(err, cfgsnap.ErrForbidden) || errors.Is(err, cfgsnap.ErrPathNotFound)) && op == "update":
+		if _, lerr := c.st.Lookup(path); lerr != nil {
+			// An unknown path: not updatable, and not found either.
+			e := newError(kUpdateForbidden, nil, fmt.Sprintf("%s: path %q not found, so not updatable (updatable: %s)",
+				op, truncPath(path), strings.Join(updatablePaths, ", ")), kv...)
+			e.also = kPathNotFound.code
+			return e
+		}
+		return newError(kUpdateForbidden, nil, fmt.Sprintf("%s: path %q is not updatable (updatable: %s)",
+			op, path, strings.Join(updatablePaths, ", ")), kv...)
 	case errors.Is(err, cfgsnap.ErrForbidden):
 		return newError(kUpdateForbidden, nil, fmt.Sprintf("%s: path %q is not updatable (updatable: %s)",
 			op, path, strings.Join(updatablePaths, ", ")), kv...)
 	case errors.Is(err, cfgsnap.ErrPathNotFound):
-		if op == "update" {
-			return newError(kUpdateForbidden, nil, fmt.Sprintf("%s: path %q is not updatable", op, path), kv...)
-		}
 		return newError(kPathNotFound, nil, fmt.Sprintf("%s: path %q not found", op, path), kv...)
 	case errors.Is(err, cfgsnap.ErrTypeMismatch):
 		return newError(kTypeMismatch, nil, fmt.Sprintf("%s = %s: %s", path, val, detail), kv...)

@@ -241,7 +241,7 @@ func TestErrorFields(t *testing.T) {
 		foundation.ErrTypeMismatch, foundation.ErrVersionConflict, foundation.ErrNotFound,
 		foundation.ErrDataTooLarge, foundation.ErrInvalidEvent, foundation.ErrInvalidQuery,
 		foundation.ErrHandlerExists, foundation.ErrClosed, foundation.ErrFull, foundation.ErrTimeout,
-		foundation.ErrConfigStorage, foundation.ErrInvalidArgument, foundation.ErrInvalidHandler,
+		foundation.ErrConfigStorage, foundation.ErrConfigSource, foundation.ErrInvalidArgument, foundation.ErrInvalidHandler,
 		foundation.ErrTaskExists, foundation.ErrInternal} {
 		if prev, dup := seen[s.Code()]; dup {
 			t.Errorf("code %d used by %s and %s", s.Code(), prev, s.Type())

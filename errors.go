@@ -78,6 +78,7 @@ const (
 	ErrTypeMismatch    Kind = 1104 // wrong type
 	ErrVersionConflict Kind = 1201 // version conflict
 	ErrConfigStorage   Kind = 1301 // config storage failed
+	ErrConfigSource    Kind = 1401 // a config file or variable cannot be read or parsed
 	ErrInvalidEvent    Kind = 2001 // invalid event
 	ErrDataTooLarge    Kind = 2002 // event data too large
 	ErrInvalidQuery    Kind = 2003 // invalid query
@@ -116,6 +117,7 @@ var (
 	kTypeMismatch    = kind{int(ErrTypeMismatch), "type_mismatch", "config", "validation", SeverityMedium, RetryNever, true, "wrong type"}
 	kVersionConflict = kind{int(ErrVersionConflict), "version_conflict", "config", "concurrency", SeverityLow, RetryImmediately, false, "version conflict"}
 	kConfigStorage   = kind{int(ErrConfigStorage), "config_storage_error", "config", "durability", SeverityHigh, RetryBackoff, false, "config storage failed"}
+	kConfigSource    = kind{int(ErrConfigSource), "config_source_error", "config", "source", SeverityHigh, RetryNever, false, "config source unusable"}
 	kInvalidEvent    = kind{int(ErrInvalidEvent), "invalid_event", "data", "validation", SeverityMedium, RetryNever, true, "invalid event"}
 	kDataTooLarge    = kind{int(ErrDataTooLarge), "data_too_large", "data", "validation", SeverityMedium, RetryNever, true, "event data too large"}
 	kInvalidQuery    = kind{int(ErrInvalidQuery), "invalid_query", "data", "validation", SeverityMedium, RetryNever, true, "invalid query"}
@@ -134,7 +136,7 @@ var (
 var kinds = func() map[Kind]*kind {
 	m := map[Kind]*kind{}
 	for _, k := range []*kind{&kPathNotFound, &kUpdateForbidden, &kValidation, &kRange, &kConstraint,
-		&kInvalidValue, &kTypeMismatch, &kVersionConflict, &kConfigStorage, &kInvalidEvent, &kDataTooLarge,
+		&kInvalidValue, &kTypeMismatch, &kVersionConflict, &kConfigStorage, &kConfigSource, &kInvalidEvent, &kDataTooLarge,
 		&kInvalidQuery, &kNotFound, &kStoreFull, &kTimeout, &kHandlerExists, &kInvalidHandler,
 		&kInvalidArgument, &kTaskExists, &kClosed, &kInternal} {
 		m[Kind(k.code)] = k
@@ -216,6 +218,7 @@ type Error struct {
 	Context     map[string]any
 	cause       error
 	validation  bool
+	also        int // a second code the error matches (0: none)
 }
 
 // Error returns "foundation: <type>: <message>", followed by the cause.
@@ -241,7 +244,8 @@ func (e *Error) String() string { return e.Error() }
 func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether e matches target: a [Kind] or an *Error of the same
-// code; [ErrValidation] also matches every validation error.
+// code; [ErrValidation] also matches every validation error. An update of
+// an unknown path matches both [ErrUpdateForbidden] and [ErrPathNotFound].
 func (e *Error) Is(target error) bool {
 	var code int
 	switch t := target.(type) {
@@ -255,7 +259,7 @@ func (e *Error) Is(target error) bool {
 	default:
 		return false
 	}
-	return code == e.Code || (code == int(ErrValidation) && e.validation)
+	return code == e.Code || (e.also != 0 && code == e.also) || (code == int(ErrValidation) && e.validation)
 }
 
 // As sets *target to e's [Kind] when target is a *Kind, for errors.As.

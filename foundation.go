@@ -105,6 +105,11 @@ func New(opts ...Option) (*Foundation, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	src, err := loadSources(cfg, s.src) // the config file and the environment
+	if err != nil {
+		return nil, err
+	}
+	cfg = src.start
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -123,6 +128,11 @@ func New(opts ...Option) (*Foundation, error) {
 		return nil, err
 	}
 	f.config = cs
+	if err := src.reconcile(cs, s.dataDir, f.log); err != nil {
+		_ = f.sup.stop(f.shutdown)
+		cs.close()
+		return nil, err
+	}
 	// The event store is sized by the config in effect (after recovery).
 	es, err := newEventStore(f, *cs.Get().cfg, s.maxEventSize, s.exporter)
 	if err != nil {
@@ -137,6 +147,12 @@ func New(opts ...Option) (*Foundation, error) {
 	if err := f.Go("telemetry.aggregator", f.telemetry.runAggregator); err != nil {
 		_ = f.Close()
 		return nil, err
+	}
+	if s.src.watch {
+		if err := f.watchConfig(src); err != nil {
+			_ = f.Close()
+			return nil, err
+		}
 	}
 	return f, nil
 }

@@ -47,6 +47,7 @@ type settings struct {
 	metricsExp    []metrics.Exporter
 	maxMetrics    int
 	shutdown      time.Duration
+	src           sourceSettings // WithConfigFile, WithConfigWatch, WithEnv (config_source.go)
 	errs          []error
 	groupReadable bool
 }

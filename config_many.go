@@ -1,0 +1,49 @@
+package foundation
+
+import (
+	"errors"
+
+	"github.com/elixirscope-go/foundation/cfgsnap"
+)
+
+// UpdateMany sets several updatable paths as one change: all of them or
+// none. Each value is converted as [ConfigService.Update] says, the whole
+// candidate is validated once, and it is published as one version (+1,
+// however many paths; durably as one log record with a data dir). Every
+// subscriber then receives one [ConfigChange] per path, in path order, all
+// with the same Version, and one config_updated event per path is stored;
+// foundation.config_updates counts each path. An empty map changes nothing.
+//
+// Errors are those of Update for the first offending path in sorted order
+// (an unknown path matches both [ErrPathNotFound] and [ErrUpdateForbidden]);
+// on any error nothing changes.
+func (c *ConfigService) UpdateMany(values map[string]any) error {
+	if c.closed.Load() {
+		return errClosed("config.update")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return errClosed("config.update")
+	}
+	chs, err := c.st.UpdateMany(values)
+	if err != nil {
+		path := ""
+		var pe *cfgsnap.PathError
+		if errors.As(err, &pe) {
+			path = pe.Path
+		}
+		return c.mapError("update", path, values[path], err)
+	}
+	if len(chs) == 0 {
+		return nil
+	}
+	snap := c.publish()
+	c.applySettings(snap.cfg)
+	for _, ch := range chs {
+		cc := ConfigChange{Kind: Updated, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
+		c.record(cc)
+		c.subs.send(cc)
+	}
+	return nil
+}
