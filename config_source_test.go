@@ -214,7 +214,9 @@ func TestConfigFileYAMLAliasBomb(t *testing.T) {
 	assert.True(t, errors.Is(err, foundation.ErrConfigSource) || errors.Is(err, foundation.ErrPathNotFound), err.Error())
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10))) }
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i/10)) + string(rune('0'+i%10)))
+}
 
 func TestConfigSecretByReference(t *testing.T) {
 	dir := t.TempDir()

@@ -20,6 +20,18 @@ import (
 // update is several events, a truncate-and-write at least two.
 const configReloadDebounce = 100 * time.Millisecond
 
+// MetricConfigReloadFailures counts config file reloads refused by
+// [WithConfigWatch]'s watcher (a file that does not parse or validate, a
+// change to a path that is not updatable, a missing file). Each is also a
+// config_reload_failed event (Data: JSON {"file", "reason"}), a warning in the
+// log, and the config service's Health is degraded with the reason until a
+// good file is read.
+const MetricConfigReloadFailures = "foundation.config_reload_failures"
+
+// ConfigReloadFailedEvent is the type of the event stored when a config
+// file reload is refused.
+const ConfigReloadFailedEvent = "config_reload_failed"
+
 // configWatcher reloads a config file when it changes. It holds no
 // *Foundation: what it does on success and failure is given as hooks.
 //
@@ -199,7 +211,7 @@ func reloadFailed(cs *ConfigService, store func(Event) error, count func(), log 
 			Reason string `json:"reason"`
 		}{file, reason})
 		if err == nil {
-			err = store(Event{Type: "config_reload_failed", Data: data})
+			err = store(Event{Type: ConfigReloadFailedEvent, Data: data})
 		}
 		if err != nil {
 			log.Warn("config reload failure not recorded as an event", "error", err)
@@ -210,7 +222,7 @@ func reloadFailed(cs *ConfigService, store func(Event) error, count func(), log 
 // watchConfig starts the supervised task that reloads the config file.
 func (f *Foundation) watchConfig(src *configSources) error {
 	cs, es := f.config, f.events
-	failures := f.telemetry.Counter("foundation.config_reload_failures")
+	failures := f.telemetry.Counter(MetricConfigReloadFailures)
 	w := &configWatcher{
 		src:      src,
 		path:     src.opts.file,
