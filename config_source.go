@@ -73,9 +73,27 @@ func WithConfigFile(path string) Option {
 	})
 }
 
-// WithConfigWatch is [WithConfigFile], then watches the file and applies
-// what changes in it while the Foundation runs; see [ConfigService] ("Hot
-// reload") for what is applied and what is refused.
+// WithConfigWatch is [WithConfigFile], then watches the file while the
+// Foundation runs and applies what changes in it.
+//
+// A supervised task (foundation.config_watch, stopped by Close) watches the
+// file's directory with fsnotify, so that in-place writes, an editor's
+// atomic save (temp file + rename), a Kubernetes ConfigMap update (the
+// ..data symlink swap) and a remove + re-create are all seen; it blocks
+// while idle. 100 ms after the last event of a burst it reads the file
+// whole; a zero-length file is taken for a write in progress and skipped,
+// and content equal to the last good file's publishes nothing (nor do other
+// files in the directory). The updatable paths whose values the file
+// changed are applied with [ConfigService.UpdateMany]: validated as one
+// candidate, one version, one notification and one event per path. Paths
+// set by [WithEnv] keep the environment's value.
+//
+// A file that cannot be read, does not parse or validate, or changes a path
+// that is not updatable (which needs a restart; the reason names the path)
+// is never published: the last good config stays, Health().Config is
+// degraded with the reason, an event of type [ConfigReloadFailedEvent] is
+// stored, [MetricConfigReloadFailures] counts it and the log says why. The
+// next good save clears the degraded status.
 func WithConfigWatch(path string) Option {
 	return optionFunc(func(s *settings) {
 		if err := checkConfigPath(path); err != nil {

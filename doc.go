@@ -13,6 +13,16 @@
 //   - [Telemetry]: Erlang :telemetry-style Execute/Attach/Span over striped
 //     counters and HDR histograms folded on read.
 //
+// # Config sources
+//
+// The starting config is built from, lowest first: the defaults,
+// [WithConfig], a JSON, YAML or TOML file ([WithConfigFile], strict, errors
+// naming file, key and line), environment variables ([WithEnv]), then the
+// runtime updates of updatable paths kept in the data dir ([WithDataDir]).
+// [WithConfigWatch] also reloads the file while the service runs, publishing
+// only files that parse and validate, through [ConfigService.UpdateMany]
+// (see [ExampleWithConfigWatch]).
+//
 // # Errors
 //
 // Every error is an [*Error] with a unique code, a type, a category, a
