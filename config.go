@@ -321,31 +321,31 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("capture.ring_buffer.num_buffers = %d: must be >= 0", rb.NumBuffers),
 			"path", "capture.ring_buffer.num_buffers", "value", rb.NumBuffers, "min", 0)
 	}
-	if err := inBounds("capture.ring_buffer.num_buffers", int64(rb.NumBuffers)); err != nil {
-		return err
+	if rb.NumBuffers > maxNumBuffers {
+		return outOfBounds("capture.ring_buffer.num_buffers", int64(rb.NumBuffers))
 	}
 	p := &c.Capture.Processing
-	if err := boundedInt("capture.processing.batch_size", p.BatchSize); err != nil {
+	if err := boundedInt("capture.processing.batch_size", p.BatchSize, maxBatchSize); err != nil {
 		return err
 	}
-	if err := boundedDur("capture.processing.flush_interval", p.FlushInterval); err != nil {
+	if err := boundedDur("capture.processing.flush_interval", p.FlushInterval, minFlushInterval, maxFlushInterval); err != nil {
 		return err
 	}
-	if err := boundedInt("capture.processing.max_queue_size", p.MaxQueueSize); err != nil {
+	if err := boundedInt("capture.processing.max_queue_size", p.MaxQueueSize, maxQueueSize); err != nil {
 		return err
 	}
 
 	h := &c.Storage.Hot
-	if err := boundedInt("storage.hot.max_events", h.MaxEvents); err != nil {
+	if err := boundedInt("storage.hot.max_events", h.MaxEvents, maxHotEvents); err != nil {
 		return err
 	}
 	if err := positiveInt("storage.hot.max_size_mb", h.MaxSizeMB); err != nil {
 		return err
 	}
-	if err := boundedInt("storage.hot.max_age_seconds", h.MaxAgeSeconds); err != nil {
+	if err := boundedInt("storage.hot.max_age_seconds", h.MaxAgeSeconds, maxAgeSeconds); err != nil {
 		return err
 	}
-	if err := boundedDur("storage.hot.prune_interval", h.PruneInterval); err != nil {
+	if err := boundedDur("storage.hot.prune_interval", h.PruneInterval, minPruneInterval, maxPruneInterval); err != nil {
 		return err
 	}
 	if w := &c.Storage.Warm; w.Enable {
@@ -353,7 +353,7 @@ func (c *Config) Validate() error {
 			return newError(kValidation, nil, `storage.warm.path = "": must not be empty when storage.warm.enable is true`,
 				"path", "storage.warm.path", "value", "")
 		}
-		if err := boundedInt("storage.warm.max_size_mb", w.MaxSizeMB); err != nil {
+		if err := boundedInt("storage.warm.max_size_mb", w.MaxSizeMB, maxWarmSizeMB); err != nil {
 			return err
 		}
 		if err := inSet("storage.warm.compression", w.Compression); err != nil {
@@ -361,26 +361,10 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if err := boundedDur("interface.query_timeout", c.Interface.QueryTimeout); err != nil {
+	if err := boundedDur("interface.query_timeout", c.Interface.QueryTimeout, minQueryTimeout, maxQueryTimeout); err != nil {
 		return err
 	}
-	return boundedInt("interface.max_results", c.Interface.MaxResults)
-}
-
-// boundedInt is positiveInt, then the catalogue's range (config_bounds.go).
-func boundedInt(path string, v int) error {
-	if err := positiveInt(path, v); err != nil {
-		return err
-	}
-	return inBounds(path, int64(v))
-}
-
-// boundedDur is positiveDur, then the catalogue's range.
-func boundedDur(path string, v time.Duration) error {
-	if err := positiveDur(path, v); err != nil {
-		return err
-	}
-	return inBounds(path, int64(v))
+	return boundedInt("interface.max_results", c.Interface.MaxResults, maxResultsBound)
 }
 
 func positiveInt(path string, v int) error {

@@ -20,30 +20,67 @@ type bound struct {
 	why    string
 }
 
+// The bounds, as constants so that Validate costs no lookup.
+const (
+	maxNumBuffers    = 1024
+	maxBatchSize     = 100_000
+	minFlushInterval = time.Millisecond
+	maxFlushInterval = time.Hour
+	maxQueueSize     = 1_000_000
+	maxHotEvents     = 1 << 27
+	maxAgeSeconds    = 10 * 365 * 24 * 3600
+	minPruneInterval = 10 * time.Millisecond
+	maxPruneInterval = 24 * time.Hour
+	maxWarmSizeMB    = 1 << 24
+	minQueryTimeout  = time.Millisecond
+	maxQueryTimeout  = time.Hour
+	maxResultsBound  = 1_000_000
+)
+
 // configBounds returns the catalogue, in validation order.
 func configBounds() []bound {
 	return []bound{
-		{"capture.ring_buffer.num_buffers", 0, 1024, false, "ring shards are allocated at start"},
-		{"capture.processing.batch_size", 1, 100_000, false, "an export batch is one allocation"},
-		{"capture.processing.flush_interval", int64(time.Millisecond), int64(time.Hour), true, "a shorter tick spins a core"},
-		{"capture.processing.max_queue_size", 1, 1_000_000, false, "the export queue is allocated at start"},
-		{"storage.hot.max_events", 1, 1 << 27, false, "event slots are allocated at start"},
-		{"storage.hot.max_age_seconds", 1, 10 * 365 * 24 * 3600, false, "ten years; more overflows a time.Duration"},
-		{"storage.hot.prune_interval", int64(10 * time.Millisecond), int64(24 * time.Hour), true, "a shorter tick spins a core"},
-		{"storage.warm.max_size_mb", 1, 1 << 24, false, "16 TiB; more overflows the byte count"},
-		{"interface.query_timeout", int64(time.Millisecond), int64(time.Hour), true, "a shorter deadline fails every query"},
-		{"interface.max_results", 1, 1_000_000, false, "results are copied into one slice"},
+		{"capture.ring_buffer.num_buffers", 0, maxNumBuffers, false, "ring shards are allocated at start"},
+		{"capture.processing.batch_size", 1, maxBatchSize, false, "an export batch is one allocation"},
+		{"capture.processing.flush_interval", int64(minFlushInterval), int64(maxFlushInterval), true, "a shorter tick spins a core"},
+		{"capture.processing.max_queue_size", 1, maxQueueSize, false, "the export queue is allocated at start"},
+		{"storage.hot.max_events", 1, maxHotEvents, false, "event slots are allocated at start"},
+		{"storage.hot.max_age_seconds", 1, maxAgeSeconds, false, "ten years; more overflows a time.Duration"},
+		{"storage.hot.prune_interval", int64(minPruneInterval), int64(maxPruneInterval), true, "a shorter tick spins a core"},
+		{"storage.warm.max_size_mb", 1, maxWarmSizeMB, false, "16 TiB; more overflows the byte count"},
+		{"interface.query_timeout", int64(minQueryTimeout), int64(maxQueryTimeout), true, "a shorter deadline fails every query"},
+		{"interface.max_results", 1, maxResultsBound, false, "results are copied into one slice"},
 	}
 }
 
-// inBounds checks v against the catalogue entry of path.
-func inBounds(path string, v int64) error {
+// boundedInt is positiveInt, then at most hi.
+func boundedInt(path string, v int, hi int64) error {
+	if err := positiveInt(path, v); err != nil {
+		return err
+	}
+	if int64(v) <= hi {
+		return nil
+	}
+	return outOfBounds(path, int64(v))
+}
+
+// boundedDur is positiveDur, then the range [lo, hi].
+func boundedDur(path string, v, lo, hi time.Duration) error {
+	if err := positiveDur(path, v); err != nil {
+		return err
+	}
+	if v >= lo && v <= hi {
+		return nil
+	}
+	return outOfBounds(path, int64(v))
+}
+
+// outOfBounds is the error for v outside path's catalogue range (the slow
+// path: it walks the catalogue for the message).
+func outOfBounds(path string, v int64) error {
 	for _, b := range configBounds() {
 		if b.path != path {
 			continue
-		}
-		if v >= b.lo && v <= b.hi {
-			return nil
 		}
 		if b.dur {
 			return newError(kRange, nil, fmt.Sprintf("%s = %s: must be between %s and %s (%s)",
@@ -53,5 +90,5 @@ func inBounds(path string, v int64) error {
 		return newError(kRange, nil, fmt.Sprintf("%s = %d: must be between %d and %d (%s)", path, v, b.lo, b.hi, b.why),
 			"path", path, "value", v, "min", b.lo, "max", b.hi)
 	}
-	return nil
+	return newError(kRange, nil, fmt.Sprintf("%s = %d: out of range", path, v), "path", path, "value", v)
 }
