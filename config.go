@@ -143,6 +143,14 @@ const (
 // EnumValues lists the allowed values (the config store's enum contract).
 func (Provider) EnumValues() []string { return []string{"mock", "openai", "anthropic", "gemini"} }
 
+func (v Provider) valid() bool {
+	switch v {
+	case "mock", "openai", "anthropic", "gemini":
+		return true
+	}
+	return false
+}
+
 // Strategy is ai.planning.default_strategy: fast, balanced or thorough.
 type Strategy string
 
@@ -155,6 +163,14 @@ const (
 
 // EnumValues lists the allowed values.
 func (Strategy) EnumValues() []string { return []string{"fast", "balanced", "thorough"} }
+
+func (v Strategy) valid() bool {
+	switch v {
+	case "fast", "balanced", "thorough":
+		return true
+	}
+	return false
+}
 
 // OverflowStrategy is capture.ring_buffer.overflow_strategy: what the event
 // store does when it is full.
@@ -170,11 +186,27 @@ const (
 // EnumValues lists the allowed values.
 func (OverflowStrategy) EnumValues() []string { return []string{"drop_oldest", "drop_newest", "block"} }
 
+func (v OverflowStrategy) valid() bool {
+	switch v {
+	case "drop_oldest", "drop_newest", "block":
+		return true
+	}
+	return false
+}
+
 // Compression is storage.warm.compression: none, gzip or zstd.
 type Compression string
 
 // EnumValues lists the allowed values.
 func (Compression) EnumValues() []string { return []string{"none", "gzip", "zstd"} }
+
+func (v Compression) valid() bool {
+	switch v {
+	case "none", "gzip", "zstd":
+		return true
+	}
+	return false
+}
 
 // Secret is a string that never shows itself: String, every fmt verb
 // (%v %+v %#v %s %q %x %X …), JSON, XML, encoding.TextMarshaler and slog
@@ -384,13 +416,12 @@ func positiveDur(path string, v time.Duration) error {
 type enum interface {
 	~string
 	EnumValues() []string
+	valid() bool // the set as a switch: Validate runs on every update and allocates nothing
 }
 
 func inSet[E enum](path string, v E) error {
-	for _, s := range v.EnumValues() {
-		if string(v) == s {
-			return nil
-		}
+	if v.valid() {
+		return nil
 	}
 	return newError(kInvalidValue, nil,
 		fmt.Sprintf("%s = %q: must be one of %v", path, string(v), v.EnumValues()),

@@ -29,12 +29,14 @@ type configSources struct {
 
 // loadSources applies the config file and the environment over base.
 func loadSources(base Config, opts sourceSettings) (*configSources, error) {
-	sc, err := cfgsnap.NewSchema[Config]()
-	if err != nil {
-		return nil, newError(kInternal, err, "config schema")
+	src := &configSources{opts: opts, base: base, start: base}
+	if opts.file == "" && opts.envPrefix == "" {
+		return src, nil // the schema is built only if reconcile needs it
 	}
-	src := &configSources{opts: opts, sc: sc, base: base, start: base,
-		reader: &sourceReader{sc: sc, lookupEnv: os.LookupEnv}}
+	if err := src.schema(); err != nil {
+		return nil, err
+	}
+	var err error
 	if opts.file != "" {
 		src.reader.dir = filepath.Dir(opts.file)
 		data, err := readFileCapped(opts.file)
@@ -55,6 +57,19 @@ func loadSources(base Config, opts sourceSettings) (*configSources, error) {
 		return nil, err
 	}
 	return src, nil
+}
+
+// schema builds the schema and the reader, once.
+func (src *configSources) schema() error {
+	if src.sc != nil {
+		return nil
+	}
+	sc, err := cfgsnap.NewSchema[Config]()
+	if err != nil {
+		return newError(kInternal, err, "config schema")
+	}
+	src.sc, src.reader = sc, &sourceReader{sc: sc, lookupEnv: os.LookupEnv}
+	return nil
 }
 
 // readFileCapped reads a config file of at most MaxConfigFileSize bytes.
@@ -127,6 +142,9 @@ func (src *configSources) reconcile(cs *ConfigService, dir string, log *slog.Log
 	snap := cs.st.Load()
 	if snap.Version() == 0 {
 		return nil
+	}
+	if err := src.schema(); err != nil {
+		return err
 	}
 	recovered := snap.Value()
 	merged := src.start

@@ -1,6 +1,7 @@
 package foundation_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -159,4 +160,22 @@ func TestConfigUpdateManyStress(t *testing.T) {
 	<-done
 	assert.GreaterOrEqual(t, uint64(last), uint64(0))
 	t.Logf("%d changes seen, %d missed", seen, sub.Missed())
+}
+
+// The change events' Data are built in a reused buffer: each stored event
+// must keep its own bytes after later changes.
+func TestConfigChangeEventsKeepTheirData(t *testing.T) {
+	f := newF(t)
+	for i := 1; i <= 5; i++ {
+		require.NoError(t, f.Config().Update("interface.max_results", i*10))
+	}
+	require.NoError(t, f.Config().Update("ai.planning.sampling_rate", 0.5))
+	evs, err := f.Events().Query(foundation.Query{Type: "config_updated"})
+	require.NoError(t, err)
+	require.Len(t, evs, 6)
+	for i, ev := range evs[:5] {
+		assert.JSONEq(t, fmt.Sprintf(`{"path":"interface.max_results","old":%d,"new":%d,"version":%d}`,
+			max(i*10, 1000*(1-min(i, 1))), (i+1)*10, i+1), string(ev.Data))
+	}
+	assert.JSONEq(t, `{"path":"ai.planning.sampling_rate","old":1,"new":0.5,"version":6}`, string(evs[5].Data))
 }

@@ -1,7 +1,6 @@
 package foundation
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,6 +107,7 @@ type ConfigService struct {
 	degraded string // set once in New when the data dir could not be fully recovered
 	level    *slog.LevelVar
 	reload   atomic.Pointer[string] // why the last config file reload failed; nil when it did not
+	evbuf    []byte                 // a change event's Data, reused under mu (the event store copies it)
 }
 
 // newConfigService opens the config store, durable in dir when dir is not
@@ -269,14 +269,12 @@ func (c *ConfigService) record(cc ConfigChange) {
 	if c.f.events == nil {
 		return
 	}
-	data, err := json.Marshal(struct {
-		Path    string `json:"path"`
-		Old     any    `json:"old"`
-		New     any    `json:"new"`
-		Version uint64 `json:"version"`
-	}{cc.Path, cc.Old, cc.New, cc.Version})
+	data, err := appendChangeJSON(c.evbuf[:0], cc.Path, cc.Old, cc.New, cc.Version)
 	if err == nil {
 		_, err = c.f.events.Store(Event{Type: typ, Data: data})
+	}
+	if cap(data) <= 4096 {
+		c.evbuf = data
 	}
 	if err != nil {
 		t.configEventFailures.Add(1)

@@ -1,0 +1,91 @@
+package foundation
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendChangeJSON appends the Data of a config change event,
+// {"path":…,"old":…,"new":…,"version":…}, byte for byte what encoding/json
+// gives for it, without reflection or allocation for the leaf types of the
+// schema; other values (a Reset's whole configs) go through encoding/json.
+func appendChangeJSON(b []byte, path string, old, new any, version uint64) ([]byte, error) {
+	b = append(b, `{"path":`...)
+	b = appendJSONString(b, path)
+	b = append(b, `,"old":`...)
+	b, err := appendJSONValue(b, old)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"new":`...)
+	if b, err = appendJSONValue(b, new); err != nil {
+		return b, err
+	}
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, version, 10)
+	return append(b, '}'), nil
+}
+
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case float64:
+		return appendJSONFloat(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case time.Duration:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case string:
+		return appendJSONString(b, x), nil
+	case Provider:
+		return appendJSONString(b, string(x)), nil
+	case Strategy:
+		return appendJSONString(b, string(x)), nil
+	case OverflowStrategy:
+		return appendJSONString(b, string(x)), nil
+	case Compression:
+		return appendJSONString(b, string(x)), nil
+	case nil:
+		return append(b, "null"...), nil
+	}
+	raw, err := json.Marshal(v)
+	return append(b, raw...), err
+}
+
+// appendJSONFloat is encoding/json's float64 encoding.
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		_, err := json.Marshal(f) // the same *json.UnsupportedValueError
+		return b, err
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // e-09 → e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
+}
+
+// appendJSONString quotes s as encoding/json does (HTML-safe); strings
+// that need more than plain quoting take encoding/json's path.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			raw, _ := json.Marshal(s)
+			return append(b, raw...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

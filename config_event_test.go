@@ -1,0 +1,65 @@
+package foundation
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// appendChangeJSON must give exactly encoding/json's bytes.
+func TestAppendChangeJSONMatchesEncodingJSON(t *testing.T) {
+	vals := []any{0.0, 1.0, -1.0, 0.01, 1e-7, 1e-6, 123456789.125, 1e21, 1e20, -2.5e-10, math.MaxFloat64,
+		math.SmallestNonzeroFloat64, 0, 1, -7, math.MaxInt, true, false, 50 * time.Millisecond, time.Duration(-1),
+		"", "fast", `q"uote`, "<b>&", "tab\there", "é", "\u2028", ProviderOpenAI, StrategyFast, DropNewest,
+		Compression("zstd"), Secret("sk"), nil, DefaultConfig()}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		vals = append(vals, math.Float64frombits(r.Uint64()), r.NormFloat64()*math.Pow(10, float64(r.IntN(60)-30)))
+	}
+	for _, v := range vals {
+		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			continue
+		}
+		want, err := json.Marshal(struct {
+			Path    string `json:"path"`
+			Old     any    `json:"old"`
+			New     any    `json:"new"`
+			Version uint64 `json:"version"`
+		}{"a.b", v, v, 42})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendChangeJSON(nil, "a.b", v, v, 42)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("%#v:\n got %s (%v)\nwant %s", v, got, err, want)
+		}
+	}
+	if _, err := appendChangeJSON(nil, "x", math.NaN(), 1.0, 1); err == nil {
+		t.Fatal("NaN encoded")
+	}
+	if testing.AllocsPerRun(100, func() { _, _ = appendChangeJSON(make([]byte, 0, 128), "a.b", 0.5, 0.25, 7) }) > 1 {
+		t.Fatal("allocates")
+	}
+}
+
+// valid and EnumValues must agree.
+func TestEnumValidMatchesValues(t *testing.T) {
+	check := func(vals []string, valid func(string) bool) {
+		for _, v := range vals {
+			if !valid(v) {
+				t.Errorf("%q not valid", v)
+			}
+		}
+		for _, v := range []string{"", "x", "MOCK", "fast "} {
+			if valid(v) {
+				t.Errorf("%q valid", v)
+			}
+		}
+	}
+	check(Provider("").EnumValues(), func(s string) bool { return Provider(s).valid() })
+	check(Strategy("").EnumValues(), func(s string) bool { return Strategy(s).valid() })
+	check(OverflowStrategy("").EnumValues(), func(s string) bool { return OverflowStrategy(s).valid() })
+	check(Compression("").EnumValues(), func(s string) bool { return Compression(s).valid() })
+}
