@@ -29,6 +29,57 @@ func appendChangeJSON(b []byte, path string, old, new any, version uint64) ([]by
 	return append(b, '}'), nil
 }
 
+// changeEncoder encodes change events, remembering the last change's new
+// value: the next change of the same path has it as its old value, which is
+// then copied instead of formatted again. Not safe for concurrent use (the
+// config service holds its lock).
+type changeEncoder struct {
+	buf  []byte // the last event's Data; reused (the event store copies it)
+	path string // path and new value of the last change, when a scalar
+	val  any
+	enc  []byte // val, encoded
+}
+
+// encode returns the Data of a change event, valid until the next call.
+func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byte, error) {
+	b := append(e.buf[:0], `{"path":`...)
+	b = appendJSONString(b, path)
+	b = append(b, `,"old":`...)
+	var err error
+	if e.val != nil && path == e.path && isScalar(old) && old == e.val {
+		b = append(b, e.enc...)
+	} else if b, err = appendJSONValue(b, old); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"new":`...)
+	start := len(b)
+	if b, err = appendJSONValue(b, new); err != nil {
+		return nil, err
+	}
+	if isScalar(new) {
+		e.path, e.val, e.enc = path, new, append(e.enc[:0], b[start:]...)
+	} else {
+		e.val = nil
+	}
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, version, 10)
+	b = append(b, '}')
+	if cap(b) <= 4096 {
+		e.buf = b
+	}
+	return b, nil
+}
+
+// isScalar reports whether v is one of the leaf types appendJSONValue
+// encodes itself (comparable, and cheap to compare).
+func isScalar(v any) bool {
+	switch v.(type) {
+	case float64, int, bool, time.Duration, string, Provider, Strategy, OverflowStrategy, Compression:
+		return true
+	}
+	return false
+}
+
 func appendJSONValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case float64:

@@ -63,3 +63,22 @@ func TestEnumValidMatchesValues(t *testing.T) {
 	check(OverflowStrategy("").EnumValues(), func(s string) bool { return OverflowStrategy(s).valid() })
 	check(Compression("").EnumValues(), func(s string) bool { return Compression(s).valid() })
 }
+
+// The encoder's reuse of the last new value gives the same bytes.
+func TestChangeEncoderReuse(t *testing.T) {
+	var e changeEncoder
+	steps := []struct {
+		path     string
+		old, new any
+	}{
+		{"a", 1.0, 0.5}, {"a", 0.5, 0.25}, {"b", 0.25, 3}, {"a", 0.25, 0.5}, {"a", 0.5, 0.5},
+		{"c", DefaultConfig(), DefaultConfig()}, {"c", DefaultConfig(), 1}, {"c", 1, "x"}, {"c", "x", true},
+	}
+	for i, s := range steps {
+		want, _ := appendChangeJSON(nil, s.path, s.old, s.new, uint64(i))
+		got, err := e.encode(s.path, s.old, s.new, uint64(i))
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("step %d: got %s (%v), want %s", i, got, err, want)
+		}
+	}
+}

@@ -107,7 +107,7 @@ type ConfigService struct {
 	degraded string // set once in New when the data dir could not be fully recovered
 	level    *slog.LevelVar
 	reload   atomic.Pointer[string] // why the last config file reload failed; nil when it did not
-	evbuf    []byte                 // a change event's Data, reused under mu (the event store copies it)
+	events   changeEncoder          // change events' Data, under mu
 }
 
 // newConfigService opens the config store, durable in dir when dir is not
@@ -269,12 +269,9 @@ func (c *ConfigService) record(cc ConfigChange) {
 	if c.f.events == nil {
 		return
 	}
-	data, err := appendChangeJSON(c.evbuf[:0], cc.Path, cc.Old, cc.New, cc.Version)
+	data, err := c.events.encode(cc.Path, cc.Old, cc.New, cc.Version)
 	if err == nil {
 		_, err = c.f.events.Store(Event{Type: typ, Data: data})
-	}
-	if cap(data) <= 4096 {
-		c.evbuf = data
 	}
 	if err != nil {
 		t.configEventFailures.Add(1)

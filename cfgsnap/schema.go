@@ -301,6 +301,18 @@ func (f *field) convert(op string, v any) (reflect.Value, error) {
 		return reflect.Value{}, f.errorf(op, v, ErrTypeMismatch, nil)
 	}
 	rv := reflect.ValueOf(v)
+	if rv.Type() == f.typ {
+		// The field's own type: the caller's box is the value (no copy, and
+		// Interface on the result returns that box without allocating).
+		switch f.kind {
+		case kindInt, kindUint, kindBool, kindString, kindDuration:
+			return rv, nil
+		case kindFloat:
+			if x := rv.Float(); !math.IsNaN(x) && !math.IsInf(x, 0) {
+				return rv, nil
+			}
+		}
+	}
 	out := reflect.New(f.typ).Elem()
 	switch f.kind {
 	case kindInt:
