@@ -309,8 +309,37 @@ var updatablePaths = []string{
 // Validate checks the whole config against the rules of CONFIG.md, in their
 // order (ai, capture, storage, interface, dev); the first failing rule wins.
 // The error is an *Error matching [ErrValidation] and its own kind
-// ([ErrRange], [ErrConstraint], [ErrInvalidValue]).
+// ([ErrRange], [ErrConstraint], [ErrInvalidValue]). A valid config costs
+// one pass of comparisons, no allocation.
 func (c *Config) Validate() error {
+	if c.valid() {
+		return nil
+	}
+	return c.check()
+}
+
+// valid is every rule of check as one expression: Validate's fast path (it
+// runs on every update); check then finds the first failing rule for the
+// error. TestValidFastPathMatchesCheck keeps the two equal.
+func (c *Config) valid() bool {
+	a, rb, p := &c.AI, &c.Capture.RingBuffer, &c.Capture.Processing
+	h, w, i := &c.Storage.Hot, &c.Storage.Warm, &c.Interface
+	pt, sr := a.Planning.PerformanceTarget, a.Planning.SamplingRate
+	return a.Provider.valid() && a.Analysis.MaxFileSize > 0 && a.Analysis.Timeout > 0 && a.Analysis.CacheTTL > 0 &&
+		pt >= 0 && !math.IsInf(pt, 0) && sr >= 0 && sr <= 1 && a.Planning.DefaultStrategy.valid() &&
+		rb.Size > 0 && rb.MaxEvents > 0 && rb.OverflowStrategy.valid() && rb.NumBuffers >= 0 && rb.NumBuffers <= maxNumBuffers &&
+		p.BatchSize > 0 && p.BatchSize <= maxBatchSize &&
+		p.FlushInterval >= minFlushInterval && p.FlushInterval <= maxFlushInterval &&
+		p.MaxQueueSize > 0 && p.MaxQueueSize <= maxQueueSize &&
+		h.MaxEvents > 0 && h.MaxEvents <= maxHotEvents && h.MaxAgeSeconds > 0 && h.MaxAgeSeconds <= maxAgeSeconds &&
+		h.PruneInterval >= minPruneInterval && h.PruneInterval <= maxPruneInterval &&
+		(!w.Enable || w.Path != "" && w.MaxSizeMB > 0 && w.MaxSizeMB <= maxWarmSizeMB && w.Compression.valid()) &&
+		i.QueryTimeout >= minQueryTimeout && i.QueryTimeout <= maxQueryTimeout &&
+		i.MaxResults > 0 && i.MaxResults <= maxResultsBound
+}
+
+// check applies the rules one by one and returns the first failure.
+func (c *Config) check() error {
 	a := &c.AI
 	if err := inSet("ai.provider", a.Provider); err != nil {
 		return err

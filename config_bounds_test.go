@@ -2,7 +2,10 @@ package foundation
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +77,49 @@ func readmeText(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// valid (Validate's fast path) accepts exactly what check accepts.
+func TestValidFastPathMatchesCheck(t *testing.T) {
+	sc, err := cfgsnap.NewSchema[Config]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 7))
+	ints := []int64{-1, 0, 1, 2, 99, 1000, 1024, 1025, 100_000, 100_001, 1_000_000, 1_000_001, 1 << 24, 1<<24 + 1,
+		1 << 27, 1<<27 + 1, 315_360_000, 315_360_001, math.MaxInt64}
+	durs := []time.Duration{-1, 0, 1, time.Millisecond - 1, time.Millisecond, 10*time.Millisecond - 1, 10 * time.Millisecond,
+		time.Second, time.Hour, time.Hour + 1, 24 * time.Hour, 24*time.Hour + 1}
+	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, -0.0, 0, 0.5, 1, 1.0000001, 2}
+	strs := []string{"", "x", "mock", "openai", "fast", "balanced", "drop_oldest", "block", "none", "zstd"}
+	paths := sc.Paths()
+	for n := 0; n < 20000; n++ {
+		cfg := DefaultConfig()
+		if r.IntN(2) == 0 {
+			cfg.Storage.Warm.Enable = true
+		}
+		for k := r.IntN(3); k >= 0; k-- {
+			p := paths[r.IntN(len(paths))]
+			fi, _ := sc.Field(p)
+			var v any
+			switch {
+			case fi.Type == reflect.TypeFor[time.Duration]():
+				v = durs[r.IntN(len(durs))]
+			case fi.Type.Kind() == reflect.Int:
+				v = ints[r.IntN(len(ints))]
+			case fi.Type.Kind() == reflect.Float64:
+				v = floats[r.IntN(len(floats))]
+			case fi.Type.Kind() == reflect.Bool:
+				v = r.IntN(2) == 0
+			default:
+				v = strs[r.IntN(len(strs))]
+			}
+			_ = sc.Set(&cfg, p, v) // values the field cannot hold are skipped
+		}
+		if got, want := cfg.valid(), cfg.check() == nil; got != want {
+			t.Fatalf("valid() = %v, check() = %v for %+v", got, cfg.check(), cfg)
+		}
+	}
 }

@@ -38,12 +38,17 @@ type changeEncoder struct {
 	path string // path and new value of the last change, when a scalar
 	val  any
 	enc  []byte // val, encoded
+	qp   string // the last path and its JSON form
+	qpj  []byte
 }
 
 // encode returns the Data of a change event, valid until the next call.
 func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byte, error) {
 	b := append(e.buf[:0], `{"path":`...)
-	b = appendJSONString(b, path)
+	if path != e.qp || e.qpj == nil {
+		e.qp, e.qpj = path, appendJSONString(e.qpj[:0], path)
+	}
+	b = append(b, e.qpj...)
 	b = append(b, `,"old":`...)
 	var err error
 	if e.val != nil && path == e.path && isScalar(old) && old == e.val {
@@ -127,11 +132,15 @@ func appendJSONFloat(b []byte, f float64) ([]byte, error) {
 	return b, nil
 }
 
+// jsonSpecialLow has bit c set for the bytes below 64 that encoding/json
+// escapes: controls, '"', '&', '<' and '>'.
+const jsonSpecialLow = 1<<0x20 - 1 | 1<<'"' | 1<<'&' | 1<<'<' | 1<<'>'
+
 // appendJSONString quotes s as encoding/json does (HTML-safe); strings
 // that need more than plain quoting take encoding/json's path.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+		if c := s[i]; c >= utf8.RuneSelf || (c < 64 && jsonSpecialLow>>c&1 != 0) || c == '\\' {
 			raw, _ := json.Marshal(s)
 			return append(b, raw...)
 		}
