@@ -1,6 +1,7 @@
 package cfgsnap
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"unsafe"
@@ -9,34 +10,31 @@ import (
 // UpdateMany sets several leaves as one change: every path or none. Each
 // value is converted by the rules of [Store.Update], the whole candidate is
 // validated once, and it is published as one version (+1, however many
-// paths). It returns one [Change] per path, sorted by path, all with that
-// Version. An empty map changes nothing and returns no Change.
-//
-// Subscribers of the Store receive one Change with Path "" and whole values
-// (as for [Store.UpdateFunc]); the returned per-path changes are for callers
-// that announce paths. In durable mode the change is one log record.
+// paths). Subscribers receive one [Change] per path, in path order, all
+// with that Version; UpdateMany returns them too. In durable mode the change
+// is one log record holding every leaf, replayed all or none. An empty map
+// changes nothing and returns no Change. At most 4,096 paths (a durable
+// record's bound): more is [ErrOutOfRange].
 //
 // Errors are those of Update, for the first offending path in sorted order;
 // on any error nothing changes.
 func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
+	if st.closed.Load() {
+		return nil, ErrClosed
+	}
 	if len(values) == 0 {
-		if st.closed.Load() {
-			return nil, ErrClosed
-		}
 		return nil, nil
 	}
-	type item struct {
-		f   *field
-		nv  reflect.Value
-		new any
-		old any
+	if len(values) > maxMulti {
+		return nil, &PathError{Op: "update", Err: ErrOutOfRange, Cause: fmt.Errorf("%d paths in one change: at most %d", len(values), maxMulti)}
 	}
 	paths := make([]string, 0, len(values))
 	for p := range values {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	items := make([]item, len(paths))
+	fields := make([]*field, len(paths))
+	nvs := make([]reflect.Value, len(paths))
 	for i, p := range paths {
 		f := st.allowed[p]
 		if f == nil {
@@ -46,24 +44,33 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 		if err != nil {
 			return nil, err
 		}
-		items[i] = item{f: f, nv: nv, new: nv.Interface()}
+		fields[i], nvs[i] = f, nv
 	}
-	ch, err := st.apply("update-many", false, 0, func(base *Snapshot[T], c *candidate[T]) error {
-		c.snap.v = st.copyOf(&base.v)
-		p := unsafe.Pointer(&c.snap.v)
-		for i := range items {
-			items[i].old = items[i].f.value(p)
-			items[i].f.set(p, items[i].nv)
+	var many []Change
+	_, err := st.apply("update-many", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
+		snap.v = st.copyOf(&base.v)
+		p := unsafe.Pointer(&snap.v)
+		many = make([]Change, len(paths))
+		var leaves []leafValue
+		if st.d != nil {
+			leaves = make([]leafValue, len(paths))
 		}
-		c.kind, c.old, c.new = Updated, st.copyOf(&base.v), st.copyOf(&c.snap.v)
-		return st.encodeWhole(c, recFunc)
+		for i, f := range fields {
+			many[i] = Change{Kind: Updated, Path: paths[i], Old: f.value(p), New: nvs[i].Interface()}
+			f.set(p, nvs[i])
+			if leaves != nil {
+				leaves[i].path = paths[i]
+				leaves[i].tag, leaves[i].value = encodeLeaf(nil, f.kind, nvs[i])
+			}
+		}
+		c.kind, c.many = Updated, many
+		if leaves != nil {
+			c.rkind, c.tag, c.value = recMulti, tagMulti, appendMulti(nil, leaves)
+		}
+		return c, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Change, len(items))
-	for i, it := range items {
-		out[i] = Change{Kind: Updated, Path: paths[i], Old: it.old, New: it.new, Version: ch.Version, Time: ch.Time}
-	}
-	return out, nil
+	return many, nil
 }

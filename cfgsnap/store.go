@@ -192,6 +192,7 @@ type Store[T any] struct {
 type pending[T any] struct {
 	snap   *Snapshot[T]
 	change Change
+	many   []Change // UpdateMany: one change per path, announced instead of change
 	done   bool
 	err    error
 }
@@ -522,16 +523,16 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 		return Change{}, err
 	}
 	newV := nv.Interface()
-	return st.apply(op, cas, want, func(base *Snapshot[T], c *candidate[T]) error {
-		c.snap.v = st.copyOf(&base.v)
-		p := unsafe.Pointer(&c.snap.v)
+	return st.apply(op, cas, want, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
+		snap.v = st.copyOf(&base.v)
+		p := unsafe.Pointer(&snap.v)
 		c.kind, c.path, c.old, c.new = Updated, path, f.value(p), newV
 		f.set(p, nv)
 		if st.d != nil {
 			c.rkind = recUpdate
 			c.tag, c.value = encodeLeaf(nil, f.kind, nv)
 		}
-		return nil
+		return c, nil
 	})
 }
 
@@ -542,38 +543,40 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 // attempt is discarded and fn runs again on the newer value, so fn must only
 // change its argument. In durable mode the record holds the JSON of T.
 func (st *Store[T]) UpdateFunc(fn func(*T) error) (Change, error) {
-	return st.apply("update-func", false, 0, func(base *Snapshot[T], c *candidate[T]) error {
-		c.snap.v = st.copyOf(&base.v)
-		if err := fn(&c.snap.v); err != nil {
-			return err
+	return st.apply("update-func", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
+		snap.v = st.copyOf(&base.v)
+		if err := fn(&snap.v); err != nil {
+			return c, err
 		}
 		if st.d != nil {
 			for _, f := range st.secrets {
-				if f.value(unsafe.Pointer(&c.snap.v)) != f.value(unsafe.Pointer(&base.v)) {
-					return &PathError{Op: "update-func", Path: f.path, Err: ErrForbidden, Cause: errors.New("a secret is not updatable in durable mode")}
+				if f.value(unsafe.Pointer(&snap.v)) != f.value(unsafe.Pointer(&base.v)) {
+					return c, &PathError{Op: "update-func", Path: f.path, Err: ErrForbidden, Cause: errors.New("a secret is not updatable in durable mode")}
 				}
 			}
 		}
-		c.kind, c.old, c.new = Updated, st.copyOf(&base.v), st.copyOf(&c.snap.v)
-		return st.encodeWhole(c, recFunc)
+		c.kind, c.old, c.new = Updated, st.copyOf(&base.v), st.copyOf(&snap.v)
+		err = st.encodeWhole(&c, snap, recFunc)
+		return c, err
 	})
 }
 
 // Reset publishes the initial value given to Open as the next version (the
 // version still grows). Errors: [ErrInvalid], [ErrClosed], [ErrDir].
 func (st *Store[T]) Reset() (Change, error) {
-	return st.apply("reset", false, 0, func(base *Snapshot[T], c *candidate[T]) error {
-		c.snap.v = st.copyOf(&st.initial)
+	return st.apply("reset", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
+		snap.v = st.copyOf(&st.initial)
 		c.kind, c.old, c.new = Reset, st.copyOf(&base.v), st.copyOf(&st.initial)
-		return st.encodeWhole(c, recReset)
+		err = st.encodeWhole(&c, snap, recReset)
+		return c, err
 	})
 }
 
-func (st *Store[T]) encodeWhole(c *candidate[T], kind byte) error {
+func (st *Store[T]) encodeWhole(c *candidate[T], snap *Snapshot[T], kind byte) error {
 	if st.d == nil {
 		return nil
 	}
-	scrubbed := st.scrub(&c.snap.v)
+	scrubbed := st.scrub(&snap.v)
 	b, err := json.Marshal(&scrubbed)
 	if err != nil {
 		return &PathError{Op: "encode", Err: ErrInvalidValue, Cause: err}
@@ -582,9 +585,11 @@ func (st *Store[T]) encodeWhole(c *candidate[T], kind byte) error {
 	return nil
 }
 
-// candidate is one attempt at a change, built with no lock held.
+// candidate is one attempt at a change, built with no lock held. Builders
+// return it by value, so that it lives in apply's frame (no allocation).
 type candidate[T any] struct {
 	snap     *Snapshot[T]
+	many     []Change // UpdateMany: the per-path changes (apply sets Version and Time)
 	kind     Kind
 	path     string
 	old, new any
@@ -596,7 +601,7 @@ type candidate[T any] struct {
 // apply runs the optimistic write protocol: build and validate a candidate
 // from head with no lock held, then under mu publish it if head has not
 // moved (else retry, or conflict for CAS).
-func (st *Store[T]) apply(op string, cas bool, want uint64, build func(*Snapshot[T], *candidate[T]) error) (Change, error) {
+func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, snap *Snapshot[T]) (candidate[T], error)) (Change, error) {
 	for {
 		if st.closed.Load() {
 			return Change{}, ErrClosed
@@ -605,10 +610,12 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(*Snapshot
 		if cas && base.version != want {
 			return Change{}, st.conflict(op, want, base.version)
 		}
-		c := candidate[T]{snap: &Snapshot[T]{clone: st.clone}}
-		if err := build(base, &c); err != nil {
+		snap := &Snapshot[T]{clone: st.clone}
+		c, err := build(base, snap)
+		if err != nil {
 			return Change{}, err
 		}
+		c.snap = snap
 		if st.validate != nil {
 			if err := st.validate(&c.snap.v); err != nil {
 				return Change{}, &PathError{Op: op, Path: c.path, Err: ErrInvalid, Cause: err}
@@ -636,17 +643,20 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(*Snapshot
 		now := st.now()
 		c.snap.version, c.snap.time = base.version+1, now
 		ch := Change{Kind: c.kind, Path: c.path, Old: c.old, New: c.new, Version: c.snap.version, Time: now}
+		for i := range c.many {
+			c.many[i].Version, c.many[i].Time = c.snap.version, now
+		}
 		st.head.Store(c.snap)
 		if st.d == nil {
 			st.cur.Store(c.snap)
-			st.notify(ch)
+			st.announce(ch, c.many)
 			st.mu.Unlock()
 			return ch, nil
 		}
 		st.pendBuf = appendRecord(st.pendBuf, &record{
 			version: c.snap.version, time: now.UnixNano(), kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
 		})
-		p := &pending[T]{snap: c.snap, change: ch}
+		p := &pending[T]{snap: c.snap, change: ch, many: c.many}
 		st.pendItems = append(st.pendItems, p)
 		st.mu.Unlock()
 		if err := st.wait(p); err != nil {
@@ -697,7 +707,7 @@ func (st *Store[T]) flushLocked() {
 	st.cur.Store(last.snap)
 	for _, it := range items {
 		it.done = true
-		st.notify(it.change)
+		st.announce(it.change, it.many)
 	}
 	d.since += len(items)
 	if d.since >= d.every {

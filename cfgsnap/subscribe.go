@@ -37,6 +37,17 @@ func (st *Store[T]) unsubscribe(s *Subscription) {
 	st.subMu.Unlock()
 }
 
+// announce notifies ch, or, for an UpdateMany, each of many.
+func (st *Store[T]) announce(ch Change, many []Change) {
+	if many == nil {
+		st.notify(ch)
+		return
+	}
+	for _, m := range many {
+		st.notify(m)
+	}
+}
+
 // notify offers ch to every subscriber without blocking. Called by the one
 // goroutine that publishes (so in version order); subMu makes the sends and
 // the closes in Close/unsubscribe mutually exclusive.
