@@ -362,3 +362,53 @@ dev: {verbose_logging: true}
 	assert.ErrorIs(t, err, foundation.ErrRange)
 	assert.Contains(t, err.Error(), p+":1")
 }
+
+// With a data dir, the key given at start is the one in force after every
+// restart, a restart with the same sources changes no version, and a fixed
+// path changed in the file is taken from the file (one new version).
+func TestConfigSourcesDurableWithSecret(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	require.NoError(t, writeFile(filepath.Join(dir, "key"), "sk-secret-1\n"))
+	p := filepath.Join(dir, "app.yaml")
+	require.NoError(t, writeFile(p, "ai:\n  api_key: {file: key}\n  model: m1\n"))
+	open := func() *foundation.Foundation {
+		f, err := foundation.New(foundation.WithConfigFile(p), foundation.WithDataDir(data))
+		require.NoError(t, err)
+		return f
+	}
+	f := open()
+	require.NoError(t, f.Config().Update("ai.planning.sampling_rate", 0.1))
+	require.NoError(t, f.Config().Reset()) // a whole-config record in the log
+	require.NoError(t, f.Config().Update("ai.planning.sampling_rate", 0.4))
+	require.NoError(t, f.Close())
+	for i := 0; i < 2; i++ {
+		f = open()
+		assert.Equal(t, uint64(3), f.Config().Get().Version(), "restart %d changed the version", i)
+		cfg := f.Config().Get().Config()
+		assert.Equal(t, "sk-secret-1", cfg.AI.APIKey.Reveal())
+		assert.Equal(t, 0.4, cfg.AI.Planning.SamplingRate)
+		require.NoError(t, f.Close())
+	}
+	require.NoError(t, writeFile(filepath.Join(dir, "key"), "sk-secret-2"))
+	require.NoError(t, writeFile(p, "ai:\n  api_key: {file: key}\n  model: m2\n"))
+	f = open()
+	cfg := f.Config().Get().Config()
+	assert.Equal(t, "sk-secret-2", cfg.AI.APIKey.Reveal())
+	assert.Equal(t, "m2", cfg.AI.Model)
+	assert.Equal(t, 0.4, cfg.AI.Planning.SamplingRate)
+	assert.Equal(t, uint64(4), f.Config().Get().Version(), "the new fixed value is one version")
+	require.NoError(t, f.Close())
+	f = open()
+	assert.Equal(t, uint64(4), f.Config().Get().Version())
+	assert.Equal(t, "m2", f.Config().Get().Config().AI.Model)
+	require.NoError(t, f.Close())
+	// The key never reaches the data dir.
+	ents, err := os.ReadDir(data)
+	require.NoError(t, err)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(data, e.Name()))
+		if err == nil {
+			assert.NotContains(t, string(b), "sk-secret")
+		}
+	}
+}
