@@ -47,6 +47,40 @@ type field struct {
 	kind   leafKind
 	enum   []string // kindEnum: the set, sorted
 	secret bool     // `cfg:",secret"`: value never printed in errors
+	exact  exactType
+}
+
+// exactType names the unnamed leaf types (and time.Duration) that value
+// and set read and write directly, without reflection: the common case,
+// and the hot path of every update.
+type exactType uint8
+
+const (
+	exactNone exactType = iota
+	exactInt
+	exactInt64
+	exactFloat64
+	exactBool
+	exactString
+	exactDuration
+)
+
+func exactOf(t reflect.Type) exactType {
+	switch t {
+	case reflect.TypeFor[int]():
+		return exactInt
+	case reflect.TypeFor[int64]():
+		return exactInt64
+	case reflect.TypeFor[float64]():
+		return exactFloat64
+	case reflect.TypeFor[bool]():
+		return exactBool
+	case reflect.TypeFor[string]():
+		return exactString
+	case durationType:
+		return exactDuration
+	}
+	return exactNone
 }
 
 // schema maps every path of T to its field.
@@ -167,7 +201,7 @@ func (s *schema) walk(t reflect.Type, prefix string, off uintptr) (leaves int, e
 		if prefix != "" {
 			p = prefix + "." + name
 		}
-		f := &field{path: p, typ: sf.Type, off: off + sf.Offset, secret: hasOpt(opts, "secret")}
+		f := &field{path: p, typ: sf.Type, off: off + sf.Offset, secret: hasOpt(opts, "secret"), exact: exactOf(sf.Type)}
 		k, ok := classify(sf.Type)
 		switch {
 		case ok:
@@ -278,12 +312,41 @@ func (f *field) ptr(base unsafe.Pointer) unsafe.Pointer { return unsafe.Add(base
 
 // value returns f's value inside the T at base, boxed (a copy).
 func (f *field) value(base unsafe.Pointer) any {
-	return reflect.NewAt(f.typ, f.ptr(base)).Elem().Interface()
+	p := f.ptr(base)
+	switch f.exact {
+	case exactInt:
+		return *(*int)(p)
+	case exactInt64:
+		return *(*int64)(p)
+	case exactFloat64:
+		return *(*float64)(p)
+	case exactBool:
+		return *(*bool)(p)
+	case exactString:
+		return *(*string)(p)
+	case exactDuration:
+		return *(*time.Duration)(p)
+	}
+	return reflect.NewAt(f.typ, p).Elem().Interface()
 }
 
 // set stores v (already converted to f.typ) into the T at base.
 func (f *field) set(base unsafe.Pointer, v reflect.Value) {
-	reflect.NewAt(f.typ, f.ptr(base)).Elem().Set(v)
+	p := f.ptr(base)
+	switch f.exact {
+	case exactInt:
+		*(*int)(p) = int(v.Int())
+	case exactInt64, exactDuration:
+		*(*int64)(p) = v.Int()
+	case exactFloat64:
+		*(*float64)(p) = v.Float()
+	case exactBool:
+		*(*bool)(p) = v.Bool()
+	case exactString:
+		*(*string)(p) = v.String()
+	default:
+		reflect.NewAt(f.typ, p).Elem().Set(v)
+	}
 }
 
 func (f *field) errorf(op string, v any, sentinel, cause error) *PathError {

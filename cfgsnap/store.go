@@ -175,6 +175,7 @@ type Store[T any] struct {
 
 	subMu sync.Mutex
 	subs  map[*Subscription]struct{} // nil after Close
+	nsubs atomic.Int32               // len(subs), written under subMu: notify skips the lock when no one listens
 
 	schema    *schema
 	allowed   map[string]*field

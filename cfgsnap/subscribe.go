@@ -23,6 +23,7 @@ func (st *Store[T]) Subscribe(buffer int) *Subscription {
 		close(s.c)
 	} else {
 		st.subs[s] = struct{}{}
+		st.nsubs.Store(int32(len(st.subs)))
 	}
 	st.subMu.Unlock()
 	return s
@@ -32,6 +33,7 @@ func (st *Store[T]) unsubscribe(s *Subscription) {
 	st.subMu.Lock()
 	if _, ok := st.subs[s]; ok {
 		delete(st.subs, s)
+		st.nsubs.Store(int32(len(st.subs)))
 		close(s.c)
 	}
 	st.subMu.Unlock()
@@ -52,6 +54,11 @@ func (st *Store[T]) announce(ch Change, many []Change) {
 // goroutine that publishes (so in version order); subMu makes the sends and
 // the closes in Close/unsubscribe mutually exclusive.
 func (st *Store[T]) notify(ch Change) {
+	if st.nsubs.Load() == 0 {
+		// No subscriber: a Subscribe racing this change starts after it,
+		// as it would had it taken the lock after this notify.
+		return
+	}
 	st.subMu.Lock()
 	for s := range st.subs {
 		select {
