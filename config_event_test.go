@@ -14,9 +14,19 @@ func TestAppendChangeJSONMatchesEncodingJSON(t *testing.T) {
 		math.SmallestNonzeroFloat64, 0, 1, -7, math.MaxInt, true, false, 50 * time.Millisecond, time.Duration(-1),
 		"", "fast", `q"uote`, "<b>&", "tab\there", "é", "\u2028", ProviderOpenAI, StrategyFast, DropNewest,
 		Compression("zstd"), Secret("sk"), nil, DefaultConfig()}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 2000; i++ {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for i := 0; i < 20000; i++ {
 		vals = append(vals, math.Float64frombits(r.Uint64()), r.NormFloat64()*math.Pow(10, float64(r.IntN(60)-30)))
+		// Short decimals, the fast path: n / 10^k, and near misses.
+		k := r.IntN(17)
+		x := float64(r.Int64N(1<<uint(r.IntN(60)+1))) / math.Pow(10, float64(k))
+		vals = append(vals, x, -x, math.Nextafter(x, 2*x+1), x*3)
+	}
+	for _, x := range []float64{0.1, 0.2, 0.3, 1.1, 2.675, 123.456, 1e-5, 0.000001, 0.0000015, 4503599627370495.5,
+		4503599627370496, 9007199254740993, 1e15, 1e16, 1e20, 0.1 + 0.2, 100, 1.5e-6} {
+		vals = append(vals, x, -x)
 	}
 	for _, v := range vals {
 		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
@@ -81,4 +91,18 @@ func TestChangeEncoderReuse(t *testing.T) {
 			t.Fatalf("step %d: got %s (%v), want %s", i, got, err, want)
 		}
 	}
+}
+
+// FuzzAppendJSONFloat: the float encoding is encoding/json's, byte for byte.
+func FuzzAppendJSONFloat(f *testing.F) {
+	for _, x := range []float64{0, 0.25, 0.1, 1e-7, 1e21, 123.456, -2.5, 4503599627370495.5} {
+		f.Add(x)
+	}
+	f.Fuzz(func(t *testing.T, x float64) {
+		want, err := json.Marshal(x)
+		got, gerr := appendJSONFloat(nil, x)
+		if (err == nil) != (gerr == nil) || err == nil && string(got) != string(want) {
+			t.Fatalf("%v: got %s (%v), want %s (%v)", x, got, gerr, want, err)
+		}
+	})
 }
