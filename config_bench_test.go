@@ -139,3 +139,37 @@ func BenchmarkConfigField(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkConfigUpdateMany prices three paths as one UpdateMany against
+// three Updates (op = the three paths).
+func BenchmarkConfigUpdateMany(b *testing.B) {
+	vals := [2][3]any{{0.5, 100, true}, {0.25, 200, false}}
+	maps := [2]map[string]any{}
+	for i := range maps {
+		maps[i] = map[string]any{"ai.planning.sampling_rate": vals[i][0], "interface.max_results": vals[i][1], "dev.verbose_logging": vals[i][2]}
+	}
+	b.Run("update-many-3", func(b *testing.B) {
+		f, _ := foundation.New()
+		defer f.Close()
+		cs := f.Config()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := cs.UpdateMany(maps[i&1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("update-x3", func(b *testing.B) {
+		f, _ := foundation.New()
+		defer f.Close()
+		cs := f.Config()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			v := &vals[i&1]
+			if cs.Update("ai.planning.sampling_rate", v[0]) != nil || cs.Update("interface.max_results", v[1]) != nil ||
+				cs.Update("dev.verbose_logging", v[2]) != nil {
+				b.Fatal("update failed")
+			}
+		}
+	})
+}

@@ -3,7 +3,8 @@ package cfgsnap
 import (
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
+	"strings"
 	"unsafe"
 )
 
@@ -28,39 +29,46 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 	if len(values) > maxMulti {
 		return nil, &PathError{Op: "update", Err: ErrOutOfRange, Cause: fmt.Errorf("%d paths in one change: at most %d", len(values), maxMulti)}
 	}
-	paths := make([]string, 0, len(values))
-	for p := range values {
-		paths = append(paths, p)
+	type item struct {
+		path string
+		f    *field
+		nv   reflect.Value
+		err  error
 	}
-	sort.Strings(paths)
-	fields := make([]*field, len(paths))
-	nvs := make([]reflect.Value, len(paths))
-	for i, p := range paths {
+	items := make([]item, 0, len(values))
+	for p, v := range values {
 		f := st.allowed[p]
 		if f == nil {
-			return nil, &PathError{Op: "update", Path: truncate(p), Err: ErrForbidden}
+			items = append(items, item{path: p}) // reported in path order below
+			continue
 		}
-		nv, err := f.convert("update", values[p])
-		if err != nil {
-			return nil, err
+		nv, err := f.convert("update", v) // a failure is reported in path order below
+		items = append(items, item{path: p, f: f, nv: nv, err: err})
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.path, b.path) })
+	for _, it := range items {
+		if it.f == nil {
+			return nil, &PathError{Op: "update", Path: truncate(it.path), Err: ErrForbidden}
 		}
-		fields[i], nvs[i] = f, nv
+		if it.err != nil {
+			return nil, it.err
+		}
 	}
 	var many []Change
 	_, err := st.apply("update-many", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
 		snap.v = st.copyOf(&base.v)
 		p := unsafe.Pointer(&snap.v)
-		many = make([]Change, len(paths))
+		many = make([]Change, len(items))
 		var leaves []leafValue
 		if st.d != nil {
-			leaves = make([]leafValue, len(paths))
+			leaves = make([]leafValue, len(items))
 		}
-		for i, f := range fields {
-			many[i] = Change{Kind: Updated, Path: paths[i], Old: f.value(p), New: nvs[i].Interface()}
-			f.set(p, nvs[i])
+		for i, it := range items {
+			many[i] = Change{Kind: Updated, Path: it.path, Old: it.f.value(p), New: it.nv.Interface()}
+			it.f.set(p, it.nv)
 			if leaves != nil {
-				leaves[i].path = paths[i]
-				leaves[i].tag, leaves[i].value = encodeLeaf(nil, f.kind, nvs[i])
+				leaves[i].path = it.path
+				leaves[i].tag, leaves[i].value = encodeLeaf(nil, it.f.kind, it.nv)
 			}
 		}
 		c.kind, c.many = Updated, many
