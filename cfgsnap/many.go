@@ -45,7 +45,15 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 		nv, err := f.convert("update", v) // a failure is reported in path order below
 		items = append(items, item{path: p, f: f, nv: nv, err: err})
 	}
-	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.path, b.path) })
+	if len(items) <= 16 {
+		for i := 1; i < len(items); i++ { // insertion sort: a handful of paths
+			for j := i; j > 0 && items[j].path < items[j-1].path; j-- {
+				items[j], items[j-1] = items[j-1], items[j]
+			}
+		}
+	} else {
+		slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.path, b.path) })
+	}
 	for _, it := range items {
 		if it.f == nil {
 			return nil, &PathError{Op: "update", Path: truncate(it.path), Err: ErrForbidden}
