@@ -249,7 +249,7 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 	if kind == Reset {
 		cc.Path = ""
 	}
-	c.record(cc)
+	c.record(cc, ch.Time.UnixNano())
 	c.subs.send(cc)
 	return nil
 }
@@ -257,7 +257,8 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 // record stores the change's event and counts it. A store that refuses (it
 // may be closed, full, or absent while New runs) does not fail the update:
 // the failure is logged and counted in foundation.config_event_failures.
-func (c *ConfigService) record(cc ConfigChange) {
+// The event's Time is the change's (one clock read per change).
+func (c *ConfigService) record(cc ConfigChange, at int64) {
 	t := c.f.telemetry
 	typ := "config_updated"
 	if cc.Kind == Reset {
@@ -271,7 +272,7 @@ func (c *ConfigService) record(cc ConfigChange) {
 	}
 	data, err := c.events.encode(cc.Path, cc.Old, cc.New, cc.Version)
 	if err == nil {
-		_, err = c.f.events.Store(Event{Type: typ, Data: data})
+		_, err = c.f.events.Store(Event{Type: typ, Time: at, Data: data})
 	}
 	if err != nil {
 		t.configEventFailures.Add(1)
