@@ -307,7 +307,10 @@ var updatablePaths = []string{
 }
 
 // Validate checks the whole config against the rules of CONFIG.md, in their
-// order (ai, capture, storage, interface, dev); the first failing rule wins.
+// order (ai, capture, storage, interface, dev), with the ranges of the
+// README's "Bounds" table where those rules only ask for a sign (an
+// interface.query_timeout of 1 ns, a capture.processing.batch_size of 2^40
+// are [ErrRange]); the first failing rule wins.
 // The error is an *Error matching [ErrValidation] and its own kind
 // ([ErrRange], [ErrConstraint], [ErrInvalidValue]). A valid config costs
 // one pass of comparisons, no allocation.
