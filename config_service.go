@@ -108,6 +108,8 @@ type ConfigService struct {
 	level    *slog.LevelVar
 	reload   atomic.Pointer[string] // why the last config file reload failed; nil when it did not
 	events   changeEncoder          // change events' Data, under mu
+	dev      DevConfig              // the dev settings applySettings last applied, under mu
+	applied  bool
 }
 
 // newConfigService opens the config store, durable in dir when dir is not
@@ -281,7 +283,13 @@ func (c *ConfigService) record(cc ConfigChange, at int64) {
 }
 
 // applySettings makes the settings that drive other services take effect.
+// Called under mu (or before the service is shared); it acts only when the
+// dev settings changed since the last call.
 func (c *ConfigService) applySettings(cfg *Config) {
+	if c.applied && cfg.Dev == c.dev {
+		return
+	}
+	c.applied, c.dev = true, cfg.Dev
 	if cfg.Dev.DebugMode || cfg.Dev.VerboseLogging {
 		c.level.Set(slog.LevelDebug)
 	} else {
