@@ -38,17 +38,15 @@ type changeEncoder struct {
 	path string // path and new value of the last change, when a scalar
 	val  any
 	enc  []byte // val, encoded
-	qp   string // the last path and its JSON form
-	qpj  []byte
 }
 
 // encode returns the Data of a change event, valid until the next call.
 func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byte, error) {
-	b := append(e.buf[:0], `{"path":`...)
-	if path != e.qp || e.qpj == nil {
-		e.qp, e.qpj = path, appendJSONString(e.qpj[:0], path)
-	}
-	b = append(b, e.qpj...)
+	b := append(e.buf[:0], `{"path":"`...)
+	// A change's path is one of the schema's ("" for a Reset): segments of
+	// [a-z0-9_] joined by '.', which JSON quotes as they are.
+	b = append(b, path...)
+	b = append(b, '"')
 	b = append(b, `,"old":`...)
 	var err error
 	if e.val != nil && path == e.path && isScalar(old) && old == e.val {
