@@ -10,8 +10,8 @@ import (
 // fields agree, each error matches its own sentinel (and ErrValidation when
 // it is a validation failure) and no other.
 func TestKinds(t *testing.T) {
-	if len(kinds) != 21 {
-		t.Fatalf("%d kinds, want one per sentinel (21)", len(kinds))
+	if len(kinds) != 22 {
+		t.Fatalf("%d kinds, want one per sentinel (22)", len(kinds))
 	}
 	for code, k := range kinds {
 		if Kind(k.code) != code {
