@@ -92,7 +92,7 @@ func TestValidFastPathMatchesCheck(t *testing.T) {
 		1 << 27, 1<<27 + 1, 315_360_000, 315_360_001, math.MaxInt64}
 	durs := []time.Duration{-1, 0, 1, time.Millisecond - 1, time.Millisecond, 10*time.Millisecond - 1, 10 * time.Millisecond,
 		time.Second, time.Hour, time.Hour + 1, 24 * time.Hour, 24*time.Hour + 1}
-	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, -0.0, 0, 0.5, 1, 1.0000001, 2}
+	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, math.Copysign(0, -1), 0, 0.5, 1, 1.0000001, 2}
 	strs := []string{"", "x", "mock", "openai", "fast", "balanced", "drop_oldest", "block", "none", "zstd"}
 	paths := sc.Paths()
 	for n := 0; n < 20000; n++ {
