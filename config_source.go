@@ -93,7 +93,9 @@ func WithConfigFile(path string) Option {
 // is never published: the last good config stays, Health().Config is
 // degraded with the reason, an event of type [ConfigReloadFailedEvent] is
 // stored, [MetricConfigReloadFailures] counts it and the log says why. The
-// next good save clears the degraded status.
+// next good save clears the degraded status. If the directory itself is
+// removed, the watch ends (Health says so until a restart); a directory that
+// cannot be watched at all fails New with [ErrConfigSource].
 func WithConfigWatch(path string) Option {
 	return optionFunc(func(s *settings) {
 		if err := checkConfigPath(path); err != nil {

@@ -52,23 +52,38 @@ type configWatcher struct {
 	ok     func()                     // a good file (again): clears Health
 	log    *slog.Logger
 
-	// Owned by run's goroutine.
+	// Set by start (in New), then owned by run's goroutine.
+	fw     *fsnotify.Watcher
 	dirs   map[string]bool // watched directories
 	target string          // the path's symlink target, resolved at the last check
 }
 
-// run watches until ctx is done. An error (fsnotify failing, the directory
-// gone) returns, and the supervisor restarts it with backoff.
-func (w *configWatcher) run(ctx context.Context) error {
+// start creates the fsnotify watcher and adds the directories. New calls
+// it, so that nothing that happens once New returns is missed.
+func (w *configWatcher) start() error {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("config watch: %w", err)
 	}
-	defer fw.Close()
 	w.dirs = map[string]bool{}
 	if err := w.watchDirs(fw); err != nil {
+		fw.Close()
 		return err
 	}
+	w.fw = fw
+	return nil
+}
+
+// run watches until ctx is done, then closes the watcher. An error
+// (fsnotify failing) returns, and the supervisor restarts it.
+func (w *configWatcher) run(ctx context.Context) error {
+	if w.fw == nil {
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	fw := w.fw
+	defer func() { fw.Close(); w.fw = nil }()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -81,6 +96,13 @@ func (w *configWatcher) run(ctx context.Context) error {
 		case ev, open := <-fw.Events:
 			if !open {
 				return errors.New("config watch: fsnotify closed its events")
+			}
+			if ev.Has(fsnotify.Remove|fsnotify.Rename) && ev.Name == filepath.Dir(w.path) {
+				// The directory itself is gone: nothing can be watched there
+				// any more. Say so and stop (the task is transient).
+				w.fail("config directory %s was removed: %s is no longer watched (restart to watch it again); keeping the last good config",
+					ev.Name, w.path)
+				return nil
 			}
 			if w.relevant(ev) {
 				timer.Reset(w.debounce)
@@ -233,5 +255,12 @@ func (f *Foundation) watchConfig(src *configSources) error {
 		ok:  func() { cs.reload.Store(nil) },
 		log: f.log,
 	}
-	return f.Go("foundation.config_watch", w.run)
+	if err := w.start(); err != nil {
+		return newError(kConfigSource, err, "config watch: cannot watch "+src.opts.file, "file", src.opts.file)
+	}
+	if err := f.Go("foundation.config_watch", w.run, WithRestart(Transient)); err != nil {
+		w.fw.Close()
+		return err
+	}
+	return nil
 }

@@ -303,3 +303,18 @@ func TestConfigWatchCloseStopsIt(t *testing.T) {
 	// goleak in TestMain checks that the watcher's goroutines are gone.
 	require.NoError(t, writeFile(p, strings.Replace(rateFile(0.5), "0.5", "0.1", 1)))
 }
+
+// The watched directory removed: the watcher says so in Health and stops;
+// the last good config stays.
+func TestConfigWatchDirectoryRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "conf")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	p := filepath.Join(dir, "app.yaml")
+	require.NoError(t, writeFile(p, rateFile(0.5)))
+	w := newWatched(t, p)
+	require.NoError(t, os.RemoveAll(dir))
+	require.Eventually(t, func() bool { return strings.Contains(w.health().Reason, "was removed") }, watchWait, watchTick,
+		"health: %+v", w.health())
+	assert.Equal(t, 0.5, w.rate())
+	require.Eventually(t, func() bool { return w.f.Health().Tasks["foundation.config_watch"].State == foundation.TaskCompleted }, watchWait, watchTick)
+}
