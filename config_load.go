@@ -139,6 +139,10 @@ func (src *configSources) origin(path string) string {
 // rather than the start sources. When fixed paths differ, the reconciled
 // config is stored as the next version.
 func (src *configSources) reconcile(cs *ConfigService, dir string, log *slog.Logger) error {
+	if src.opts.file != "" || src.opts.envPrefix != "" {
+		log.Info("config sources read", "file", src.opts.file, "file_settings", len(src.file),
+			"env_prefix", src.opts.envPrefix, "env_settings", len(src.env), "watch", src.opts.watch)
+	}
 	snap := cs.st.Load()
 	if snap.Version() == 0 {
 		return nil
