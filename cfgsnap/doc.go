@@ -58,8 +58,11 @@
 // held, then take a short lock that numbers and publishes it if no other
 // change got in first; otherwise they retry on the newer value.
 // [Store.CompareAndUpdate] fails with [ErrVersionConflict] instead.
-// [Store.UpdateFunc] changes many fields at once (its function may run more
-// than once under contention); [Store.Reset] goes back to the initial value.
+// [Store.UpdateMany] sets several paths as one version (all or none, one
+// log record, one Change per path to subscribers); [Store.UpdateFunc]
+// changes many fields at once through a function (which may run more than
+// once under contention); [Store.Reset] goes back to the initial value.
+// [Schema] gives the paths and the conversion without a Store, for loaders.
 //
 // # Subscribing
 //
