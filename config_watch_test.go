@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,4 +318,60 @@ func TestConfigWatchDirectoryRemoved(t *testing.T) {
 		"health: %+v", w.health())
 	assert.Equal(t, 0.5, w.rate())
 	require.Eventually(t, func() bool { return w.f.Health().Tasks["foundation.config_watch"].State == foundation.TaskCompleted }, watchWait, watchTick)
+}
+
+// Reloads racing runtime Updates: every change is one version, the events
+// tell them all in version order, and the file's last save wins its path.
+func TestConfigWatchRacesUpdates(t *testing.T) {
+	p := writeConfig(t, "app.yaml", rateFile(0.5))
+	base := foundation.DefaultConfig()
+	base.Interface.MaxResults = 1_000_000 // the query below reads every event
+	w := newWatched(t, p, foundation.WithConfig(base))
+	stop := make(chan struct{})
+	var updates sync.WaitGroup
+	var done [2]int
+	for g := 0; g < 2; g++ {
+		updates.Add(1)
+		go func(g int) {
+			defer updates.Done()
+			for i := 1; i <= 20_000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := w.f.Config().Update("capture.processing.batch_size", 1+i%500); err != nil {
+					t.Errorf("update: %v", err)
+					return
+				}
+				done[g]++
+			}
+		}(g)
+	}
+	rates := []float64{0.1, 0.2, 0.3, 0.4}
+	for _, r := range rates {
+		require.NoError(t, writeFile(p, rateFile(r)))
+		w.waitRate(r)
+	}
+	close(stop)
+	updates.Wait()
+	version := w.f.Config().Get().Version()
+	assert.Equal(t, uint64(done[0]+done[1]+len(rates)), version)
+	evs, err := w.f.Events().Query(foundation.Query{Type: "config_updated", Limit: 1_000_000})
+	require.NoError(t, err)
+	require.Equal(t, int(version), len(evs), "one event per version")
+	var rateChanges []float64
+	for i, ev := range evs {
+		var d struct {
+			Path    string
+			New     any
+			Version uint64
+		}
+		require.NoError(t, json.Unmarshal(ev.Data, &d))
+		assert.Equal(t, uint64(i+1), d.Version, "events in version order, none lost")
+		if d.Path == "ai.planning.sampling_rate" {
+			rateChanges = append(rateChanges, d.New.(float64))
+		}
+	}
+	assert.Equal(t, rates, rateChanges)
 }
