@@ -119,12 +119,19 @@ func (w *configWatcher) run(ctx context.Context) error {
 	}
 }
 
-// watchDirs adds the directories of the path and of its symlink target.
+// watchDirs watches the directories of the path and of its symlink target,
+// and no others (a ConfigMap's old ..<timestamp> directory is dropped).
 func (w *configWatcher) watchDirs(fw *fsnotify.Watcher) error {
 	dirs := []string{filepath.Dir(w.path)}
 	if t, err := filepath.EvalSymlinks(w.path); err == nil {
 		w.target = t
 		dirs = append(dirs, filepath.Dir(t))
+	}
+	for d := range w.dirs {
+		if d != dirs[0] && d != dirs[len(dirs)-1] {
+			_ = fw.Remove(d) // may be gone already
+			delete(w.dirs, d)
+		}
 	}
 	for _, d := range dirs {
 		if w.dirs[d] {

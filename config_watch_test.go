@@ -155,8 +155,10 @@ func TestConfigWatchKubernetesSymlinkSwap(t *testing.T) {
 	require.Equal(t, 0.5, w.rate())
 	publish("[ai.planning]\nsampling_rate = 0.125\n")
 	w.waitRate(0.125)
-	publish("[ai.planning]\nsampling_rate = 0.0625\n")
-	w.waitRate(0.0625)
+	for _, r := range []float64{0.0625, 0.03125, 0.015625} {
+		publish(fmt.Sprintf("[ai.planning]\nsampling_rate = %v\n", r))
+		w.waitRate(r)
+	}
 	assert.Zero(t, w.failures())
 	assert.Equal(t, foundation.StatusRunning, w.health().Status)
 }
