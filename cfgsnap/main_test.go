@@ -11,6 +11,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		crashChild(dir) // never returns
 	}
+	if dir := os.Getenv(crashManyEnv); dir != "" {
+		crashManyChild(dir) // never returns
+	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
 		if tmpl.dir != "" {
 			os.RemoveAll(tmpl.dir)
