@@ -334,7 +334,8 @@ func (c *Config) valid() bool {
 		p.BatchSize > 0 && p.BatchSize <= maxBatchSize &&
 		p.FlushInterval >= minFlushInterval && p.FlushInterval <= maxFlushInterval &&
 		p.MaxQueueSize > 0 && p.MaxQueueSize <= maxQueueSize &&
-		h.MaxEvents > 0 && h.MaxEvents <= maxHotEvents && h.MaxAgeSeconds > 0 && h.MaxAgeSeconds <= maxAgeSeconds &&
+		h.MaxEvents > 0 && h.MaxEvents <= maxHotEvents && h.MaxSizeMB > 0 && h.MaxSizeMB <= maxHotSizeMB &&
+		h.MaxAgeSeconds > 0 && h.MaxAgeSeconds <= maxAgeSeconds &&
 		h.PruneInterval >= minPruneInterval && h.PruneInterval <= maxPruneInterval &&
 		(!w.Enable || w.Path != "" && w.MaxSizeMB > 0 && w.MaxSizeMB <= maxWarmSizeMB && w.Compression.valid()) &&
 		i.QueryTimeout >= minQueryTimeout && i.QueryTimeout <= maxQueryTimeout &&
@@ -403,7 +404,7 @@ func (c *Config) check() error {
 	if err := boundedInt("storage.hot.max_events", h.MaxEvents, maxHotEvents); err != nil {
 		return err
 	}
-	if err := positiveInt("storage.hot.max_size_mb", h.MaxSizeMB); err != nil {
+	if err := boundedInt("storage.hot.max_size_mb", h.MaxSizeMB, maxHotSizeMB); err != nil {
 		return err
 	}
 	if err := boundedInt("storage.hot.max_age_seconds", h.MaxAgeSeconds, maxAgeSeconds); err != nil {

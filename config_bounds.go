@@ -28,6 +28,7 @@ const (
 	maxFlushInterval = time.Hour
 	maxQueueSize     = 1_000_000
 	maxHotEvents     = 1 << 27
+	maxHotSizeMB     = 1 << 20
 	maxAgeSeconds    = 10 * 365 * 24 * 3600
 	minPruneInterval = 10 * time.Millisecond
 	maxPruneInterval = 24 * time.Hour
@@ -45,6 +46,7 @@ func configBounds() []bound {
 		{"capture.processing.flush_interval", int64(minFlushInterval), int64(maxFlushInterval), true, "a shorter tick spins a core"},
 		{"capture.processing.max_queue_size", 1, maxQueueSize, false, "the export queue is allocated at start"},
 		{"storage.hot.max_events", 1, maxHotEvents, false, "event slots are allocated at start"},
+		{"storage.hot.max_size_mb", 1, maxHotSizeMB, false, "the byte budget of the events in memory"},
 		{"storage.hot.max_age_seconds", 1, maxAgeSeconds, false, "ten years; more overflows a time.Duration"},
 		{"storage.hot.prune_interval", int64(minPruneInterval), int64(maxPruneInterval), true, "a shorter tick spins a core"},
 		{"storage.warm.max_size_mb", 1, maxWarmSizeMB, false, "16 TiB; more overflows the byte count"},

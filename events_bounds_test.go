@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,7 +121,7 @@ func TestByteBudget(t *testing.T) {
 			f, _ := newStore(t, 100_000, func(c *foundation.Config) {
 				c.Storage.Hot.MaxSizeMB = 1
 				c.Capture.RingBuffer.OverflowStrategy = pol
-				c.Interface.QueryTimeout = 1 // block: give up at once
+				c.Interface.QueryTimeout = time.Millisecond // block: give up after the smallest timeout allowed
 			})
 			es := f.Events()
 			refused := 0
@@ -170,7 +171,7 @@ func TestPrunedSlotsReusable(t *testing.T) {
 		t.Run(string(pol), func(t *testing.T) {
 			f, _ := newStore(t, 10, func(c *foundation.Config) {
 				c.Capture.RingBuffer.OverflowStrategy = pol
-				c.Interface.QueryTimeout = 1
+				c.Interface.QueryTimeout = time.Millisecond // the smallest allowed
 			})
 			es := f.Events()
 			_, err := es.Store(foundation.Event{Type: "t", Time: 100})
