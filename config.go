@@ -12,9 +12,12 @@ import (
 	"time"
 )
 
-// Config is the default configuration schema of foundation: the schema of
-// the design documents, with the defaults and the validation rules of the
-// original implementation (see [DefaultConfig] and [Config.Validate]).
+// Config is the default configuration schema of foundation: the ElixirScope
+// Foundation layer's schema, with the defaults and the validation rules of
+// its original implementation (see [DefaultConfig] and [Config.Validate]).
+// docs/config.md lists every key: its type, default, rule, whether it is
+// updatable at runtime, and which part of foundation (or of the embedding
+// application) reads it.
 //
 // Paths are dotted snake_case, taken from the cfg tags: the field
 // Config.AI.Planning.SamplingRate is "ai.planning.sampling_rate".
@@ -60,7 +63,9 @@ type CaptureConfig struct {
 }
 
 // RingBufferConfig is capture.ring_buffer. OverflowStrategy and NumBuffers
-// drive the event store's ring.
+// drive the event store's ring. Size and MaxEvents size the capture layer's
+// own ring buffer, in the embedding application: foundation validates and
+// stores them only (the event store's capacity is storage.hot.max_events).
 type RingBufferConfig struct {
 	Size             int              `cfg:"size" json:"size"`
 	MaxEvents        int              `cfg:"max_events" json:"max_events"`
@@ -75,7 +80,8 @@ type ProcessingConfig struct {
 	MaxQueueSize  int           `cfg:"max_queue_size" json:"max_queue_size"`
 }
 
-// VMTracingConfig is capture.vm_tracing (kept for the embedding application).
+// VMTracingConfig is capture.vm_tracing: settings of the embedding
+// application's tracing; foundation validates and stores them only.
 type VMTracingConfig struct {
 	EnableSpawnTrace   bool `cfg:"enable_spawn_trace" json:"enable_spawn_trace"`
 	EnableExitTrace    bool `cfg:"enable_exit_trace" json:"enable_exit_trace"`
@@ -115,7 +121,9 @@ type ColdStorageConfig struct {
 	Enable bool `cfg:"enable" json:"enable"`
 }
 
-// InterfaceConfig is interface: query limits.
+// InterfaceConfig is interface: query limits. QueryTimeout and MaxResults
+// bound [EventStore.Query]; EnableStreaming false makes
+// [EventStore.Subscribe] refuse (see [EventSubscription.Err]).
 type InterfaceConfig struct {
 	QueryTimeout    time.Duration `cfg:"query_timeout" json:"query_timeout"`
 	MaxResults      int           `cfg:"max_results" json:"max_results"`
@@ -269,7 +277,7 @@ var (
 	_ fmt.GoStringer         = Secret("")
 )
 
-// DefaultConfig returns the default configuration of CONFIG.md.
+// DefaultConfig returns the default configuration (docs/config.md).
 func DefaultConfig() Config {
 	return Config{
 		AI: AIConfig{
@@ -306,9 +314,9 @@ var updatablePaths = []string{
 	"dev.performance_monitoring",
 }
 
-// Validate checks the whole config against the rules of CONFIG.md, in their
-// order (ai, capture, storage, interface, dev), with the ranges of the
-// README's "Bounds" table where those rules only ask for a sign (an
+// Validate checks the whole config against the rules of docs/config.md, in
+// their order (ai, capture, storage, interface, dev), with the ranges of its
+// "Bounds" table where those rules only ask for a sign (an
 // interface.query_timeout of 1 ns, a capture.processing.batch_size of 2^40
 // are [ErrRange]); the first failing rule wins.
 // The error is an *Error matching [ErrValidation] and its own kind

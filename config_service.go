@@ -132,7 +132,7 @@ func newConfigService(f *Foundation, initial Config, dir string, groupReadable b
 	}
 	st, err := cfgsnap.Open(initial, opts)
 	if err != nil && dir != "" && errors.Is(err, cfgsnap.ErrCorrupt) {
-		// The design's graceful degradation: a directory that can't be
+		// Graceful degradation: a directory that can't be
 		// recovered does not stop the Foundation. Run on the starting config,
 		// in memory, and say why.
 		c.degraded = "config data dir unusable, running in memory on the starting config: " + err.Error()
@@ -187,7 +187,7 @@ func (c *ConfigService) Lookup(path string) (any, error) {
 func (c *ConfigService) UpdatablePaths() []string { return c.st.UpdatablePaths() }
 
 // Update sets the value at path, which must be one of [ConfigService.UpdatablePaths]
-// (else [ErrUpdateForbidden]). The value is converted as API.md says (an
+// (else [ErrUpdateForbidden]). The value is converted as docs/config.md says (an
 // integer field takes any Go integer in range, a float field any finite float
 // or integer, a duration a time.Duration or a string time.ParseDuration
 // accepts, a bool only a bool); a wrong type matches [ErrTypeMismatch]. The

@@ -15,7 +15,7 @@ import (
 	"github.com/elixirscope-go/foundation"
 )
 
-// Every rule of CONFIG.md, broken once, in a config given to New.
+// Every rule of docs/config.md, broken once, in a config given to New.
 func TestConfigRulesCatalogue(t *testing.T) {
 	type rule struct {
 		name   string
@@ -135,7 +135,7 @@ func TestConfigUpdateCatalogue(t *testing.T) {
 	assert.Equal(t, uint64(0), f.Config().Get().Version())
 }
 
-// Good updates: every conversion rule of API.md.
+// Good updates: every conversion rule of docs/config.md.
 func TestConfigUpdateConversions(t *testing.T) {
 	f := newF(t)
 	cs := f.Config()

@@ -382,8 +382,9 @@ func (s *EventStore) close() {
 // EventSubscription delivers the events stored after [EventStore.Subscribe]
 // that match its query. Its methods are safe for concurrent use.
 type EventSubscription struct {
-	sub *eventstore.Subscription
+	sub *eventstore.Subscription // nil when Subscribe refused it
 	out *fanout.Sub[Event]
+	err error // why Subscribe refused it; nil otherwise
 }
 
 // SubscribeOption configures one subscription ([SubscriptionBuffer]).
@@ -430,7 +431,20 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // or by the Foundation's Close, never otherwise. Subscribing after Close
 // returns a subscription whose channel is already closed. A query that can
 // match nothing (Since > Until) is allowed; it receives nothing.
+//
+// With interface.enable_streaming false, Subscribe refuses: the channel is
+// closed at once and [EventSubscription.Err] returns an error matching
+// [ErrConstraint] that names the setting. Subscribing after Close also
+// returns a closed channel, with an Err matching [ErrClosed].
 func (s *EventStore) Subscribe(q Query, opts ...SubscribeOption) *EventSubscription {
+	if !s.cfg().Interface.EnableStreaming {
+		return refusedSubscription(newError(kConstraint, nil,
+			"subscribe: event streaming is off (interface.enable_streaming = false)",
+			"path", "interface.enable_streaming", "value", false))
+	}
+	if s.eng.Closed() {
+		return refusedSubscription(errClosed("events.subscribe"))
+	}
 	var set subSettings
 	for _, o := range opts {
 		if o != nil {
@@ -448,8 +462,23 @@ func (s *EventStore) Subscribe(q Query, opts ...SubscribeOption) *EventSubscript
 	return &EventSubscription{sub: sub, out: out}
 }
 
+// refusedSubscription is a subscription that Subscribe refused with err:
+// its channel is closed.
+func refusedSubscription(err error) *EventSubscription {
+	out := fanout.NewSub[Event](0)
+	out.Close()
+	return &EventSubscription{out: out, err: err}
+}
+
 // C returns the channel on which matching events arrive.
 func (sub *EventSubscription) C() <-chan Event { return sub.out.C() }
+
+// Err returns why [EventStore.Subscribe] refused the subscription (its
+// channel then closed at once): an error matching [ErrConstraint] when
+// interface.enable_streaming is false, [ErrClosed] after the Foundation's
+// Close. It is nil for a subscription that was made, also once its channel
+// is closed by Close, its Limit or the Foundation's Close.
+func (sub *EventSubscription) Err() error { return sub.err }
 
 // Dropped returns how many matching events this subscriber lost because
 // its buffer was full.
@@ -457,4 +486,8 @@ func (sub *EventSubscription) Dropped() uint64 { return sub.out.Dropped() }
 
 // Close ends the subscription and closes its channel; events still in the
 // buffer can be read. Close is idempotent.
-func (sub *EventSubscription) Close() { sub.sub.Close() }
+func (sub *EventSubscription) Close() {
+	if sub.sub != nil {
+		sub.sub.Close()
+	}
+}

@@ -13,10 +13,9 @@ import (
 	"github.com/elixirscope-go/foundation/internal/eventstore"
 )
 
-// Exporter receives the stored events, in batches, and acknowledges them
-// (the design's "export events (batch) … ack"). Give one to [New] with
-// [WithExporter]. The package jsonl ships a durable JSON Lines sink:
-// a *jsonl.Sink[Event] is an Exporter.
+// Exporter receives the stored events, in batches, and acknowledges them.
+// Give one to [New] with [WithExporter]. The package jsonl ships a durable
+// JSON Lines sink: a *jsonl.Sink[Event] is an Exporter.
 //
 // Export is called by one goroutine at a time, with the events in ID order
 // (IDs rise from batch to batch; a gap means events were lost to export, see

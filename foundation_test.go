@@ -142,7 +142,7 @@ func TestWiringUpdateStoresEventAndCounts(t *testing.T) {
 }
 
 func TestConfigUpdateSurvivesClosedEventStore(t *testing.T) {
-	// The design's degradation: telemetry off changes nothing else.
+	// Graceful degradation: telemetry off changes nothing else.
 	f := newF(t)
 	require.NoError(t, f.Config().Update("dev.performance_monitoring", false))
 	f.Telemetry().Counter("c").Add(5)

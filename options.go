@@ -152,7 +152,7 @@ func WithExporter(e Exporter) Option {
 }
 
 // WithMetricsExporter hands every periodic aggregate of the telemetry (every
-// 5 s, the design's interval: each counter's and histogram's value, delta
+// 5 s, [metrics.DefaultInterval]: each counter's and histogram's value, delta
 // and rate since the last one, with the full snapshot) to e, on the
 // aggregator's goroutine. An exporter that fails or panics is counted
 // (see [Telemetry.AggregateFailures]) and called again next time. Repeated

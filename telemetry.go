@@ -140,7 +140,7 @@ func (t *Telemetry) counterFunc(name string, read func() uint64) {
 	_, _ = t.reg.CounterFunc(name, read)
 }
 
-// runAggregator is the periodic aggregation (every 5 s, as in the design),
+// runAggregator is the periodic aggregation (every 5 s, metrics.DefaultInterval),
 // run by the Foundation as a supervised task until ctx is done.
 func (t *Telemetry) runAggregator(ctx context.Context) error {
 	tm := t.clock.NewTimer(t.agg.Interval())

@@ -142,8 +142,8 @@ func (t *foundationTarget) subscribe(buffer int) func() subStats {
 
 func (t *foundationTarget) close() { _ = t.f.Close() }
 
-// genserverTarget is the literal GenServer port of the design
-// (bench/genserver): each service is a goroutine owning its state, reached
+// genserverTarget is the literal GenServer port of the ElixirScope
+// Foundation design (bench/genserver): each service is a goroutine owning its state, reached
 // by channel calls and casts. It has no subscriptions and no bound handles:
 // a counter add is an Execute with the "counter" measurement, a histogram
 // record an Execute with one measurement, as the original's API offers.

@@ -1,5 +1,5 @@
-// Package genserver is the literal Go port of the design documents'
-// GenServer design, kept as a baseline for the benchmarks: ConfigServer,
+// Package genserver is the literal Go port of the GenServer design of the
+// ElixirScope Foundation layer (the Elixir original), kept as a baseline for the benchmarks: ConfigServer,
 // EventStore and TelemetryService are each one goroutine that owns its state,
 // and callers reach them only by message passing: a call sends a request with
 // a reply channel and waits for the answer, a cast sends and returns.

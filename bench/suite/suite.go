@@ -1,5 +1,6 @@
 // Package suite holds the benchmark bodies of bench/: for each row of the
-// design documents' latency table, one [Case] per implementation. The
+// seed latency table (the ElixirScope Foundation design's targets, listed
+// in [Ops] with their ranges), one [Case] per implementation. The
 // go test benchmarks (bench/*_test.go) and the seedtable command
 // (bench/cmd/seedtable) both run these, so the two always measure the same
 // code.
@@ -25,7 +26,7 @@ type Op struct {
 	Name     string // e.g. "Config.get"
 	Workload string // what one operation does
 	SeedLo   float64
-	SeedHi   float64 // the documents' target range, in µs
+	SeedHi   float64 // the design's target range, in µs
 }
 
 // Ops are the seed table's rows, in its order.

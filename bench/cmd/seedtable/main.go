@@ -1,7 +1,7 @@
 // Command seedtable runs every case of bench/suite with testing.Benchmark,
 // on 1 and on 2 Ps (single goroutine on 1, RunParallel on 2), and prints the
-// design documents' latency table side by side with what was measured, as
-// Markdown.
+// seed latency table (the targets in bench/suite's Ops) side by side with
+// what was measured, as Markdown.
 //
 //	cd bench && go run ./cmd/seedtable [-benchtime 300ms] [-op Config.get] [-impl foundation,genserver]
 package main
