@@ -19,8 +19,9 @@ import (
 	"testing"
 )
 
-// TestDocs builds every Go code block of the repository's README.md files
-// and package docs with `go vet`, so that none can rot. The convention:
+// TestDocs builds every Go code block of the repository's README.md files,
+// of the pages in docs/ and of the package docs with `go vet`, so that none
+// can rot. The convention:
 //
 //   - In Markdown, every ```go fence is Go and is built; other fences
 //     (```sh, ```text) are not. In a package doc (the doc comment of a
@@ -83,7 +84,7 @@ func TestDocs(t *testing.T) {
 			blocks = append(blocks, bs...)
 			return nil
 		}
-		if name == "README.md" {
+		if name == "README.md" || (filepath.Dir(path) == filepath.Join(root, "docs") && strings.HasSuffix(name, ".md")) {
 			bs, err := markdownBlocks(path)
 			if err != nil {
 				return err
