@@ -61,6 +61,13 @@
 //	hits.Add(1)                                // then one atomic add
 //	f.Telemetry().Execute("http.request", foundation.Measurements{"duration": 1200}, nil)
 //
-// Every code block of this package's docs and of the README is built by a
-// test (docs_test.go), so it cannot rot.
+// # More
+//
+// The repository's docs/ pages hold the references: config.md (every config
+// key, its default, rule and reader), events.md (order, bounds, overflow,
+// paging, subscriptions), faults.md (what is promised on each fault) and
+// telemetry.md (metric names, span shape, units, caps).
+//
+// Every code block of this package's docs, of the README and of docs/ is
+// built by a test (docs_test.go), so it cannot rot.
 package foundation
