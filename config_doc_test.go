@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/elixirscope-go/foundation/metrics"
 )
 
 // TestConfigDocCatalogue keeps docs/config.md true to the schema: every leaf
@@ -109,4 +111,63 @@ func docDefaultIs(cell string, v reflect.Value) bool {
 		return err == nil && b == v.Bool()
 	}
 	return false
+}
+
+// TestDocsNameTheCaps keeps docs/events.md and docs/telemetry.md true to the
+// code for what a test can check by name: every built-in metric of a fresh
+// Foundation is listed in telemetry.md, and the caps' values appear in the
+// page that documents them.
+func TestDocsNameTheCaps(t *testing.T) {
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	events, telem := read("docs/events.md"), read("docs/telemetry.md")
+
+	f, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for name := range f.Telemetry().Metrics().Counters {
+		if strings.HasPrefix(name, "foundation.") {
+			n++
+			if !strings.Contains(telem, "| `"+name+"` |") {
+				t.Errorf("docs/telemetry.md's built-in metrics lack %s", name)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("%d built-in counters; the snapshot is broken", n)
+	}
+
+	for _, c := range []struct {
+		page, doc, what string
+		v               int64
+	}{
+		{events, "events.md", "DefaultSubscriptionBuffer", DefaultSubscriptionBuffer},
+		{events, "events.md", "MaxSubscriptionBuffer", MaxSubscriptionBuffer},
+		{events, "events.md", "exportGrace (ms)", exportGrace.Milliseconds()},
+		{events, "events.md", "exportMaxBackoff (s)", int64(exportMaxBackoff.Seconds())},
+		{telem, "telemetry.md", "metrics.DefaultMaxMetrics", metrics.DefaultMaxMetrics},
+		{telem, "telemetry.md", "metrics.DefaultMaxSeries", metrics.DefaultMaxSeries},
+		{telem, "telemetry.md", "metrics.MaxTags", metrics.MaxTags},
+	} {
+		if s := thousands(c.v); !strings.Contains(c.page, s) {
+			t.Errorf("docs/%s does not state %s = %s", c.doc, c.what, s)
+		}
+	}
+}
+
+// thousands formats v with comma separators (65,536).
+func thousands(v int64) string {
+	s := strconv.FormatInt(v, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
