@@ -113,8 +113,8 @@ type ConfigService struct {
 }
 
 // newConfigService opens the config store, durable in dir when dir is not
-// empty. The data dir's promises on each fault are the README's "What is
-// promised on each fault" and cfgsnap's package doc: a change that returned
+// empty. The data dir's promises on each fault are in docs/faults.md and
+// cfgsnap's package doc: a change that returned
 // an error is never recovered, damage is kept (*.corrupt) and the lost
 // versions named, a deleted dir or a write that failed makes the service
 // degraded (Health says why, the log says when), and ai.api_key ([Secret]) is

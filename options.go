@@ -69,8 +69,7 @@ func WithConfig(cfg Config) Option {
 // New: it starts from the newest state it can prove, keeps damaged files as
 // *.corrupt, and Health reports the config service degraded, naming the
 // lost versions; a write that fails, a deleted dir or a snapshot that cannot
-// be written make it degraded while running (README: "What is promised on
-// each fault").
+// be written make it degraded while running (docs/faults.md).
 func WithDataDir(dir string) Option {
 	return optionFunc(func(s *settings) {
 		if dir == "" {
