@@ -11,7 +11,7 @@ import (
 // a core, a max_events of 2^40 asks for terabytes of preallocated slots)
 // or overflow a conversion (max_age_seconds to a time.Duration).
 // Durations are in nanoseconds. The table is the catalogue that
-// [Config.Validate] applies and the tests walk; README "Config bounds"
+// [Config.Validate] applies and the tests walk; docs/config.md "Bounds"
 // lists it.
 type bound struct {
 	path   string
