@@ -169,4 +169,3 @@ func dirBytes(dir string) int64 {
 	_ = walk(dir, func(size int64) { n += size })
 	return n
 }
-
