@@ -65,6 +65,13 @@ func TestRoundTripCodecs(t *testing.T) {
 				got = collect(t, l, Query{FromTime: 5000, ToTime: 6000})
 				require.Equal(t, 100, len(got))
 				require.Equal(t, int64(5000), got[0].Time)
+				// Backwards, with a key.
+				got = collect(t, l, Query{Key: Key("k3"), Reverse: true, ToSeq: 2000})
+				require.Equal(t, 286, len(got)) // 3, 10, ..., 1998
+				for i, r := range got {
+					require.Equal(t, uint64(1998-7*i), r.Seq)
+					require.Equal(t, rec(int(r.Seq)).Data, r.Data)
+				}
 			}
 			check(l) // pending block included
 			st := l.Stats()

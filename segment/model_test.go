@@ -140,6 +140,7 @@ func runModel(t *testing.T, rng *rand.Rand, codec Codec, bounded bool, steps int
 		case 2:
 			q.Key = keys[rng.IntN(len(keys))]
 		}
+		q.Reverse = rng.IntN(2) == 0
 		var exp []uint64
 		for _, seq := range want {
 			r := m.recs[seq]
@@ -148,6 +149,9 @@ func runModel(t *testing.T, rng *rand.Rand, codec Codec, bounded bool, steps int
 				continue
 			}
 			exp = append(exp, seq)
+		}
+		if q.Reverse {
+			slices.Reverse(exp)
 		}
 		var got []uint64
 		for r, err := range l.Scan(q) {

@@ -285,27 +285,43 @@ type scan struct {
 	tornAt int64
 }
 
-// scanFile checks every block of f (size bytes). After a bad block it
-// searches forward for the next block that passes its checks and starts
-// at a sequence above the last intact one.
+// scanFile checks every block of f (size bytes), reading one block at a
+// time. After a bad block it searches forward, a chunk at a time, for the
+// next block that passes its checks and starts at a sequence above the last
+// intact one.
 func scanFile(f file, size int64) (scan, error) {
 	sc := scan{tornAt: -1}
-	data := make([]byte, size)
-	if _, err := f.ReadAt(data, 0); err != nil && err != io.EOF {
-		return sc, err
-	}
-	var off int64
+	var hdr [headerSize]byte
+	var body []byte
 	nextSeq := uint64(0)
-	valid := func(at int64) (blockHeader, bool) {
-		h, err := parseHeader(data[at:])
-		if err != nil || at+h.size() > size || h.firstSeq < nextSeq {
-			return h, false
+	// valid reports whether an intact block starts at at.
+	valid := func(at int64) (blockHeader, bool, error) {
+		if size-at < headerSize {
+			return blockHeader{}, false, nil
 		}
-		_, _, err = checkBody(&h, data[at:at+h.size()])
-		return h, err == nil
+		if _, err := f.ReadAt(hdr[:], at); err != nil {
+			return blockHeader{}, false, err
+		}
+		h, err := parseHeader(hdr[:])
+		if err != nil || at+h.size() > size || h.firstSeq < nextSeq {
+			return h, false, nil
+		}
+		body = slices.Grow(body[:0], int(h.size()))[:h.size()]
+		if _, err := f.ReadAt(body, at); err != nil {
+			return h, false, err
+		}
+		_, _, err = checkBody(&h, body)
+		return h, err == nil, nil
 	}
+	const chunk = 1 << 20
+	buf := make([]byte, chunk+len(blockMagic)-1)
+	var off int64
 	for off < size {
-		if h, ok := valid(off); ok {
+		h, ok, err := valid(off)
+		if err != nil {
+			return sc, err
+		}
+		if ok {
 			sc.blocks = append(sc.blocks, infoOf(off, &h))
 			nextSeq = h.firstSeq + uint64(h.count)
 			off += h.size()
@@ -313,16 +329,27 @@ func scanFile(f file, size int64) (scan, error) {
 		}
 		// Damage at off: find the next intact block.
 		next := size
-		for p := off + 1; p < size; {
-			i := bytes.Index(data[p:], []byte(blockMagic))
-			if i < 0 {
-				break
+	search:
+		for p := off + 1; p < size; p += chunk {
+			n := int(min(int64(len(buf)), size-p))
+			if _, err := f.ReadAt(buf[:n], p); err != nil && err != io.EOF {
+				return sc, err
 			}
-			if _, ok := valid(p + int64(i)); ok {
-				next = p + int64(i)
-				break
+			for i := 0; i < n; {
+				j := bytes.Index(buf[i:n], []byte(blockMagic))
+				if j < 0 || i+j >= chunk {
+					break
+				}
+				_, ok, err := valid(p + int64(i+j))
+				if err != nil {
+					return sc, err
+				}
+				if ok {
+					next = p + int64(i+j)
+					break search
+				}
+				i += j + 1
 			}
-			p += int64(i) + 1
 		}
 		sc.damage = append(sc.damage, [2]int64{off, next})
 		if next == size {

@@ -20,6 +20,8 @@ type Query struct {
 	// Key, when not 0, selects the records whose Keys contain it. Blocks
 	// whose filter rules the key out are not read.
 	Key uint64
+	// Reverse yields the records in descending sequence order.
+	Reverse bool
 }
 
 // view is what a Scan saw of one segment.
@@ -30,7 +32,8 @@ type view struct {
 	mem     bool   // filters are in memory (the active segment); else read from the index
 }
 
-// Scan returns the records q selects, in sequence order, including those
+// Scan returns the records q selects, in sequence order (descending with
+// q.Reverse), including those
 // appended but not yet written. The records' Keys and Data are valid only
 // until the loop body returns: copy what you keep. Scan sees the log as it
 // was when the loop started (later appends are not seen) and runs
@@ -79,6 +82,18 @@ func (l *Log) Scan(q Query) iter.Seq2[Record, error] {
 		}()
 
 		sc := scanner{l: l, q: q, fromSeq: fromSeq, fromTime: fromTime, yield: yield}
+		pb := blockInfo{firstSeq: pending.firstSeq, count: pending.count, minTime: pending.minTime, maxTime: pending.maxTime}
+		if q.Reverse {
+			if pending.count > 0 && !sc.skip(&pb) && !sc.records(&pb, pending.raw) {
+				return
+			}
+			for i := len(views) - 1; i >= 0; i-- {
+				if !sc.segment(&views[i]) {
+					return
+				}
+			}
+			return
+		}
 		for i := range views {
 			ok := sc.segment(&views[i])
 			views[i].s.release()
@@ -87,12 +102,8 @@ func (l *Log) Scan(q Query) iter.Seq2[Record, error] {
 				return
 			}
 		}
-		if pending.count > 0 {
-			b := blockInfo{firstSeq: pending.firstSeq, count: pending.count, minTime: pending.minTime, maxTime: pending.maxTime}
-			if sc.skip(&b) {
-				return
-			}
-			sc.records(&b, pending.raw)
+		if pending.count > 0 && !sc.skip(&pb) {
+			sc.records(&pb, pending.raw)
 		}
 	}
 }
@@ -107,6 +118,7 @@ type scanner struct {
 	buf      []byte
 	raw      []byte
 	keys     []uint64
+	recs     []rawRecord // a block's records, for Reverse
 }
 
 // skip reports whether block b cannot hold a selected record.
@@ -118,25 +130,33 @@ func (sc *scanner) skip(b *blockInfo) bool {
 // segment scans one segment; false means the caller stopped.
 func (sc *scanner) segment(v *view) bool {
 	filters, have := v.filters, v.mem
-	if sc.q.Key != 0 && !have {
-		if v.s.filterLen == 0 {
-			return true // no block of the segment has keys
+	var offs []int64 // offs[i]: block i's filter in filters
+	if sc.q.Key != 0 {
+		if !have {
+			if v.s.filterLen == 0 {
+				return true // no block of the segment has keys
+			}
+			filters = sc.loadFilters(v.s)
+			have = filters != nil
 		}
-		filters = sc.loadFilters(v.s)
-		have = filters != nil
+		if have {
+			offs = make([]int64, len(v.blocks)+1)
+			for i := range v.blocks {
+				offs[i+1] = offs[i] + int64(v.blocks[i].filterLen)
+			}
+		}
 	}
-	var foff int64
-	for i := range v.blocks {
-		b := &v.blocks[i]
-		fo := foff
-		foff += int64(b.filterLen)
-		if sc.q.ToSeq != 0 && b.firstSeq >= sc.q.ToSeq {
-			return true
+	n := len(v.blocks)
+	for k := 0; k < n; k++ {
+		i := k
+		if sc.q.Reverse {
+			i = n - 1 - k
 		}
+		b := &v.blocks[i]
 		if sc.skip(b) {
 			continue
 		}
-		if sc.q.Key != 0 && have && !bloomMay(filters[fo:fo+int64(b.filterLen)], sc.q.Key) {
+		if offs != nil && !bloomMay(filters[offs[i]:offs[i+1]], sc.q.Key) {
 			continue
 		}
 		raw, err := sc.readBlock(v.s, b)
@@ -193,9 +213,12 @@ func (sc *scanner) readBlock(s *segment, b *blockInfo) ([]byte, error) {
 	return sc.raw, nil
 }
 
-// records yields the selected records of one block's raw bytes.
+// records yields the selected records of one block's raw bytes, in
+// sequence order or, with q.Reverse, backwards (the block is decoded whole
+// first).
 func (sc *scanner) records(b *blockInfo, raw []byte) bool {
 	rr := recordReader{raw: raw, left: b.count}
+	sc.recs = sc.recs[:0]
 	for seq := b.firstSeq; ; seq++ {
 		rec, ok, err := rr.next()
 		if err != nil {
@@ -203,18 +226,33 @@ func (sc *scanner) records(b *blockInfo, raw []byte) bool {
 			return sc.yield(Record{}, fmt.Errorf("block of sequences %d..%d: %w", b.firstSeq, b.endSeq()-1, err))
 		}
 		if !ok {
-			return true
+			break
 		}
-		if seq < sc.fromSeq || (sc.q.ToSeq != 0 && seq >= sc.q.ToSeq) || rec.time < sc.fromTime ||
-			(sc.q.ToTime != 0 && rec.time >= sc.q.ToTime) || (sc.q.Key != 0 && !rec.hasKey(sc.q.Key)) {
+		if !sc.q.Reverse {
+			if !sc.emit(seq, &rec) {
+				return false
+			}
 			continue
 		}
-		sc.keys = sc.keys[:0]
-		for i := 0; i+8 <= len(rec.keys); i += 8 {
-			sc.keys = append(sc.keys, binary.LittleEndian.Uint64(rec.keys[i:]))
-		}
-		if !sc.yield(Record{Seq: seq, Time: rec.time, Keys: sc.keys, Data: rec.data}, nil) {
+		sc.recs = append(sc.recs, rec)
+	}
+	for i := len(sc.recs) - 1; i >= 0; i-- {
+		if !sc.emit(b.firstSeq+uint64(i), &sc.recs[i]) {
 			return false
 		}
 	}
+	return true
+}
+
+// emit yields rec if q selects it; false means the caller stopped.
+func (sc *scanner) emit(seq uint64, rec *rawRecord) bool {
+	if seq < sc.fromSeq || (sc.q.ToSeq != 0 && seq >= sc.q.ToSeq) || rec.time < sc.fromTime ||
+		(sc.q.ToTime != 0 && rec.time >= sc.q.ToTime) || (sc.q.Key != 0 && !rec.hasKey(sc.q.Key)) {
+		return true
+	}
+	sc.keys = sc.keys[:0]
+	for i := 0; i+8 <= len(rec.keys); i += 8 {
+		sc.keys = append(sc.keys, binary.LittleEndian.Uint64(rec.keys[i:]))
+	}
+	return sc.yield(Record{Seq: seq, Time: rec.time, Keys: sc.keys, Data: rec.data}, nil)
 }
