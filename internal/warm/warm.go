@@ -74,6 +74,7 @@ type Stats struct {
 	DroppedBySize int64 // events deleted with the oldest segments to keep MaxBytes
 	CorruptBlocks int64
 	WriteErrors   int64
+	Skipped       uint64 // IDs gone from the source before Sync reached them
 	LastID        uint64 // the highest ID appended
 }
 
@@ -84,11 +85,13 @@ var (
 
 // Tier is an open warm tier.
 type Tier struct {
-	log    *segment.Log
-	mu     sync.Mutex // serializes appends
-	lastID atomic.Uint64
-	buf    []byte
-	keys   [3]uint64
+	log     *segment.Log
+	mu      sync.Mutex    // serializes appends
+	lastID  atomic.Uint64 // the highest ID appended
+	next    uint64        // the next ID Sync asks the source for (under mu)
+	skipped atomic.Uint64 // IDs the source no longer held when Sync came to them
+	buf     []byte
+	keys    [3]uint64
 }
 
 // Open opens (creating if needed) the tier in cfg.Dir and finds the last
@@ -110,6 +113,7 @@ func Open(cfg Config) (*Tier, error) {
 			break
 		}
 	}
+	t.next = t.lastID.Load() + 1
 	return t, nil
 }
 
@@ -216,28 +220,24 @@ func (t *Tier) Append(evs []Event) error {
 		last = evs[i].ID
 	}
 	for i := range evs {
-		ev := &evs[i]
-		t.buf = encode(t.buf[:0], ev)
-		keys := t.keys[:0]
-		keys = append(keys, typeKey(ev.Type), idKey(ev.ID))
-		if ev.CorrelationID != "" {
-			keys = append(keys, corrKey(ev.CorrelationID))
-		}
-		if _, err := t.log.Append(segment.Record{Time: ev.Time, Keys: keys, Data: t.buf}); err != nil {
+		if err := t.appendOne(&evs[i]); err != nil {
 			if i > 0 {
 				t.lastID.Store(evs[i-1].ID)
 			}
+			t.next = max(t.next, t.lastID.Load()+1)
 			return err
 		}
 	}
 	if err := t.log.Flush(); err != nil {
 		if len(evs) > 0 {
 			t.lastID.Store(evs[len(evs)-1].ID) // pending in the log: a retry must not append them again
+			t.next = max(t.next, evs[len(evs)-1].ID+1)
 		}
 		return err
 	}
 	if len(evs) > 0 {
 		t.lastID.Store(evs[len(evs)-1].ID)
+		t.next = max(t.next, evs[len(evs)-1].ID+1)
 	}
 	return nil
 }
@@ -374,7 +374,7 @@ func (t *Tier) Health() error { return t.log.Health() }
 func (t *Tier) Stats() Stats {
 	st := t.log.Stats()
 	s := Stats{Events: st.Records, DiskBytes: st.DiskBytes, RawBytes: st.RawBytes, Segments: st.Segments,
-		DroppedBySize: st.DroppedRecords, CorruptBlocks: st.CorruptBlocks, WriteErrors: st.WriteErrors, LastID: t.lastID.Load()}
+		DroppedBySize: st.DroppedRecords, CorruptBlocks: st.CorruptBlocks, WriteErrors: st.WriteErrors, Skipped: t.skipped.Load(), LastID: t.lastID.Load()}
 	if st.DiskBytes > 0 {
 		s.Ratio = float64(st.RawBytes) / float64(st.DiskBytes)
 	}

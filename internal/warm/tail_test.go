@@ -1,0 +1,106 @@
+package warm
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elixirscope-go/foundation/internal/clock"
+)
+
+// ringSource holds the last cap events, like the hot store.
+type ringSource struct {
+	mu   sync.Mutex
+	cap  int
+	head uint64
+	evs  map[uint64]Event
+}
+
+func (r *ringSource) store(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := 0; i < n; i++ {
+		r.head++
+		r.evs[r.head] = ev(r.head)
+		delete(r.evs, r.head-uint64(r.cap))
+	}
+}
+
+func (r *ringSource) Committed() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.head
+}
+
+func (r *ringSource) Range(from, to uint64, fn func(*Event) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := from; id <= to; id++ {
+		if e, ok := r.evs[id]; ok && !fn(&e) {
+			return
+		}
+	}
+}
+
+func TestSync(t *testing.T) {
+	dir := t.TempDir()
+	tr := open(t, dir)
+	src := &ringSource{cap: 1000, evs: map[uint64]Event{}}
+	src.store(500)
+	require.NoError(t, tr.Sync(src, 64))
+	require.Equal(t, uint64(500), tr.LastID())
+	src.store(1500) // 500 of these are evicted before the next sync
+	require.NoError(t, tr.Sync(src, 64))
+	require.Equal(t, uint64(2000), tr.LastID())
+	require.Equal(t, uint64(500), tr.Stats().Skipped)
+	got, err := tr.Query(context.Background(), Query{}, 5000)
+	require.NoError(t, err)
+	require.Equal(t, 1500, len(got))
+	require.NoError(t, tr.Close())
+
+	// After a restart the tier resumes after its last ID.
+	tr = open(t, dir)
+	defer tr.Close()
+	require.Equal(t, uint64(2000), tr.LastID())
+	src.store(10)
+	require.NoError(t, tr.Sync(src, 64))
+	got, err = tr.Query(context.Background(), Query{Descending: true}, 3)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{2010, 2009, 2008}, []uint64{got[0].ID, got[1].ID, got[2].ID})
+}
+
+func TestTail(t *testing.T) {
+	tr := open(t, t.TempDir())
+	defer tr.Close()
+	src := &ringSource{cap: 100000, evs: map[uint64]Event{}}
+	clk := clock.NewManual(time.Unix(0, 0))
+	kick := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- tr.Tail(ctx, src, TailConfig{Clock: clk, Kick: kick,
+			Limits: func() (int, time.Duration) { return 100, time.Second }})
+	}()
+	guard := make(chan struct{})
+	defer close(guard)
+	for round := 1; round <= 3; round++ {
+		require.True(t, clk.BlockUntil(1, guard))
+		src.store(250)
+		if round == 2 {
+			kick <- struct{}{}
+		} else {
+			clk.Add(time.Second)
+		}
+		// The round has run once the tailer waits on a new timer; the
+		// manual clock's timers count says so.
+		for tr.LastID() != uint64(250*round) {
+			require.True(t, clk.BlockUntil(1, guard))
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, uint64(0), tr.Stats().Skipped)
+}
