@@ -63,10 +63,31 @@
 //
 // # Example
 //
+//	import "github.com/elixirscope-go/foundation/segment"
+//
 //	l, err := segment.Open(dir, segment.Config{Codec: segment.Zstd, MaxBytes: 100 << 20})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	defer l.Close()
-//	l.Append(segment.Record{Time: now, Keys: []uint64{segment.Key("user-7")}, Data: payload})
-//	l.Flush()
-//	for r, err := range l.Scan(segment.Query{Key: segment.Key("user-7")}) { ... }
+//	rec := segment.Record{Time: now, Keys: []uint64{segment.Key("user-7")}, Data: payload}
+//	if _, err := l.Append(rec); err != nil {
+//		return err
+//	}
+//	if err := l.Flush(); err != nil { // durable from here
+//		return err
+//	}
+//	for r, err := range l.Scan(segment.Query{Key: segment.Key("user-7")}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(r.Seq, string(r.Data))
+//	}
 package segment
+
+// doccheck: what the package doc's example assumes (docs_test.go in the
+// repository root builds it).
+//
+//	var dir string
+//	var now int64
+//	var payload []byte
