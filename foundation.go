@@ -133,6 +133,11 @@ func New(opts ...Option) (*Foundation, error) {
 		cs.close()
 		return nil, err
 	}
+	if err := checkTiers(cs.Get().cfg, s.exporter); err != nil {
+		_ = f.sup.stop(f.shutdown)
+		cs.close()
+		return nil, err
+	}
 	// The event store is sized by the config in effect (after recovery).
 	es, err := newEventStore(f, *cs.Get().cfg, s.maxEventSize, s.exporter)
 	if err != nil {
