@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -151,13 +152,15 @@ func checkBody(h *blockHeader, b []byte) (filter, payload []byte, err error) {
 
 // codecs holds the compressors of one log. The zstd encoder and decoder are
 // safe for concurrent EncodeAll/DecodeAll and run on the caller's goroutine
-// (concurrency 1), so they start no goroutines of their own.
+// (concurrency 1), so they start no goroutines of their own. They are
+// released when the last reference goes: the log's own and one per running
+// Scan, so that a Scan racing Close never decodes with a closed decoder.
 type codecs struct {
-	zenc  *zstd.Encoder
-	zdec  *zstd.Decoder
-	gzw   sync.Pool // *gzip.Writer
-	gzr   sync.Pool // *gzip.Reader
-	close sync.Once
+	zenc *zstd.Encoder
+	zdec *zstd.Decoder
+	gzw  sync.Pool // *gzip.Writer
+	gzr  sync.Pool // *gzip.Reader
+	refs atomic.Int32
 }
 
 func newCodecs() (*codecs, error) {
@@ -171,14 +174,19 @@ func newCodecs() (*codecs, error) {
 		enc.Close()
 		return nil, err
 	}
-	return &codecs{zenc: enc, zdec: dec}, nil
+	c := &codecs{zenc: enc, zdec: dec}
+	c.refs.Store(1)
+	return c, nil
 }
 
+func (c *codecs) acquire() { c.refs.Add(1) }
+
+// Close drops a reference; the last one closes the coders.
 func (c *codecs) Close() {
-	c.close.Do(func() {
+	if c.refs.Add(-1) == 0 {
 		_ = c.zenc.Close()
 		c.zdec.Close()
-	})
+	}
 }
 
 // compress appends raw compressed with codec to dst.

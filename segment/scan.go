@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -68,6 +69,8 @@ func (l *Log) Scan(q Query) iter.Seq2[Record, error] {
 			s.refs.Add(1)
 			views = append(views, view{s: s, blocks: s.blocks, filters: s.filters, mem: s.filters != nil || !s.sealed})
 		}
+		l.c.acquire()
+		defer l.c.Close()
 		var pending blockWriter
 		if l.w.count > 0 {
 			pending = blockWriter{raw: slices.Clone(l.w.raw), firstSeq: l.w.firstSeq, count: l.w.count,
@@ -206,8 +209,12 @@ func (sc *scanner) readBlock(s *segment, b *blockInfo) ([]byte, error) {
 		sc.raw, err = sc.l.c.decompress(h.codec, sc.raw[:0], payload, h.rawLen)
 	}
 	if err != nil {
-		sc.l.corrupt.Add(1)
-		_ = sc.l.fs.Remove(s.idxPath())
+		if errors.Is(err, ErrCorrupt) {
+			// The next Open repairs the segment: without its index it is
+			// checked block by block.
+			sc.l.corrupt.Add(1)
+			_ = sc.l.fs.Remove(s.idxPath())
+		}
 		return nil, fmt.Errorf("%s block at %d (sequences %d..%d): %w", s.path, b.off, b.firstSeq, b.endSeq()-1, err)
 	}
 	return sc.raw, nil
