@@ -8,15 +8,23 @@ import (
 	"github.com/elixirscope-go/foundation/segment"
 )
 
-// Source is the hot store as the tailer reads it.
+// ReadState is what [Source.Read] found at an ID.
+type ReadState uint8
+
+// Read states.
+const (
+	Found    ReadState = iota // the event is held and returned
+	Gone                      // evicted or pruned: it will never be returned
+	InFlight                  // not stored yet (assigned and unpublished, or not assigned)
+)
+
+// Source is the hot store as the tailer reads it: IDs are assigned 1, 2,
+// 3, ... (above the tier's LastID after a restart) in Store order.
 type Source interface {
-	// Committed returns the highest ID up to which every ID is settled:
-	// stored, refused or gone; no event with a lower ID appears later.
-	Committed() uint64
-	// Range calls fn, in ID order, for each event still held with
-	// from <= ID <= to, until fn returns false. The event's slices are
-	// valid only during the call.
-	Range(from, to uint64, fn func(ev *Event) bool)
+	// Next returns the ID the next stored event will get.
+	Next() uint64
+	// Read returns a copy of the event id and what was found there.
+	Read(id uint64) (Event, ReadState)
 }
 
 // TailConfig drives [Tier.Tail].
@@ -58,29 +66,34 @@ func (t *Tier) Tail(ctx context.Context, src Source, cfg TailConfig) error {
 	}
 }
 
-// Sync appends, now, every event the source committed since the last
-// appended one, making each batch durable; the owner calls it at Close,
-// after the last Store, so that a clean restart loses nothing.
+// Sync appends, now, every event the source has stored since the last
+// appended one, in ID order, making each batch durable; it stops at the
+// first ID still in flight. The owner also calls it at Close, after the
+// last Store, so that a clean restart loses nothing.
 func (t *Tier) Sync(src Source, batch int) error {
 	batch = max(batch, 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	head := src.Committed()
-	for t.next <= head {
-		from, to := t.next, min(head, t.next+uint64(batch)-1)
+	head := src.Next()
+	for t.next < head {
+		from, to := t.next, min(head-1, t.next+uint64(batch)-1)
 		var got uint64
 		var err error
-		src.Range(from, to, func(ev *Event) bool {
-			if ev.ID < from || ev.ID > to || ev.ID <= t.lastID.Load() {
-				return true
+		id := from
+		for ; id <= to; id++ {
+			ev, st := src.Read(id)
+			if st == InFlight {
+				break
 			}
-			if err = t.appendOne(ev); err != nil {
-				return false
+			if st != Found {
+				continue
 			}
-			t.lastID.Store(ev.ID)
+			if err = t.appendOne(&ev); err != nil {
+				break
+			}
+			t.lastID.Store(id)
 			got++
-			return true
-		})
+		}
 		if err == nil {
 			err = t.log.Flush()
 		}
@@ -90,8 +103,11 @@ func (t *Tier) Sync(src Source, batch int) error {
 			t.next = max(t.next, t.lastID.Load()+1)
 			return err
 		}
-		t.skipped.Add(to - from + 1 - got)
-		t.next = to + 1
+		t.skipped.Add(id - from - got)
+		t.next = id
+		if id <= to {
+			return nil // in flight: the next round goes on from here
+		}
 	}
 	return nil
 }

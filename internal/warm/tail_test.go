@@ -13,10 +13,11 @@ import (
 
 // ringSource holds the last cap events, like the hot store.
 type ringSource struct {
-	mu   sync.Mutex
-	cap  int
-	head uint64
-	evs  map[uint64]Event
+	mu       sync.Mutex
+	cap      int
+	head     uint64
+	evs      map[uint64]Event
+	inflight uint64 // when set, this ID reads as in flight
 }
 
 func (r *ringSource) store(n int) {
@@ -29,20 +30,22 @@ func (r *ringSource) store(n int) {
 	}
 }
 
-func (r *ringSource) Committed() uint64 {
+func (r *ringSource) Next() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.head
+	return r.head + 1
 }
 
-func (r *ringSource) Range(from, to uint64, fn func(*Event) bool) {
+func (r *ringSource) Read(id uint64) (Event, ReadState) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id := from; id <= to; id++ {
-		if e, ok := r.evs[id]; ok && !fn(&e) {
-			return
-		}
+	if e, ok := r.evs[id]; ok && id != r.inflight {
+		return e, Found
 	}
+	if id > r.head || id == r.inflight {
+		return Event{}, InFlight
+	}
+	return Event{}, Gone
 }
 
 func TestSync(t *testing.T) {
@@ -59,17 +62,27 @@ func TestSync(t *testing.T) {
 	got, err := tr.Query(context.Background(), Query{}, 5000)
 	require.NoError(t, err)
 	require.Equal(t, 1500, len(got))
+
+	// An ID in flight stops the round; the next one goes on from it.
+	src.store(100)
+	src.inflight = 2050
+	require.NoError(t, tr.Sync(src, 64))
+	require.Equal(t, uint64(2049), tr.LastID())
+	src.inflight = 0
+	require.NoError(t, tr.Sync(src, 64))
+	require.Equal(t, uint64(2100), tr.LastID())
+	require.Equal(t, uint64(500), tr.Stats().Skipped)
 	require.NoError(t, tr.Close())
 
 	// After a restart the tier resumes after its last ID.
 	tr = open(t, dir)
 	defer tr.Close()
-	require.Equal(t, uint64(2000), tr.LastID())
+	require.Equal(t, uint64(2100), tr.LastID())
 	src.store(10)
 	require.NoError(t, tr.Sync(src, 64))
 	got, err = tr.Query(context.Background(), Query{Descending: true}, 3)
 	require.NoError(t, err)
-	require.Equal(t, []uint64{2010, 2009, 2008}, []uint64{got[0].ID, got[1].ID, got[2].ID})
+	require.Equal(t, []uint64{2110, 2109, 2108}, []uint64{got[0].ID, got[1].ID, got[2].ID})
 }
 
 func TestTail(t *testing.T) {
