@@ -351,3 +351,28 @@ func TestScanAcrossClose(t *testing.T) {
 	defer l.Close()
 	require.Equal(t, 0, l.Recovery().RebuiltIndexes)
 }
+
+// TestNarrow: blocks outside the range Narrow returns are not read; the
+// records of the blocks it admits are all yielded.
+func TestNarrow(t *testing.T) {
+	l, err := Open(t.TempDir(), Config{Codec: Zstd, BlockSize: MinBlockSize, NoSync: true})
+	require.NoError(t, err)
+	defer l.Close()
+	for i := 1; i <= 3000; i++ {
+		_, err := l.Append(rec(i)) // Time = 10 * seq
+		require.NoError(t, err)
+	}
+	calls := 0
+	q := Query{Narrow: func() (int64, int64) { calls++; return 10_000, 12_000 }}
+	var got []uint64
+	for r, err := range l.Scan(q) {
+		require.NoError(t, err)
+		got = append(got, r.Seq)
+	}
+	require.Greater(t, calls, 1)
+	require.Subset(t, got, iota1(1200)[999:])                // every record of [10000, 12000)
+	require.Less(t, len(got), 600, "blocks outside skipped") // blocks hold ~20 records
+	for i := 1; i < len(got); i++ {
+		require.Equal(t, got[i-1]+1, got[i])
+	}
+}

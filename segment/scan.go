@@ -23,6 +23,12 @@ type Query struct {
 	Key uint64
 	// Reverse yields the records in descending sequence order.
 	Reverse bool
+	// Narrow, when set, is called before each block is considered and
+	// returns a time range [from, to) (to 0: no upper bound) that the
+	// block must meet as well, so that a caller keeping the best k records
+	// by time can skip the blocks that cannot improve them. It runs on the
+	// scanning goroutine, between the records it yields.
+	Narrow func() (from, to int64)
 }
 
 // view is what a Scan saw of one segment.
@@ -126,8 +132,15 @@ type scanner struct {
 
 // skip reports whether block b cannot hold a selected record.
 func (sc *scanner) skip(b *blockInfo) bool {
-	return b.endSeq() <= sc.fromSeq || (sc.q.ToSeq != 0 && b.firstSeq >= sc.q.ToSeq) ||
-		b.maxTime < sc.fromTime || (sc.q.ToTime != 0 && b.minTime >= sc.q.ToTime)
+	if b.endSeq() <= sc.fromSeq || (sc.q.ToSeq != 0 && b.firstSeq >= sc.q.ToSeq) ||
+		b.maxTime < sc.fromTime || (sc.q.ToTime != 0 && b.minTime >= sc.q.ToTime) {
+		return true
+	}
+	if sc.q.Narrow != nil {
+		from, to := sc.q.Narrow()
+		return b.maxTime < from || (to != 0 && b.minTime >= to)
+	}
+	return false
 }
 
 // segment scans one segment; false means the caller stopped.
