@@ -100,6 +100,10 @@ type Config[T any] struct {
 	// called from several goroutines at once. It may call any method of the
 	// Buffer; see the package doc for the one way a push from it can wait.
 	OnDiscard func(seq uint64, v *T, why Reason)
+	// First is the seq of the first push; 0 means 1. A store that keeps
+	// older items elsewhere (on disk) sets it past them, so that seqs stay
+	// one sequence across restarts. At most 2^61.
+	First uint64
 }
 
 // Stats is a snapshot of a [Buffer]'s counters. Each field is read with an
@@ -107,7 +111,7 @@ type Config[T any] struct {
 // (Overwritten may lag or lead by the items in flight). When the ring is
 // quiescent, Pushed == Len + Overwritten + Removed exactly.
 type Stats struct {
-	// Pushed is the number of items accepted since New (= Next()-1).
+	// Pushed is the number of items accepted since New (= Next()-Config.First).
 	Pushed uint64
 	// Overwritten is the number of items that left under DropOldest because
 	// a push took their place.
@@ -189,6 +193,7 @@ type Buffer[T any] struct {
 	shPow2    bool
 	capPow2   bool // capacity is a power of two
 	policy    Policy
+	start     uint64 // Config.First: the seq of the first push
 	onDiscard func(seq uint64, v *T, why Reason)
 	done      chan struct{} // closed by Close
 	closed    atomic.Bool   // written once by Close, read by every push
@@ -235,6 +240,10 @@ func New[T any](capacity int, cfg Config[T]) (*Buffer[T], error) {
 	if cfg.Policy > Block {
 		return nil, fmt.Errorf("ring: policy %d unknown: %w", uint8(cfg.Policy), ErrInvalid)
 	}
+	if cfg.First > maxSeq/2 {
+		return nil, fmt.Errorf("ring: first seq %d above 2^61: %w", cfg.First, ErrInvalid)
+	}
+	start := max(cfg.First, 1)
 	n := cfg.Shards
 	if n == 0 {
 		n = min(runtime.GOMAXPROCS(0), capacity)
@@ -249,11 +258,12 @@ func New[T any](capacity int, cfg Config[T]) (*Buffer[T], error) {
 		shShift:   uint8(bits.TrailingZeros64(uint64(n))),
 		capPow2:   capacity&(capacity-1) == 0,
 		policy:    cfg.Policy,
+		start:     start,
 		onDiscard: cfg.OnDiscard,
 		done:      make(chan struct{}),
 	}
-	b.head.Store(1)
-	b.rtail.Store(1)
+	b.head.Store(start)
+	b.rtail.Store(start)
 	return b, nil
 }
 
@@ -339,7 +349,7 @@ func (b *Buffer[T]) pushSlow(ctx context.Context, v *T) (uint64, error) {
 // its last few instructions.
 func (b *Buffer[T]) store(s uint64, v *T) {
 	sl := b.slot(s)
-	if s <= b.capacity { // first lap: the slot was never written (state 0)
+	if s-b.start < b.capacity { // first lap: the slot was never written (state 0)
 		if sl.state.Load() != 0 {
 			waitState(sl, 0)
 		}
@@ -599,7 +609,7 @@ func (b *Buffer[T]) Ascend(from uint64) iter.Seq2[uint64, *T] {
 func (b *Buffer[T]) Descend(from uint64) iter.Seq2[uint64, *T] {
 	return func(yield func(uint64, *T) bool) {
 		s := min(from, b.head.Load()-1)
-		for s >= 1 {
+		for s >= b.start {
 			if v, ok := b.Get(s); ok {
 				if !yield(s, v) {
 					return
@@ -625,7 +635,8 @@ func (b *Buffer[T]) First() uint64 {
 }
 
 // Next returns the seq the next push will get (the head); the newest seq is
-// Next()-1, and Next()-1 seqs have been assigned since New. One atomic load.
+// Next()-1, and Next()-Config.First seqs have been assigned since New. One
+// atomic load.
 func (b *Buffer[T]) Next() uint64 { return b.head.Load() }
 
 // RemoveOldest removes items from the oldest while pred(seq, v) holds and
@@ -713,11 +724,11 @@ func (b *Buffer[T]) Stats() Stats {
 		head = first
 	}
 	var over uint64
-	if first-1 > removed {
-		over = first - 1 - removed
+	if first-b.start > removed {
+		over = first - b.start - removed
 	}
 	return Stats{
-		Pushed:      head - 1,
+		Pushed:      head - b.start,
 		Overwritten: over,
 		Dropped:     b.dropped.Load(),
 		Removed:     removed,
