@@ -47,13 +47,15 @@ type Cursor struct {
 
 // Query selects events: Type and CorrelationID match exactly when set;
 // Since and Until bound Time inclusively (0: open); After (when its ID is
-// set) keeps the events strictly after it in the query's order.
+// set) keeps the events strictly after it in the query's order; Below, when
+// set, keeps the events with an ID below it (the hot tier serves the rest).
 type Query struct {
 	Type          string
 	CorrelationID string
 	Since, Until  int64
 	Descending    bool
 	After         Cursor
+	Below         uint64
 }
 
 // Config sets up a [Tier].
@@ -356,7 +358,8 @@ func (t *Tier) Query(ctx context.Context, q Query, k int) ([]Event, error) {
 			return nil, ctx.Err()
 		}
 		ev, err := view(r)
-		if err != nil || (q.Type != "" && ev.Type != q.Type) || (q.CorrelationID != "" && ev.CorrelationID != q.CorrelationID) {
+		if err != nil || (q.Type != "" && ev.Type != q.Type) || (q.CorrelationID != "" && ev.CorrelationID != q.CorrelationID) ||
+			(q.Below != 0 && ev.ID >= q.Below) {
 			continue
 		}
 		if q.After.ID != 0 {

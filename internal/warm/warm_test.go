@@ -36,7 +36,7 @@ func model(n uint64, q Query, k int) []Event {
 	for id := uint64(1); id <= n; id++ {
 		e := ev(id)
 		if (q.Type != "" && e.Type != q.Type) || (q.CorrelationID != "" && e.CorrelationID != q.CorrelationID) ||
-			(q.Since != 0 && e.Time < q.Since) || (q.Until != 0 && e.Time > q.Until) {
+			(q.Since != 0 && e.Time < q.Since) || (q.Until != 0 && e.Time > q.Until) || (q.Below != 0 && e.ID >= q.Below) {
 			continue
 		}
 		if q.After.ID != 0 {
@@ -84,6 +84,7 @@ func TestTier(t *testing.T) {
 			{}, {Descending: true}, {Type: "type.2"}, {CorrelationID: "corr-3", Descending: true},
 			{Since: 1000, Until: 2000}, {Since: 1000, Until: 2000, Type: "type.1", Descending: true},
 			{After: Cursor{Time: 500, ID: 150}}, {After: Cursor{Time: 500, ID: 150}, Descending: true, CorrelationID: "corr-1"},
+			{Below: 4000, Descending: true}, {Below: 2, Type: "type.1"},
 		} {
 			for _, k := range []int{1, 10, 1000} {
 				got, err := tr.Query(context.Background(), q, k)
