@@ -67,18 +67,19 @@ func (t *Tier) Tail(ctx context.Context, src Source, cfg TailConfig) error {
 }
 
 // Sync appends, now, every event the source has stored since the last
-// appended one, in ID order, making each batch durable; it stops at the
-// first ID still in flight. The owner also calls it at Close, after the
-// last Store, so that a clean restart loses nothing.
+// appended one, in ID order, and makes them durable with one flush at the
+// end (full blocks are written, and synced, as they fill); it stops at the
+// first ID still in flight. batch bounds how many IDs one pass reads
+// before it looks at the source's head again. The owner also calls it at
+// Close, after the last Store, so that a clean restart loses nothing.
 func (t *Tier) Sync(src Source, batch int) error {
 	batch = max(batch, 1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	head := src.Next()
-	for t.next < head {
+	var err error
+	for head := src.Next(); t.next < head && err == nil; head = src.Next() {
 		from, to := t.next, min(head-1, t.next+uint64(batch)-1)
 		var got uint64
-		var err error
 		id := from
 		for ; id <= to; id++ {
 			ev, st := src.Read(id)
@@ -94,22 +95,24 @@ func (t *Tier) Sync(src Source, batch int) error {
 			t.lastID.Store(id)
 			got++
 		}
-		if err == nil {
-			err = t.log.Flush()
-		}
 		if err != nil {
-			// What was appended is pending in the log (queryable, written by
-			// the next successful flush): resume after it.
-			t.next = max(t.next, t.lastID.Load()+1)
-			return err
+			break
 		}
 		t.skipped.Add(id - from - got)
 		t.next = id
 		if id <= to {
-			return nil // in flight: the next round goes on from here
+			break // in flight: the next round goes on from here
 		}
 	}
-	return nil
+	if err == nil {
+		err = t.log.Flush()
+	}
+	if err != nil {
+		// What was appended is pending in the log (queryable, written by
+		// the next successful flush): resume after it.
+		t.next = max(t.next, t.lastID.Load()+1)
+	}
+	return err
 }
 
 // appendOne adds ev to the log's pending block. Called with t.mu held.
