@@ -39,7 +39,9 @@ func (s *Store) Query(q Query) ([]Event, error) {
 // When Time follows ID (events stamped by the store), a page costs
 // O(log n + Limit + one block), at any depth with After; Offset costs
 // O(Offset) more. Every hit is checked against the ring, so no evicted or
-// pruned event is returned.
+// pruned event is returned. With Deps.Older, the best Offset+Limit of the
+// ring are merged with the older tier's best Offset+Limit below First (see
+// mergeOlder), each event once.
 //
 // Errors: [ErrInvalidQuery] for a negative Limit or Offset or Since > Until;
 // [ErrTimeout] when ctx ends or Limits.QueryTimeout passes first (no
@@ -54,7 +56,8 @@ func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
 		return nil, err
 	}
 	deadline := s.deps.Clock.Now().Add(lim.QueryTimeout)
-	for _, skipMode := range []bool{q.Offset > 0, false} {
+	older := s.deps.Older
+	for _, skipMode := range []bool{q.Offset > 0 && older == nil, false} {
 		qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, deadline: deadline, skipMode: skipMode}
 		qr.lo, qr.hi = timeBounds(q.Since, q.Until)
 		if q.After.ID != 0 {
@@ -78,7 +81,11 @@ func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
 		err := qr.run()
 		var out []Event
 		if err == nil && !qr.restart {
-			out = qr.results()
+			if older == nil {
+				out = qr.results()
+			} else {
+				out, err = s.mergeOlder(ctx, q, limit, lim.QueryTimeout, qr.ordered())
+			}
 		}
 		putScratch(hp, qr.heap)
 		putScratch(pp, qr.pending)
@@ -127,7 +134,8 @@ func timeBounds(since, until int64) (int64, int64) {
 
 // Correlated returns copies of every event held with this correlation id,
 // ascending by (Time, ID). It is not capped by Limits.MaxResults: the
-// store's capacity bounds it. An empty id is an error matching
+// store's capacity bounds it, and with Deps.Older the older tier adds at
+// most Capacity more (its oldest). An empty id is an error matching
 // [ErrInvalidQuery]; an id with no events returns an empty slice and no
 // error.
 func (s *Store) Correlated(correlationID string) ([]Event, error) {
@@ -144,6 +152,16 @@ func (s *Store) Correlated(correlationID string) ([]Event, error) {
 	slices.SortFunc(hits, func(a, b cand) int { return a.cmp(b) })
 	qr := queryRun{s: s, q: Query{CorrelationID: correlationID}}
 	out := qr.copyAll(hits)
+	if o := s.deps.Older; o != nil {
+		// The older tier adds at most the store's capacity of events.
+		ctx, cancel := context.WithTimeout(context.Background(), s.deps.Limits().QueryTimeout)
+		defer cancel()
+		old, err := o.Query(ctx, Query{CorrelationID: correlationID, Limit: s.capacity}, s.ring.First())
+		if err != nil {
+			return nil, olderError(err)
+		}
+		out = mergeOrdered(out, old, false, 0, len(out)+len(old))
+	}
 	if out == nil {
 		out = []Event{}
 	}
@@ -597,6 +615,20 @@ func (qr *queryRun) results() []Event {
 		h = h[qr.q.Offset:]
 	}
 	return qr.copyAll(h[:min(len(h), qr.limit)])
+}
+
+// ordered returns copies of every kept candidate, in the query's order
+// (Offset and Limit not applied: the older tier's merge applies them).
+func (qr *queryRun) ordered() []Event {
+	h := qr.heap
+	switch {
+	case !qr.heaped:
+	case qr.q.Descending:
+		slices.SortFunc(h, func(a, b cand) int { return b.cmp(a) })
+	default:
+		slices.SortFunc(h, func(a, b cand) int { return a.cmp(b) })
+	}
+	return qr.copyAll(h)
 }
 
 // copyAll copies the candidates out, in order: one slice of Events and one

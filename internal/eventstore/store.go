@@ -71,6 +71,7 @@ type Config struct {
 	Policy       ring.Policy // overflow policy
 	MaxEventSize int         // bytes of Type + CorrelationID + Data of one event; <= 0: 1,000,000
 	MaxBytes     int64       // bytes held at most (storage.hot.max_size_mb), as Stats.Bytes counts them; <= 0: no bound
+	FirstID      uint64      // the ID of the first Store; 0 means 1 (an older tier holds the IDs below)
 }
 
 // Limits are the settings read live, on every call that needs them.
@@ -92,6 +93,9 @@ type Deps struct {
 	// Stored is called, when non-nil, after each committed ID (the export
 	// pipeline's kick): one call per event on the Store path.
 	Stored func(id uint64)
+	// Older, when non-nil, is the tier that holds what left the ring: Get,
+	// Query and Correlated merge it in (see tiers.go).
+	Older Source
 }
 
 // Record states (record.state). A record is born stIndexing; its Store moves
@@ -330,7 +334,7 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 		shards = runtime.GOMAXPROCS(0)
 	}
 	shards = min(shards, s.capacity)
-	r, err := ring.New(s.slots, ring.Config[record]{Shards: shards, Policy: cfg.Policy, OnDiscard: s.onDiscard})
+	r, err := ring.New(s.slots, ring.Config[record]{Shards: shards, Policy: cfg.Policy, OnDiscard: s.onDiscard, First: cfg.FirstID})
 	if err != nil {
 		return nil, errf(ErrInvalidArg, err, fmt.Sprintf("event store: capacity %d, %d shards", s.capacity, shards),
 			"capacity", s.capacity, "shards", shards)
@@ -799,10 +803,20 @@ func (s *Store) lookup(id uint64) *record {
 
 // Get returns a copy of the event id. It returns an error matching
 // [ErrNotFound] when no such event is held (never stored, evicted or
-// pruned). O(1), no lock; it allocates the copy of Data.
+// pruned). O(1), no lock; it allocates the copy of Data. With Deps.Older,
+// an id below First that the ring misses is asked of the older tier.
 func (s *Store) Get(id uint64) (Event, error) {
 	r := s.lookup(id)
 	if r == nil {
+		if o := s.deps.Older; o != nil && id < s.ring.First() {
+			e, ok, err := o.Get(context.Background(), id)
+			if err != nil {
+				return Event{}, errf(ErrInternal, err, fmt.Sprintf("event %d: older tier", id), "id", id)
+			}
+			if ok {
+				return e, nil
+			}
+		}
 		return Event{}, errf(ErrNotFound, nil, fmt.Sprintf("event %d not found", id), "id", id)
 	}
 	return s.copyOut(id, r), nil

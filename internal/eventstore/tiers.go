@@ -1,9 +1,15 @@
 package eventstore
 
-import "context"
+import (
+	"cmp"
+	"context"
+	"errors"
+	"time"
+)
 
-// The seam for an older tier (storage.warm: segments on disk). Nothing in
-// the store calls these yet; they fix the contract the wiring will follow.
+// The seam for an older tier (storage.warm: segments on disk): Deps.Older
+// is merged into Get, Query and Correlated; the root feeds it (package
+// internal/warm tails the store with Read).
 //
 // Feeding the tier. An event leaves the hot tier inside a Store (eviction
 // by capacity or byte budget) or a prune; neither may wait for a disk. So
@@ -38,4 +44,63 @@ type Sink interface {
 type Source interface {
 	Get(ctx context.Context, id uint64) (Event, bool, error)
 	Query(ctx context.Context, q Query, below uint64) ([]Event, error)
+}
+
+// mergeOlder merges the hot tier's ordered candidates (the best
+// Offset+Limit) with the older tier's best Offset+Limit below the ring's
+// First, read after the hot walk: an event that left the ring meanwhile is
+// found in the older tier, and one found in both is kept once.
+func (s *Store) mergeOlder(ctx context.Context, q Query, limit int, timeout time.Duration, hot []Event) ([]Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	oq := q
+	oq.Limit = limit
+	old, err := s.deps.Older.Query(ctx, oq, s.ring.First())
+	if err != nil {
+		return nil, olderError(err)
+	}
+	return mergeOrdered(hot, old, q.Descending, q.Offset, limit), nil
+}
+
+// olderError maps an older tier's failure: a context's end is a timeout.
+func olderError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return errf(ErrTimeout, err, "query timed out in the older tier")
+	}
+	return errf(ErrInternal, err, "older tier")
+}
+
+// mergeOrdered merges two lists sorted in (Time, ID) order (descending
+// with desc), keeps an event present in both once, skips offset and
+// returns at most limit.
+func mergeOrdered(a, b []Event, desc bool, offset, limit int) []Event {
+	before := func(x, y *Event) bool { // strictly before in the query's order
+		c := cmp.Compare(x.Time, y.Time)
+		if c == 0 {
+			c = cmp.Compare(x.ID, y.ID)
+		}
+		if desc {
+			c = -c
+		}
+		return c < 0
+	}
+	k := offset + limit
+	out := make([]Event, 0, min(len(a)+len(b), k))
+	i, j := 0, 0
+	for len(out) < k && (i < len(a) || j < len(b)) {
+		if j >= len(b) || (i < len(a) && !before(&b[j], &a[i])) {
+			if j < len(b) && b[j].ID == a[i].ID {
+				j++
+			}
+			out = append(out, a[i])
+			i++
+			continue
+		}
+		out = append(out, b[j])
+		j++
+	}
+	if offset >= len(out) {
+		return nil
+	}
+	return out[offset:]
 }
