@@ -99,6 +99,9 @@ type EventStats struct {
 	Capacity int    // storage.hot.max_events
 	Bytes    int64  // bytes of the events held (Len): Data, Type, CorrelationID and a fixed overhead each; bounded by storage.hot.max_size_mb
 
+	// Warm tier (storage.warm; zero when disabled).
+	Warm WarmStats
+
 	// Export pipeline (all zero without an [Exporter]).
 	Exported      uint64 // events acknowledged by the exporter
 	ExportDropped uint64 // events lost to export: evicted or pruned before the exporter took them
@@ -116,7 +119,20 @@ type EventStats struct {
 // interface.query_timeout and then fails with [ErrTimeout]);
 // storage.hot.max_age_seconds, enforced every storage.hot.prune_interval by a
 // supervised pruner. An evicted or pruned event leaves every index at once:
-// no Get or Query returns it.
+// no Get or Query returns it from memory.
+//
+// The warm tier (storage.warm.enable): a supervised task, events.warm,
+// copies every stored event, in ID order and off the Store path, to a
+// compressed segment log in storage.warm.path (package segment), every
+// capture.processing.flush_interval or once about capture.processing.batch_size
+// events are waiting, one fsync per round. Events the ring overwrites before
+// the task copies them are counted in [WarmStats].Dropped, never waited for.
+// Get, Query and Correlated span both tiers in (Time, ID) order, each event
+// once; PruneBefore removes from both; Close copies what the ring holds, so
+// a clean restart loses nothing, and after a restart on the same path IDs go
+// on past the last one on disk. storage.warm.max_size_mb bounds the
+// directory (oldest segments deleted first, counted). Health reports the
+// store degraded, with the reason, while the tier cannot write.
 //
 // All methods are safe for concurrent use. After [Foundation.Close], writes
 // (Store, StoreBatch) return errors matching [ErrClosed], PruneBefore does
@@ -127,6 +143,7 @@ type EventStore struct {
 	eng      *eventstore.Store
 	startCfg Config
 	exp      *exportPipeline // nil without an Exporter
+	warm     *warmTier       // nil without storage.warm.enable
 }
 
 // newEventStore builds the store from the config in effect at start and
@@ -161,19 +178,48 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		s.exp = newExportPipeline(s, exp, cfg.Capture.Processing.MaxQueueSize)
 		deps.Stored = s.exp.stored
 	}
+	var firstID uint64
+	if cfg.Storage.Warm.Enable {
+		wt, err := openWarm(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.warm, deps.Older, firstID = wt, wt, wt.t.LastID()+1
+		if s.exp != nil {
+			deps.Stored = func(id uint64) { s.exp.stored(id); wt.stored(id) }
+		} else {
+			deps.Stored = wt.stored
+		}
+	}
 	eng, err := eventstore.New(eventstore.Config{
 		Capacity:     cfg.Storage.Hot.MaxEvents,
 		Shards:       cfg.Capture.RingBuffer.NumBuffers,
 		Policy:       pol,
 		MaxEventSize: maxEventSize,
 		MaxBytes:     min(int64(cfg.Storage.Hot.MaxSizeMB), math.MaxInt64>>20) << 20,
+		FirstID:      firstID,
 	}, string(policy), deps)
 	if err != nil {
+		if s.warm != nil {
+			_ = s.warm.t.Close()
+		}
 		return nil, mapError(err)
 	}
 	s.eng = eng
+	if s.warm != nil {
+		s.warm.eng = eng
+	}
 	if s.exp != nil {
 		if err := f.Go("events.exporter", s.exp.run); err != nil {
+			if s.warm != nil {
+				_ = s.warm.t.Close()
+			}
+			return nil, err
+		}
+	}
+	if s.warm != nil {
+		if err := f.Go("events.warm", s.warm.run(s)); err != nil {
+			_ = s.warm.t.Close()
 			return nil, err
 		}
 	}
@@ -277,7 +323,8 @@ func (s *EventStore) StoreBatch(evs []Event) ([]uint64, error) {
 
 // Get returns a copy of the event id. It returns an error matching
 // [ErrNotFound] when no such event is held (never stored, evicted or
-// pruned). O(1), no lock; it allocates the copy of Data.
+// pruned). O(1), no lock; it allocates the copy of Data. With the warm tier
+// on, an id that left the ring is read from disk (one block).
 func (s *EventStore) Get(id uint64) (Event, error) {
 	e, err := s.eng.Get(id)
 	if err != nil {
@@ -316,7 +363,8 @@ func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error)
 
 // Correlated returns copies of every event held with this correlation id,
 // ascending by Time (ties by ID). It is not capped by interface.max_results:
-// the store's capacity bounds it. An empty id is an error matching
+// the store's capacity bounds it (with the warm tier on, the tier adds at
+// most storage.hot.max_events more, its oldest). An empty id is an error matching
 // [ErrInvalidQuery]; an id with no events returns an empty slice and no error.
 func (s *EventStore) Correlated(correlationID string) ([]Event, error) {
 	out, err := s.eng.Correlated(correlationID)
@@ -327,14 +375,23 @@ func (s *EventStore) Correlated(correlationID string) ([]Event, error) {
 }
 
 // PruneBefore removes every held event with Time < t and returns how many
-// it removed. Events at the oldest end leave the ring at once; older-timed
+// it removed from memory; with the warm tier on, it also hides every event
+// of the tier with Time < t at once (durably) and reclaims whole segments. Events at the oldest end leave the ring at once; older-timed
 // events that sit behind newer ones (a caller set their Time) are pruned in
 // place: hidden from Get and Query, removed from the indexes, counted as
 // pruned now and never again as evicted. The time index finds them without
 // a scan of the store. Concurrent PruneBefore calls run one at a time;
 // stores go on meanwhile (an event stored while the prune runs may be kept).
 // After Close it returns 0.
-func (s *EventStore) PruneBefore(t int64) int { return s.eng.PruneBefore(t) }
+func (s *EventStore) PruneBefore(t int64) int {
+	n := s.eng.PruneBefore(t)
+	if s.warm != nil && !s.eng.Closed() {
+		if err := s.warm.t.PruneBefore(t); err != nil {
+			s.f.log.Warn("warm tier: prune failed", "before", t, "err", err)
+		}
+	}
+	return n
+}
 
 // Stats returns the store's counters. It takes no lock and does not
 // allocate. See [EventStats] for the invariant.
@@ -342,6 +399,9 @@ func (s *EventStore) Stats() EventStats {
 	es := s.eng.Stats()
 	st := EventStats{Stored: es.Stored, Pruned: es.Pruned, Evicted: es.Evicted, Dropped: es.Dropped,
 		Len: es.Len, Capacity: es.Capacity, Bytes: es.Bytes}
+	if w := s.warm; w != nil {
+		st.Warm = w.stats()
+	}
 	if e := s.exp; e != nil {
 		st.Exported = e.exported.Load()
 		st.ExportDropped = e.dropped.Load()
@@ -365,6 +425,11 @@ func (s *EventStore) health() ServiceHealth {
 			return ServiceHealth{Status: StatusDegraded, Reason: why}
 		}
 	}
+	if w := s.warm; w != nil {
+		if err := w.t.Health(); err != nil {
+			return ServiceHealth{Status: StatusDegraded, Reason: "warm tier cannot write: " + err.Error()}
+		}
+	}
 	return ServiceHealth{Status: StatusRunning}
 }
 
@@ -376,6 +441,11 @@ func (s *EventStore) close() {
 	s.eng.Close() // idempotent: Foundation.Close closed it first, to refuse writes at once
 	if s.exp != nil {
 		s.exp.close()
+	}
+	if s.warm != nil {
+		if err := s.warm.close(); err != nil {
+			s.f.log.Error("warm tier: closing", "err", err)
+		}
 	}
 }
 

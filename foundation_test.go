@@ -16,7 +16,12 @@ import (
 	"github.com/elixirscope-go/foundation"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(warmChildEnv); dir != "" {
+		warmChild(dir) // never returns
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func newF(t testing.TB, opts ...foundation.Option) *foundation.Foundation {
 	t.Helper()

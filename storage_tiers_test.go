@@ -25,10 +25,15 @@ func TestStorageTiersAtNew(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
+	// The warm tier opens (and locks) storage.warm.path.
 	cfg = foundation.DefaultConfig()
 	cfg.Storage.Warm.Enable = true
 	cfg.Storage.Warm.Path = t.TempDir()
+	f, err = foundation.New(foundation.WithConfig(cfg))
+	require.NoError(t, err)
+	require.True(t, f.Events().Stats().Warm.Enabled)
 	_, err = foundation.New(foundation.WithConfig(cfg))
-	require.True(t, errors.Is(err, foundation.ErrConstraint), "%v", err)
-	require.ErrorContains(t, err, "storage.warm.enable")
+	require.True(t, errors.Is(err, foundation.ErrInternal), "%v", err)
+	require.ErrorContains(t, err, "storage.warm.path")
+	require.NoError(t, f.Close())
 }

@@ -1,0 +1,171 @@
+package foundation
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/elixirscope-go/foundation/internal/clock"
+	"github.com/elixirscope-go/foundation/segment"
+)
+
+func warmConfig(dir string) Config {
+	cfg := DefaultConfig()
+	cfg.Storage.Hot.MaxEvents = 1000
+	cfg.Storage.Warm.Enable = true
+	cfg.Storage.Warm.Path = dir
+	cfg.Capture.Processing.BatchSize = 100
+	return cfg
+}
+
+// syncWarm copies what the ring holds into the warm tier now (the task
+// does it every flush interval).
+func syncWarm(t *testing.T, f *Foundation) {
+	t.Helper()
+	require.NoError(t, f.events.warm.t.Sync(f.events.warm, 100))
+}
+
+func allEvents(t *testing.T, f *Foundation, q Query) []Event {
+	t.Helper()
+	var out []Event
+	q.Limit = 300
+	for {
+		page, err := f.Events().Query(q)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+		q.After = page[len(page)-1].Cursor()
+	}
+}
+
+func checkOrder(t *testing.T, evs []Event, desc bool) {
+	t.Helper()
+	seen := map[uint64]bool{}
+	for i, e := range evs {
+		require.False(t, seen[e.ID], "event %d twice", e.ID)
+		seen[e.ID] = true
+		if i > 0 {
+			p := evs[i-1]
+			less := p.Time < e.Time || (p.Time == e.Time && p.ID < e.ID)
+			require.True(t, less != desc, "out of order at %d: %v then %v", i, p.Cursor(), e.Cursor())
+		}
+	}
+}
+
+// TestWarmTier: with storage.warm.enable, events that left the ring are
+// found by Get, Query (filters, order, keyset paging, Offset) and
+// Correlated; Stats and Health report the tier; Close copies the ring into
+// it, so that after a restart on the same path everything is queryable and
+// IDs go on; PruneBefore removes from both tiers.
+func TestWarmTier(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
+	f, err := New(WithConfig(warmConfig(dir)), WithClock(clk))
+	require.NoError(t, err)
+	const n = 5000
+	for i := 1; i <= n; i++ {
+		clk.Add(time.Millisecond)
+		id, err := f.Events().Store(Event{Type: "t" + strconv.Itoa(i%3), CorrelationID: "c" + strconv.Itoa(i%50),
+			Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+		require.NoError(t, err)
+		require.Equal(t, uint64(i), id)
+		if i%500 == 0 {
+			syncWarm(t, f)
+		}
+	}
+	check := func(f *Foundation, n int) {
+		t.Helper()
+		all := allEvents(t, f, Query{})
+		require.Equal(t, n, len(all))
+		checkOrder(t, all, false)
+		desc := allEvents(t, f, Query{Descending: true})
+		checkOrder(t, desc, true)
+		require.Equal(t, n, len(desc))
+		typ := allEvents(t, f, Query{Type: "t1"})
+		checkOrder(t, typ, false)
+		for _, e := range typ {
+			require.Equal(t, "t1", e.Type)
+		}
+		require.InDelta(t, n/3, len(typ), 1)
+		off, err := f.Events().Query(Query{Offset: 10, Limit: 5})
+		require.NoError(t, err)
+		require.Equal(t, all[10:15], off)
+		e, err := f.Events().Get(all[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, all[0], e)
+		corr, err := f.Events().Correlated("c7")
+		require.NoError(t, err)
+		checkOrder(t, corr, false)
+		require.Equal(t, n/50, len(corr))
+	}
+	check(f, n)
+	st := f.Events().Stats()
+	require.True(t, st.Warm.Enabled)
+	require.GreaterOrEqual(t, st.Warm.Events, int64(n-1000))
+	require.Equal(t, uint64(0), st.Warm.Dropped)
+	require.Equal(t, StatusRunning, f.Health().Events.Status)
+	require.NoError(t, f.Close())
+
+	f, err = New(WithConfig(warmConfig(dir)), WithClock(clk))
+	require.NoError(t, err)
+	defer f.Close()
+	check(f, n)
+	require.Equal(t, uint64(n), f.Events().Stats().Warm.LastID)
+	id, err := f.Events().Store(Event{Type: "t0"})
+	require.NoError(t, err)
+	require.Equal(t, uint64(n+1), id)
+	all := allEvents(t, f, Query{})
+	cut := all[2500].Time
+	f.Events().PruneBefore(cut)
+	left := allEvents(t, f, Query{})
+	require.Equal(t, slices.IndexFunc(all, func(e Event) bool { return e.Time >= cut }), len(all)-len(left))
+	require.GreaterOrEqual(t, left[0].Time, cut)
+}
+
+// TestWarmTierHealth: when the warm tier cannot write (its directory was
+// deleted), Health says so with the reason; Store goes on.
+func TestWarmTierHealth(t *testing.T) {
+	dir := t.TempDir() + "/warm"
+	f, err := New(WithConfig(warmConfig(dir)))
+	require.NoError(t, err)
+	defer f.Close()
+	for i := 0; i < 100; i++ {
+		_, err := f.Events().Store(Event{Type: "a"})
+		require.NoError(t, err)
+	}
+	syncWarm(t, f)
+	require.Equal(t, StatusRunning, f.Health().Events.Status)
+	require.NoError(t, os.RemoveAll(dir))
+	for i := 0; i < 100; i++ {
+		_, err := f.Events().Store(Event{Type: "a"})
+		require.NoError(t, err)
+	}
+	require.Error(t, f.events.warm.t.Sync(f.events.warm, 100))
+	h := f.Health()
+	require.Equal(t, StatusDegraded, h.Events.Status)
+	require.Contains(t, h.Events.Reason, "warm tier cannot write")
+	require.Greater(t, f.Events().Stats().Warm.WriteErrors, int64(0))
+}
+
+// TestWarmTierOpenErrors: a warm path held by another Foundation, or that is
+// a file, fails New with the path named.
+func TestWarmTierOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	f, err := New(WithConfig(warmConfig(dir)))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = New(WithConfig(warmConfig(dir)))
+	require.ErrorIs(t, err, segment.ErrLocked)
+	require.ErrorContains(t, err, "storage.warm.path")
+	file := t.TempDir() + "/f"
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = New(WithConfig(warmConfig(file)))
+	require.ErrorIs(t, err, segment.ErrDir)
+}
