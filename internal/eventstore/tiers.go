@@ -7,35 +7,30 @@ import (
 	"time"
 )
 
-// The seam for an older tier (storage.warm: segments on disk): Deps.Older
-// is merged into Get, Query and Correlated; the root feeds it (package
-// internal/warm tails the store with Read).
+// The seam for an older tier (storage.warm: segments on disk).
 //
 // Feeding the tier. An event leaves the hot tier inside a Store (eviction
 // by capacity or byte budget) or a prune; neither may wait for a disk. So
 // the tier is fed off the Store path, as the export pipeline is: a
-// supervised reader walks IDs in order with [Store.Read] (ReadFound /
-// ReadHidden / ReadGone / ReadInFlight), hands batches to a [Sink] and
-// stays ahead of the ring's oldest end. What the ring overwrites before the
-// reader copies it is lost to the tier and counted, never waited for. A
-// pruned event (ReadHidden) is not handed on: max-age pruning removes it
-// from every tier. A Sink that needs "on eviction" rather than "on store"
-// keeps the batch until the hot tier's First passes it ([Store.First]).
+// supervised reader (the root's events.warm task, package internal/warm)
+// walks IDs in order with [Store.Read] (ReadFound / ReadHidden / ReadGone /
+// ReadInFlight) and copies every stored event, in batches, within a flush
+// interval of its Store: long before max-age pruning or eviction takes it
+// from the ring. What the ring overwrites before the reader copies it is
+// lost to the tier and counted, never waited for. [Config.FirstID] starts
+// the ring past the tier's last ID after a restart, so IDs are one
+// sequence for both tiers.
 //
-// Reading it back. IDs are one sequence for both tiers: the hot tier holds
-// IDs >= First, the older tier what it was handed below that. So Get(id)
-// asks the [Source] when id < First and the hot tier misses; Query and
-// Correlated merge the hot results with the Source's results restricted to
-// IDs < First, both already in (Time, ID) order, in one pass: the merge
-// keeps the best Offset+Limit, and After (a (Time, ID) cursor) means the
-// same in both tiers, so keyset paging crosses the boundary unchanged.
-
-// Sink receives the events leaving the hot tier, in ID order, in batches.
-// It is called by one goroutine at a time, never on the Store path; batch
-// is only valid during the call.
-type Sink interface {
-	Append(ctx context.Context, batch []Event) error
-}
+// Reading it back ([Deps.Older]). The hot tier holds IDs >= First, the
+// older tier what it copied. So Get(id) asks the [Source] when id < First
+// and the hot tier misses; Query and Correlated merge the hot results with
+// the Source's results restricted to IDs < First (read after the hot walk),
+// both already in (Time, ID) order, in one pass that keeps an event found
+// in both once: the merge keeps the best Offset+Limit, and After (a (Time,
+// ID) cursor) means the same in both tiers, so keyset paging crosses the
+// boundary unchanged. An event pruned in place by the max-age pruner (a
+// caller-set Time older than newer events) stays in the ring, hidden, at
+// an ID >= First: the older tier serves it again once the ring passes it.
 
 // Source is an older tier that reads merge in: Get by ID, and Query
 // returning the events with ID < below that match q, in q's (Time, ID)
