@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/elixirscope-go/foundation"
 	"github.com/elixirscope-go/foundation/segment"
 )
 
@@ -168,4 +170,59 @@ func dirBytes(dir string) int64 {
 	var n int64
 	_ = walk(dir, func(size int64) { n += size })
 	return n
+}
+
+// BenchmarkWarmStore: sustained Store of seed-shaped events (one
+// goroutine, steady state in a 100k ring) with the warm tier off and on
+// (zstd, default flush interval and batch size), in the same run: Store's
+// own p50/p99 (every 16th Store timed into an HDR histogram) and events/s.
+// With spill=on the events.warm task copies events on the other core; what
+// the ring overwrites first is reported as warm-dropped/op.
+func BenchmarkWarmStore(b *testing.B) {
+	for _, spill := range []bool{false, true} {
+		name := "spill=off"
+		if spill {
+			name = "spill=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := foundation.DefaultConfig()
+			cfg.Storage.Hot.MaxEvents = 100_000
+			if spill {
+				cfg.Storage.Warm.Enable = true
+				cfg.Storage.Warm.Path = b.TempDir()
+				cfg.Storage.Warm.MaxSizeMB = 256
+			}
+			f, err := foundation.New(foundation.WithConfig(cfg))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			es := f.Events()
+			ev := foundation.Event{Type: "type.1", CorrelationID: "corr-1", Data: make([]byte, 64)}
+			for i := 0; i < 100_000; i++ {
+				_, _ = es.Store(ev)
+			}
+			h := hdrhistogram.New(1, int64(time.Second), 3)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if i&15 == 0 {
+					t0 := time.Now()
+					_, _ = es.Store(ev)
+					_ = h.RecordValue(int64(time.Since(t0)))
+					continue
+				}
+				_, _ = es.Store(ev)
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+			b.ReportMetric(float64(h.ValueAtQuantile(50)), "p50-ns")
+			b.ReportMetric(float64(h.ValueAtQuantile(99)), "p99-ns")
+			if spill {
+				b.ReportMetric(float64(es.Stats().Warm.Dropped)/float64(b.N), "warm-dropped/op")
+			}
+		})
+	}
 }
