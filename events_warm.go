@@ -39,6 +39,9 @@ type warmTier struct {
 	kick  chan struct{}
 	batch atomic.Uint64 // batch_size as of the last round, for the Store hook
 	mask  atomic.Uint64 // kick when id&mask == 0: the power of two at or below batch
+	// failing is set by a failed round and cleared by a good one: the log
+	// says each change once.
+	failing atomic.Bool
 }
 
 func openWarm(cfg *Config) (*warmTier, error) {
@@ -120,7 +123,16 @@ func (w *warmTier) run(s *EventStore) func(ctx context.Context) error {
 				w.setBatch(p.BatchSize)
 				return p.BatchSize, p.FlushInterval
 			},
-			OnError: func(err error) { s.f.log.Warn("warm tier: append failed", "err", err) },
+			OnError: func(err error) {
+				if !w.failing.Swap(true) { // once per failure, not every round
+					s.f.log.Warn("warm tier: append failed; retrying every flush interval", "err", err)
+				}
+			},
+			OnSuccess: func() {
+				if w.failing.Swap(false) {
+					s.f.log.Info("warm tier: appending again")
+				}
+			},
 		})
 	}
 }

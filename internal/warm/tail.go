@@ -37,9 +37,11 @@ type TailConfig struct {
 	// Kick, when it delivers, starts a round before the interval ends (the
 	// owner sends, without blocking, when a batch's worth is committed).
 	Kick <-chan struct{}
-	// OnError is told of each failed round (nil: ignored); the tier's
-	// Health keeps the last failure until a write succeeds.
-	OnError func(error)
+	// OnError is told of each failed round and OnSuccess of each good one
+	// (nil: ignored); the tier's Health keeps the last failure until a
+	// write succeeds.
+	OnError   func(error)
+	OnSuccess func()
 }
 
 // Tail copies the events the source commits into the tier until ctx ends:
@@ -60,8 +62,11 @@ func (t *Tier) Tail(ctx context.Context, src Source, cfg TailConfig) error {
 		case <-cfg.Kick:
 			tm.Stop()
 		}
-		if err := t.Sync(src, batch); err != nil && cfg.OnError != nil {
+		switch err := t.Sync(src, batch); {
+		case err != nil && cfg.OnError != nil:
 			cfg.OnError(err)
+		case err == nil && cfg.OnSuccess != nil:
+			cfg.OnSuccess()
 		}
 	}
 }
