@@ -176,9 +176,12 @@ func TestDeleteBefore(t *testing.T) {
 	got = collect(t, l, Query{})
 	require.Equal(t, 2001, len(got))
 	require.Equal(t, uint64(3000), got[0].Seq)
-	// Deleting past the end moves the next sequence.
+	// Deleting past the end moves the next sequence; the last record stays
+	// readable with Hidden until its segment is reclaimed.
 	require.NoError(t, l.DeleteBefore(9000))
 	require.Empty(t, collect(t, l, Query{}))
+	last := collect(t, l, Query{Hidden: true, Reverse: true})
+	require.Equal(t, uint64(5000), last[0].Seq)
 	seq, err := l.Append(rec(1))
 	require.NoError(t, err)
 	require.Equal(t, uint64(9000), seq)

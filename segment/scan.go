@@ -23,6 +23,10 @@ type Query struct {
 	Key uint64
 	// Reverse yields the records in descending sequence order.
 	Reverse bool
+	// Hidden also yields the records below the low-water mark that are
+	// still on disk (their segment not yet reclaimed): for recovery, such
+	// as finding the last record ever appended.
+	Hidden bool
 	// Narrow, when set, is called before each block is considered and
 	// returns a time range [from, to) (to 0: no upper bound) that the
 	// block must meet as well, so that a caller keeping the best k records
@@ -61,6 +65,9 @@ func (l *Log) Scan(q Query) iter.Seq2[Record, error] {
 			return
 		}
 		fromSeq, fromTime := max(q.FromSeq, l.lowSeq), max(q.FromTime, l.lowTime)
+		if q.Hidden {
+			fromSeq, fromTime = q.FromSeq, q.FromTime
+		}
 		views := make([]view, 0, len(l.segs))
 		for _, s := range l.segs {
 			if len(s.blocks) == 0 {

@@ -105,7 +105,9 @@ func Open(cfg Config) (*Tier, error) {
 		return nil, err
 	}
 	t := &Tier{log: l}
-	for r, err := range l.Scan(segment.Query{Reverse: true}) {
+	// The last record ever appended, hidden by PruneBefore or not: IDs must
+	// not repeat after a restart.
+	for r, err := range l.Scan(segment.Query{Reverse: true, Hidden: true}) {
 		if err != nil {
 			continue // reported by the scan's counters; the next block may hold the last ID
 		}

@@ -119,5 +119,13 @@ func TestTier(t *testing.T) {
 	got, err := tr.Query(context.Background(), Query{}, 1)
 	require.NoError(t, err)
 	require.Equal(t, int64(1000), got[0].Time)
+	// Everything pruned: after a restart the last ID is still known.
+	require.NoError(t, tr.PruneBefore(1<<62))
+	got, err = tr.Query(context.Background(), Query{}, 1)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.NoError(t, tr.Close())
+	tr = open(t, dir)
+	require.Equal(t, uint64(n), tr.LastID())
 	require.NoError(t, tr.Close())
 }
