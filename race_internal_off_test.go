@@ -1,0 +1,5 @@
+//go:build !race
+
+package foundation
+
+const raceOn = false
