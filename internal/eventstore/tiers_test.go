@@ -176,3 +176,32 @@ func TestMergeOrdered(t *testing.T) {
 	slices.Reverse(b)
 	require.Equal(t, []uint64{6, 5, 4, 3, 2, 1}, ids(mergeOrdered(a, b, true, 0, 10)))
 }
+
+// TestFirstIDLarge: a store whose IDs start at 2^40 (an older tier's
+// history) stores, pages by time and prunes as one that starts at 1: the
+// time index starts at the first block, not at block 0.
+func TestFirstIDLarge(t *testing.T) {
+	const first = 1 << 40
+	clk := clock.NewManual(time.Unix(0, 0))
+	ts := &tasks{}
+	ts.ctx, ts.cancel = context.WithCancel(context.Background())
+	lim := Limits{MaxResults: 1000, QueryTimeout: 10 * time.Second, PruneInterval: time.Hour, MaxAge: time.Hour}
+	s, err := New(Config{Capacity: 1000, Policy: ring.DropOldest, FirstID: first}, "drop_oldest",
+		Deps{Clock: clk, Go: ts.start, Limits: func() Limits { return lim }})
+	require.NoError(t, err)
+	defer func() { ts.stop(); s.Close() }()
+	for i := 0; i < 3000; i++ {
+		clk.Add(10)
+		id, err := s.Store(&Event{Type: "a"})
+		require.NoError(t, err)
+		require.Equal(t, uint64(first+i), id)
+	}
+	got, err := s.Query(Query{Since: 25000, Until: 25990})
+	require.NoError(t, err)
+	require.Equal(t, 100, len(got))
+	require.Equal(t, uint64(first+2499), got[0].ID)
+	require.Equal(t, 499, s.PruneBefore(25000)) // IDs first+2000..first+2498 (times 20010..24990)
+	got, err = s.Query(Query{Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, uint64(first+2499), got[0].ID)
+}
