@@ -2,6 +2,7 @@ package foundation
 
 import (
 	"encoding/json"
+	"log/slog"
 	"math"
 	"strconv"
 	"time"
@@ -71,6 +72,44 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 		e.buf = b
 	}
 	return b, nil
+}
+
+// changeRecorder is the config service's on-change hook as [New] wires it:
+// it stores each change as a config_updated or config_reset event (Data:
+// JSON {"path","old","new","version"}) and counts it in
+// foundation.config_updates or foundation.config_resets. A store that
+// refuses (closed, full, or not yet built while New replays the data dir)
+// does not fail the change: the failure is logged and counted in
+// foundation.config_event_failures. Not safe for concurrent use: the config
+// service calls it under its lock.
+type changeRecorder struct {
+	enc                       changeEncoder
+	store                     func(Event) error // nil until New has built the event store
+	updates, resets, failures *Counter
+	log                       *slog.Logger
+}
+
+// record is the hook. The event's Time is at, the change's (one clock read
+// per change).
+func (r *changeRecorder) record(cc ConfigChange, at int64) {
+	typ := "config_updated"
+	if cc.Kind == Reset {
+		typ = "config_reset"
+		r.resets.Add(1)
+	} else {
+		r.updates.Add(1)
+	}
+	if r.store == nil {
+		return
+	}
+	data, err := r.enc.encode(cc.Path, cc.Old, cc.New, cc.Version)
+	if err == nil {
+		err = r.store(Event{Type: typ, Time: at, Data: data})
+	}
+	if err != nil {
+		r.failures.Add(1)
+		r.log.Warn("config change not recorded as an event", "path", cc.Path, "version", cc.Version, "error", err)
+	}
 }
 
 // isScalar reports whether v is one of the leaf types appendJSONValue

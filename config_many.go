@@ -42,8 +42,7 @@ func (c *ConfigService) UpdateMany(values map[string]any) error {
 	c.applySettings(snap.cfg)
 	for _, ch := range chs {
 		cc := ConfigChange{Kind: Updated, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
-		c.record(cc, ch.Time.UnixNano())
-		c.subs.send(cc)
+		c.changed(cc, ch.Time.UnixNano())
 	}
 	return nil
 }

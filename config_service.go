@@ -96,20 +96,35 @@ type ConfigChange struct {
 // as events and counted in telemetry, and announced to subscribers. All
 // methods are safe for concurrent use.
 type ConfigService struct {
-	f   *Foundation
-	st  *cfgsnap.Store[Config]
-	cur atomic.Pointer[Snapshot] // readers: Load; writers: Store under mu, after st changed
+	hooks configHooks
+	st    *cfgsnap.Store[Config]
+	cur   atomic.Pointer[Snapshot] // readers: Load; writers: Store under mu, after st changed
 
 	mu     sync.Mutex // serializes changes so that events and notifications keep version order
 	closed atomic.Bool
 	subs   broadcaster[ConfigChange]
 
-	degraded string // set once in New when the data dir could not be fully recovered
-	level    *slog.LevelVar
+	degraded string                 // set once in New when the data dir could not be fully recovered
 	reload   atomic.Pointer[string] // why the last config file reload failed; nil when it did not
-	events   changeEncoder          // change events' Data, under mu
 	dev      DevConfig              // the dev settings applySettings last applied, under mu
 	applied  bool
+}
+
+// configHooks is what the config service does outside itself, given by
+// [New]: the service holds no other service, only these.
+type configHooks struct {
+	log *slog.Logger
+	now func() time.Time // stamps each version
+	// onChange runs for every successful change, under the service's lock,
+	// in version order, before subscribers are told; at is the change's
+	// time in Unix nanoseconds. New's hook stores the config_updated or
+	// config_reset event and counts it (see [changeRecorder]).
+	onChange func(cc ConfigChange, at int64)
+	// level is moved by dev.debug_mode and dev.verbose_logging; monitoring
+	// is told dev.performance_monitoring. Both run when the dev settings
+	// change (and once at start), under the service's lock.
+	level      *slog.LevelVar
+	monitoring func(enabled bool)
 }
 
 // newConfigService opens the config store, durable in dir when dir is not
@@ -119,14 +134,14 @@ type ConfigService struct {
 // versions named, a deleted dir or a write that failed makes the service
 // degraded (Health says why, the log says when), and ai.api_key ([Secret]) is
 // never written there: the starting config's value is authoritative.
-func newConfigService(f *Foundation, initial Config, dir string, groupReadable bool) (*ConfigService, error) {
-	c := &ConfigService{f: f, level: f.level}
-	log := f.log
+func newConfigService(initial Config, dir string, groupReadable bool, hooks configHooks) (*ConfigService, error) {
+	c := &ConfigService{hooks: hooks}
+	log := hooks.log
 	opts := cfgsnap.Options[Config]{
 		Validate:      func(cfg *Config) error { return cfg.Validate() },
 		Updatable:     updatablePaths,
 		Dir:           dir,
-		Now:           f.clock.Now,
+		Now:           hooks.now,
 		GroupReadable: groupReadable,
 		OnProblem:     func(err error) { log.Warn("config data dir problem", "dir", dir, "error", err.Error()) },
 	}
@@ -152,7 +167,7 @@ func newConfigService(f *Foundation, initial Config, dir string, groupReadable b
 		if len(rec.SetAside) > 0 {
 			kv = append(kv, "set_aside", rec.SetAside)
 		}
-		f.log.Warn("config recovered with losses", kv...)
+		log.Warn("config recovered with losses", kv...)
 	}
 	c.publish()
 	c.applySettings(c.cur.Load().cfg)
@@ -251,35 +266,16 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 	if kind == Reset {
 		cc.Path = ""
 	}
-	c.record(cc, ch.Time.UnixNano())
-	c.subs.send(cc)
+	c.changed(cc, ch.Time.UnixNano())
 	return nil
 }
 
-// record stores the change's event and counts it. A store that refuses (it
-// may be closed, full, or absent while New runs) does not fail the update:
-// the failure is logged and counted in foundation.config_event_failures.
-// The event's Time is the change's (one clock read per change).
-func (c *ConfigService) record(cc ConfigChange, at int64) {
-	t := c.f.telemetry
-	typ := "config_updated"
-	if cc.Kind == Reset {
-		typ = "config_reset"
-		t.configResets.Add(1)
-	} else {
-		t.configUpdates.Add(1)
+// changed runs the on-change hook and tells subscribers. Called under mu.
+func (c *ConfigService) changed(cc ConfigChange, at int64) {
+	if c.hooks.onChange != nil {
+		c.hooks.onChange(cc, at)
 	}
-	if c.f.events == nil {
-		return
-	}
-	data, err := c.events.encode(cc.Path, cc.Old, cc.New, cc.Version)
-	if err == nil {
-		_, err = c.f.events.Store(Event{Type: typ, Time: at, Data: data})
-	}
-	if err != nil {
-		t.configEventFailures.Add(1)
-		c.f.log.Warn("config change not recorded as an event", "path", cc.Path, "version", cc.Version, "error", err)
-	}
+	c.subs.send(cc)
 }
 
 // applySettings makes the settings that drive other services take effect.
@@ -290,13 +286,15 @@ func (c *ConfigService) applySettings(cfg *Config) {
 		return
 	}
 	c.applied, c.dev = true, cfg.Dev
-	if cfg.Dev.DebugMode || cfg.Dev.VerboseLogging {
-		c.level.Set(slog.LevelDebug)
-	} else {
-		c.level.Set(slog.LevelInfo)
+	if l := c.hooks.level; l != nil {
+		if cfg.Dev.DebugMode || cfg.Dev.VerboseLogging {
+			l.Set(slog.LevelDebug)
+		} else {
+			l.Set(slog.LevelInfo)
+		}
 	}
-	if t := c.f.telemetry; t != nil {
-		t.setEnabled(cfg.Dev.PerformanceMonitoring)
+	if c.hooks.monitoring != nil {
+		c.hooks.monitoring(cfg.Dev.PerformanceMonitoring)
 	}
 }
 
@@ -339,6 +337,16 @@ func (s *ConfigSubscription) Close() {
 		s.remove()
 	}
 	s.sub.Close()
+}
+
+// setReloadProblem sets why the last config file reload failed, shown by
+// Health until it is cleared with "" (a good file read).
+func (c *ConfigService) setReloadProblem(reason string) {
+	if reason == "" {
+		c.reload.Store(nil)
+		return
+	}
+	c.reload.Store(&reason)
 }
 
 func (c *ConfigService) health() ServiceHealth {

@@ -232,7 +232,7 @@ func (w *configWatcher) fail(format string, args ...any) {
 // an event, a counter and the log.
 func reloadFailed(cs *ConfigService, store func(Event) error, count func(), log *slog.Logger, file string) func(string) {
 	return func(reason string) {
-		cs.reload.Store(&reason)
+		cs.setReloadProblem(reason)
 		count()
 		log.Warn("config reload failed", "file", file, "reason", reason)
 		data, err := json.Marshal(struct {
@@ -248,7 +248,9 @@ func reloadFailed(cs *ConfigService, store func(Event) error, count func(), log 
 	}
 }
 
-// watchConfig starts the supervised task that reloads the config file.
+// watchConfig starts the supervised task that reloads the config file. It
+// only wires: the watcher is given the config service's UpdateMany and
+// Health setters, the event store's Store, a counter and the log as hooks.
 func (f *Foundation) watchConfig(src *configSources) error {
 	cs, es := f.config, f.events
 	failures := f.telemetry.Counter(MetricConfigReloadFailures)
@@ -259,7 +261,7 @@ func (f *Foundation) watchConfig(src *configSources) error {
 		apply:    cs.UpdateMany,
 		failed: reloadFailed(cs, func(ev Event) error { _, err := es.Store(ev); return err },
 			func() { failures.Add(1) }, f.log, src.opts.file),
-		ok:  func() { cs.reload.Store(nil) },
+		ok:  func() { cs.setReloadProblem("") },
 		log: f.log,
 	}
 	if err := w.start(); err != nil {

@@ -60,7 +60,6 @@ type Health struct {
 // one process; they share nothing. All methods are safe for concurrent use.
 type Foundation struct {
 	log    *slog.Logger
-	level  *slog.LevelVar // moved by dev.debug_mode and dev.verbose_logging
 	clock  Clock
 	sup    *supervisor
 	closed atomic.Bool
@@ -117,18 +116,26 @@ func New(opts ...Option) (*Foundation, error) {
 		s.clock = clock.Real()
 	}
 
-	level := new(slog.LevelVar)
-	f := &Foundation{log: slog.New(levelHandler{level, s.logger.Handler()}), level: level,
-		clock: s.clock, components: make(map[string]ServiceHealth), shutdown: s.shutdown}
+	// The services are built in order and wired here, with hooks: none
+	// holds the Foundation or another service.
+	level := new(slog.LevelVar) // moved by dev.debug_mode and dev.verbose_logging
+	log := slog.New(levelHandler{level, s.logger.Handler()})
+	f := &Foundation{log: log, clock: s.clock, components: make(map[string]ServiceHealth), shutdown: s.shutdown}
 	f.sup = newSupervisor(s.clock, s.logger)
-	f.telemetry = newTelemetry(s.clock, f.log, cfg.Dev.PerformanceMonitoring, s.maxMetrics, s.metricsExp)
-	cs, err := newConfigService(f, cfg, s.dataDir, s.groupReadable)
+	tel := newTelemetry(s.clock, log, cfg.Dev.PerformanceMonitoring, s.maxMetrics, s.metricsExp)
+	f.telemetry = tel
+	// Config changes become events and counts; the store is attached to
+	// the recorder once it exists (changes replayed before that are counted).
+	rec := &changeRecorder{updates: tel.configUpdates, resets: tel.configResets, failures: tel.configEventFailures, log: log}
+	cs, err := newConfigService(cfg, s.dataDir, s.groupReadable, configHooks{
+		log: log, now: s.clock.Now, onChange: rec.record, level: level, monitoring: tel.setEnabled,
+	})
 	if err != nil {
 		_ = f.sup.stop(f.shutdown)
 		return nil, err
 	}
 	f.config = cs
-	if err := src.reconcile(cs, s.dataDir, f.log); err != nil {
+	if err := src.reconcile(cs, s.dataDir, log); err != nil {
 		_ = f.sup.stop(f.shutdown)
 		cs.close()
 		return nil, err
@@ -146,6 +153,7 @@ func New(opts ...Option) (*Foundation, error) {
 		return nil, err
 	}
 	f.events = es
+	rec.store = func(ev Event) error { _, err := es.Store(ev); return err }
 	// Hooks: the store's own counts are the telemetry's counters.
 	f.telemetry.counterFunc(MetricEventsStored, es.storedCount)
 	f.telemetry.counterFunc(MetricEventsEvicted, es.evictedCount)
