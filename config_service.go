@@ -113,8 +113,8 @@ type ConfigService struct {
 // configHooks is what the config service does outside itself, given by
 // [New]: the service holds no other service, only these.
 type configHooks struct {
-	log *slog.Logger
-	now func() time.Time // stamps each version
+	log   *slog.Logger
+	clock Clock // stamps each version
 	// onChange runs for every successful change, under the service's lock,
 	// in version order, before subscribers are told; at is the change's
 	// time in Unix nanoseconds. New's hook stores the config_updated or
@@ -141,7 +141,7 @@ func newConfigService(initial Config, dir string, groupReadable bool, hooks conf
 		Validate:      func(cfg *Config) error { return cfg.Validate() },
 		Updatable:     updatablePaths,
 		Dir:           dir,
-		Now:           hooks.now,
+		Clock:         hooks.clock,
 		GroupReadable: groupReadable,
 		OnProblem:     func(err error) { log.Warn("config data dir problem", "dir", dir, "error", err.Error()) },
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/elixirscope-go/foundation/internal/clock"
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/segment"
 )
 

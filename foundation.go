@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/elixirscope-go/foundation/internal/clock"
+	"github.com/elixirscope-go/foundation/clock"
 )
 
 // Status is the state of a service.
@@ -128,7 +128,7 @@ func New(opts ...Option) (*Foundation, error) {
 	// the recorder once it exists (changes replayed before that are counted).
 	rec := &changeRecorder{updates: tel.configUpdates, resets: tel.configResets, failures: tel.configEventFailures, log: log}
 	cs, err := newConfigService(cfg, s.dataDir, s.groupReadable, configHooks{
-		log: log, now: s.clock.Now, onChange: rec.record, level: level, monitoring: tel.setEnabled,
+		log: log, clock: s.clock, onChange: rec.record, level: level, monitoring: tel.setEnabled,
 	})
 	if err != nil {
 		_ = f.sup.stop(f.shutdown)

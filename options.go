@@ -5,25 +5,27 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/metrics"
-
-	"github.com/elixirscope-go/foundation/internal/clock"
 )
 
-// Clock is the time source of a Foundation: [Clock.Now] stamps events,
-// snapshots and spans, and [Clock.NewTimer] drives the supervisor's backoff and
-// the pruner. Give one with [WithClock]; tests use [NewManualClock].
+// Clock is the time source of a Foundation, the [clock.Clock] that every
+// service shares: [Clock.Now] stamps events, config versions, metric
+// snapshots and spans, and [Clock.NewTimer] drives the supervisor's backoff,
+// the pruner and the telemetry aggregator. Give one with [WithClock]; tests
+// use a [clock.Manual] ([NewManualClock]).
 type Clock = clock.Clock
 
 // Timer is a one-shot timer made by a [Clock].
 type Timer = clock.Timer
 
-// ManualClock is a [Clock] that moves only when told to (Add, Set), firing the
+// ManualClock is [clock.Manual], named here for tests that import only this
+// package: a [Clock] that moves only when told to (Add, Set), firing the
 // timers that come due. Its BlockUntil(n, done) waits until n timers are
 // pending, so a test knows a goroutine is asleep on the clock.
 type ManualClock = clock.Manual
 
-// NewManualClock returns a [ManualClock] that reads t.
+// NewManualClock returns a [ManualClock] that reads t ([clock.NewManual]).
 func NewManualClock(t time.Time) *ManualClock { return clock.NewManual(t) }
 
 // Option configures a Foundation in [New]. A bad option makes New fail with
@@ -119,7 +121,8 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithClock sets the clock (default: the system clock).
+// WithClock sets the clock of every service (default: [clock.Real], the
+// system clock). nil is an error matching [ErrInvalidArgument].
 func WithClock(c Clock) Option {
 	return optionFunc(func(s *settings) {
 		if c == nil {

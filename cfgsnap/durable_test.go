@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elixirscope-go/foundation/clock"
 )
 
 func openDir(t testing.TB, dir string, opts Options[testCfg]) *Store[testCfg] {
@@ -320,7 +322,7 @@ func TestDurableGroupCommit(t *testing.T) {
 func TestDurableTime(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{Now: func() time.Time { return now }})
+	st := openDir(t, dir, Options[testCfg]{Clock: clock.NewManual(now)})
 	mustUpdate(t, st, "count", 1)
 	st.Close()
 	st = openDir(t, dir, Options[testCfg]{})

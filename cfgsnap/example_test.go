@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/elixirscope-go/foundation/cfgsnap"
+	"github.com/elixirscope-go/foundation/clock"
 )
 
 type Strategy string
@@ -42,13 +43,13 @@ func validate(c *Config) error {
 }
 
 // fixed is a clock that does not move, so the output is deterministic.
-func fixed() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+var fixed = clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 
 func Example() {
 	st, err := cfgsnap.Open(defaults, cfgsnap.Options[Config]{
 		Validate:  validate,
 		Updatable: []string{"planning.sampling_rate", "batch_size", "query_timeout", "debug"},
-		Now:       fixed,
+		Clock:     fixed,
 	})
 	if err != nil {
 		panic(err)
@@ -135,7 +136,7 @@ func Example_durable() {
 	}
 	defer os.RemoveAll(dir)
 
-	opts := cfgsnap.Options[Config]{Dir: dir, Validate: validate, Now: fixed}
+	opts := cfgsnap.Options[Config]{Dir: dir, Validate: validate, Clock: fixed}
 	st, err := cfgsnap.Open(defaults, opts)
 	if err != nil {
 		panic(err)

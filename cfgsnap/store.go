@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/elixirscope-go/foundation/clock"
 	"unsafe"
 
 	"github.com/elixirscope-go/foundation/internal/pad"
@@ -46,8 +48,9 @@ type Options[T any] struct {
 	// SnapshotEvery is the number of changes between snapshots (durable
 	// mode); 0 means 1000; negative is an [ErrOption] error.
 	SnapshotEvery int
-	// Now is the clock, read once per change; nil means time.Now.
-	Now func() time.Time
+	// Clock stamps each version: it is read once per change (and once at
+	// Open). nil means [clock.Real]; tests pass a [clock.Manual].
+	Clock clock.Clock
 	// NoSync skips every fsync: durable against a process crash, not
 	// against a machine crash. For benchmarks and tests only.
 	NoSync bool
@@ -127,7 +130,7 @@ func (s *Snapshot[T]) Ptr() *T { return &s.v }
 func (s *Snapshot[T]) Version() uint64 { return s.version }
 
 // Time returns when the change that made this snapshot happened (by
-// [Options.Now]); for the initial snapshot, when Open ran or, after
+// [Options.Clock]); for the initial snapshot, when Open ran or, after
 // recovery, the time of the recovered version.
 func (s *Snapshot[T]) Time() time.Time { return s.time }
 
@@ -272,12 +275,9 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 		onProblem: opts.OnProblem,
 		validate:  opts.Validate,
 		clone:     opts.Clone,
-		now:       opts.Now,
+		now:       clockNow(opts.Clock),
 		subs:      map[*Subscription]struct{}{},
 		allowed:   map[string]*field{},
-	}
-	if st.now == nil {
-		st.now = time.Now
 	}
 	st.initial = st.copyOf(&initial)
 	for _, p := range sch.leaves {
@@ -933,4 +933,12 @@ func (st *Store[T]) Close() error {
 	st.subs = nil
 	st.subMu.Unlock()
 	return err
+}
+
+// clockNow returns c's Now, or the system clock's when c is nil.
+func clockNow(c clock.Clock) func() time.Time {
+	if c == nil {
+		c = clock.Real()
+	}
+	return c.Now
 }

@@ -145,17 +145,19 @@ func export(e Exporter, d Delta) (err error) {
 }
 
 // Run calls [Aggregator.Tick] every interval, with the registry clock's time,
-// until ctx is done; then it returns nil. It stops its ticker before
+// until ctx is done; then it returns nil. It waits on the registry clock's
+// timers (a [clock.Manual] in tests drives it), stops its timer before
 // returning and leaves no goroutine behind.
 func (a *Aggregator) Run(ctx context.Context) error {
-	t := time.NewTicker(a.interval)
-	defer t.Stop()
+	c := a.r.s.clock
 	for {
+		t := c.NewTimer(a.interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-t.C:
-			a.Tick(a.r.s.clock.Now())
+		case <-t.C():
+			a.Tick(c.Now())
 		}
 	}
 }

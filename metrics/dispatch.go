@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/puzpuzpuz/xsync/v3"
 )
 
@@ -42,7 +43,7 @@ type HandlerFailure struct {
 }
 
 type dispatcherSettings struct {
-	clock     Clock
+	clock     clock.Clock
 	onFailure func(HandlerFailure)
 	reg       *Registry
 }
@@ -139,6 +140,14 @@ func NewDispatcher(opts ...DispatcherOption) *Dispatcher {
 		}
 	}
 	return d
+}
+
+// now reads the dispatcher's clock; a zero Dispatcher's is the system's.
+func (d *Dispatcher) now() time.Time {
+	if c := d.s.clock; c != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 func (d *Dispatcher) load() *table {
@@ -787,14 +796,10 @@ func (d *Dispatcher) Span(event string, md Metadata, fn func() error) error {
 	} else if names = t.spans[event]; names == nil {
 		return fn()
 	}
-	clock := d.s.clock
-	if clock == nil {
-		clock = realClock{}
-	}
-	d.baseOnce.Do(func() { d.base = clock.Now() })
+	d.baseOnce.Do(func() { d.base = d.now() })
 	smd := withMetadata(md, 4)
 	smd["telemetry_span_context"] = SpanContext(d.spanIDs.Add(1))
-	start := clock.Now()
+	start := d.now()
 	d.Execute(names.start, Measurements{
 		"monotonic_time": float64(start.Sub(d.base)), "system_time": float64(start.UnixNano()),
 	}, smd)
@@ -808,7 +813,7 @@ func (d *Dispatcher) Span(event string, md Metadata, fn func() error) error {
 		if r == nil {
 			kind = "exit" // runtime.Goexit: nothing to recover (panic(nil) recovers a *runtime.PanicNilError)
 		}
-		end := clock.Now()
+		end := d.now()
 		emd := withMetadata(smd, 3)
 		emd["kind"], emd["reason"], emd["stacktrace"] = kind, r, string(debug.Stack())
 		d.Execute(names.exception, Measurements{
@@ -820,7 +825,7 @@ func (d *Dispatcher) Span(event string, md Metadata, fn func() error) error {
 	}()
 	err := fn()
 	returned = true
-	end := clock.Now()
+	end := d.now()
 	if err != nil {
 		smd = withMetadata(smd, 1)
 		smd["error"] = err

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/elixirscope-go/foundation/clock"
 )
 
 func nop(string, Measurements, Metadata) {}
@@ -185,7 +187,7 @@ func spanRecorder(t *testing.T, d *Dispatcher) *[]spanEvent {
 
 func TestSpan(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := NewDispatcher(WithClock(&stepClock{t: start, step: time.Millisecond}))
+	d := NewDispatcher(WithClock(stepClock{clock.NewManual(start), time.Millisecond}))
 	got := spanRecorder(t, d)
 	md := Metadata{"table": "users"}
 	boom := errors.New("boom")
@@ -252,7 +254,7 @@ func TestSpan(t *testing.T) {
 
 func TestAggregator(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	r := NewRegistry(WithClock(fixedClock{t0}))
+	r := NewRegistry(WithClock(clock.NewManual(t0)))
 	c := r.Counter("c")
 	h := r.Histogram("h")
 	c.Add(10)

@@ -7,18 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/metrics"
 )
-
-// fixed is a clock that always reads the same time, so output is stable.
-type fixed struct{ t time.Time }
-
-func (c fixed) Now() time.Time { return c.t }
-
-// steps is a clock that moves 1ms per reading.
-type steps struct{ t time.Time }
-
-func (c *steps) Now() time.Time { c.t = c.t.Add(time.Millisecond); return c.t }
 
 func ExampleRegistry_Counter() {
 	r := metrics.NewRegistry()
@@ -76,7 +67,7 @@ func ExampleRegistry_SetEnabled() {
 }
 
 func ExampleRegistry_Snapshot() {
-	r := metrics.NewRegistry(metrics.WithClock(fixed{time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)}))
+	r := metrics.NewRegistry(metrics.WithClock(clock.NewManual(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))))
 	r.Counter("b").Add(2)
 	r.Counter("a").Add(1)
 	r.Gauge("temp").Set(21.5)
@@ -135,7 +126,8 @@ func ExampleDispatcher_Execute_failure() {
 }
 
 func ExampleDispatcher_Span() {
-	d := metrics.NewDispatcher(metrics.WithClock(&steps{}))
+	clk := clock.NewManual(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) // moves only when told
+	d := metrics.NewDispatcher(metrics.WithClock(clk))
 	_ = d.Attach("timer", []string{"db.query.start", "db.query.stop"}, func(ev string, m metrics.Measurements, md metrics.Metadata) {
 		if ev == "db.query.stop" {
 			fmt.Println(ev, time.Duration(m["duration"]), md["error"])
@@ -144,6 +136,7 @@ func ExampleDispatcher_Span() {
 		fmt.Println(ev, md["table"])
 	})
 	err := d.Span("db.query", metrics.Metadata{"table": "users"}, func() error {
+		clk.Add(time.Millisecond) // the query takes 1ms
 		return errors.New("timeout")
 	})
 	fmt.Println(err)
@@ -155,7 +148,7 @@ func ExampleDispatcher_Span() {
 
 func ExampleAggregator() {
 	t0 := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
-	r := metrics.NewRegistry(metrics.WithClock(fixed{t0}))
+	r := metrics.NewRegistry(metrics.WithClock(clock.NewManual(t0)))
 	c := r.Counter("jobs")
 	a := metrics.NewAggregator(r, 5*time.Second, metrics.ExporterFunc(func(d metrics.Delta) error {
 		j := d.Counters["jobs"]

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/elixirscope-go/foundation/clock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -481,7 +483,7 @@ func TestHistogramStress(t *testing.T) {
 
 func TestRegistrySnapshot(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	r := NewRegistry(WithClock(fixedClock{now}))
+	r := NewRegistry(WithClock(clock.NewManual(now)))
 	r.Counter("c").Add(3)
 	r.Gauge("g").Set(-2)
 	r.Histogram("h").Record(7)
@@ -576,22 +578,15 @@ func TestAllocs(t *testing.T) {
 	}
 }
 
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-
-// stepClock moves by step on every reading.
+// stepClock is a manual clock that moves by step on every reading.
 type stepClock struct {
-	mu   sync.Mutex
-	t    time.Time
+	*clock.Manual
 	step time.Duration
 }
 
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
+func (c stepClock) Now() time.Time {
+	c.Add(c.step)
+	return c.Manual.Now()
 }
 
 var _ = errors.Is

@@ -5,18 +5,9 @@ import (
 	"math/bits"
 	"runtime"
 	"time"
+
+	"github.com/elixirscope-go/foundation/clock"
 )
-
-// Clock tells the time. [Registry.Snapshot] reads it once per snapshot and
-// [Dispatcher.Span] twice per span. Implementations must be safe for
-// concurrent use. The default is the system clock ([time.Now]).
-type Clock interface {
-	Now() time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Defaults of the registry's settings.
 const (
@@ -47,7 +38,7 @@ type settings struct {
 	lowest     int64
 	highest    int64
 	sigfigs    int
-	clock      Clock
+	clock      clock.Clock
 	problems   []error
 }
 
@@ -58,7 +49,7 @@ func defaultSettings() settings {
 		lowest:     DefaultLowest,
 		highest:    DefaultHighest,
 		sigfigs:    DefaultSignificantFigures,
-		clock:      realClock{},
+		clock:      clock.Real(),
 	}
 }
 
@@ -100,7 +91,7 @@ type SharedOption interface {
 	DispatcherOption
 }
 
-type clockOption struct{ c Clock }
+type clockOption struct{ c clock.Clock }
 
 func (o clockOption) apply(s *settings) {
 	if o.c == nil {
@@ -116,9 +107,12 @@ func (o clockOption) applyDispatcher(s *dispatcherSettings) {
 	}
 }
 
-// WithClock sets the clock of a registry (the time of its snapshots) or of a
-// dispatcher (span start times and durations). nil is invalid and ignored.
-func WithClock(c Clock) SharedOption { return clockOption{c} }
+// WithClock sets the clock of a registry or of a dispatcher; the default is
+// [clock.Real]. A registry reads it once per [Registry.Snapshot] and its
+// [Aggregator] ticks on its timers; a dispatcher reads it twice per
+// [Dispatcher.Span] (start and end). Tests pass a [clock.Manual]. nil is
+// invalid (a registry reports it) and ignored.
+func WithClock(c clock.Clock) SharedOption { return clockOption{c} }
 
 // WithStripes sets the number of stripes of every counter and histogram of the
 // registry: n is rounded up to a power of two; 0 means the default, GOMAXPROCS

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elixirscope-go/foundation/internal/clock"
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/ring"
 	"go.uber.org/goleak"
 )

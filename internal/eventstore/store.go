@@ -24,8 +24,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/internal/atomicx"
-	"github.com/elixirscope-go/foundation/internal/clock"
 	"github.com/elixirscope-go/foundation/internal/fanout"
 	"github.com/elixirscope-go/foundation/internal/pad"
 	"github.com/elixirscope-go/foundation/internal/procpin"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/elixirscope-go/foundation/internal/clock"
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/segment"
 )
 

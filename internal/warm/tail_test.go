@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/elixirscope-go/foundation/internal/clock"
+	"github.com/elixirscope-go/foundation/clock"
 )
 
 // ringSource holds the last cap events, like the hot store.

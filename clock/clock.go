@@ -1,5 +1,15 @@
-// Package clock is the time source of foundation: the real clock, and a
-// manual clock that tests move by hand.
+// Package clock is a time source that tests can drive: a [Clock] tells the
+// time and makes one-shot timers; [Real] is the system clock and [Manual] a
+// clock that moves only when told to, firing its timers in deadline order.
+//
+// It is the one clock of foundation: the root package (foundation.WithClock),
+// metrics (registry snapshots, spans, the aggregator's ticks), cfgsnap (the
+// time of each version) and the event store all take a Clock. It is public
+// because those packages are public and usable alone: a caller of metrics or
+// cfgsnap passes the same Clock, and the same Manual in tests. It imports
+// nothing from the rest of the module but its padding constant.
+//
+// All clocks here are safe for concurrent use.
 package clock
 
 import (
@@ -45,9 +55,9 @@ func UnixNanoFunc(c Clock) func() int64 {
 // Real returns the system clock.
 //
 // Its Now reads only the monotonic clock and adds the elapsed time to a wall
-// time read at most a second earlier: on virtual machines whose clock source
-// is kvm-clock or hpet, time.Now (a wall and a monotonic read) costs about
-// twice as much as one monotonic read. A step of the wall clock (NTP, an
+// time read at most a second earlier: time.Now makes a wall and a monotonic
+// read, which costs about twice one monotonic read where the clock source is
+// slow to read (kvm-clock, hpet). A step of the wall clock (NTP, an
 // operator) shows within a second; in between, times move with the
 // monotonic clock, which is what ordering needs anyway.
 func Real() Clock {
