@@ -159,7 +159,7 @@ func TestConfigUpdateManyStress(t *testing.T) {
 	sub.Close()
 	<-done
 	assert.GreaterOrEqual(t, uint64(last), uint64(0))
-	t.Logf("%d changes seen, %d missed", seen, sub.Missed())
+	t.Logf("%d changes seen, %d dropped", seen, sub.Dropped())
 }
 
 // The change events' Data are built in a reused buffer: each stored event

@@ -300,7 +300,7 @@ func (c *ConfigService) applySettings(cfg *Config) {
 
 // Subscribe returns a subscription to every later change, in order. Its
 // channel is buffered (64); a subscriber that falls behind never blocks an
-// update: it loses changes, counted by [ConfigSubscription.Missed] (and
+// update: it loses changes, counted by [ConfigSubscription.Dropped] (and
 // visible as a gap in versions). The channel is closed only by the
 // subscription's Close or the Foundation's Close.
 func (c *ConfigService) Subscribe() *ConfigSubscription {
@@ -327,9 +327,10 @@ type ConfigSubscription struct {
 // C returns the channel of changes.
 func (s *ConfigSubscription) C() <-chan ConfigChange { return s.sub.C() }
 
-// Missed returns how many changes this subscriber lost because its channel
-// was full.
-func (s *ConfigSubscription) Missed() uint64 { return s.sub.Dropped() }
+// Dropped returns how many changes this subscriber lost because its
+// channel was full (it read too slowly); the versions it then receives jump
+// by as many.
+func (s *ConfigSubscription) Dropped() uint64 { return s.sub.Dropped() }
 
 // Close ends the subscription and closes its channel. Idempotent.
 func (s *ConfigSubscription) Close() {

@@ -409,8 +409,8 @@ func TestSubscribe(t *testing.T) {
 			t.Fatalf("change %+v", ch)
 		}
 	}
-	if all.Missed() != 0 || small.Missed() != 5 {
-		t.Fatalf("missed %d %d", all.Missed(), small.Missed())
+	if all.Dropped() != 0 || small.Dropped() != 5 {
+		t.Fatalf("dropped %d %d", all.Dropped(), small.Dropped())
 	}
 	if ch := <-small.C(); ch.Version != 1 {
 		t.Fatalf("small got %d", ch.Version)

@@ -68,7 +68,7 @@
 //
 // [Store.Subscribe] delivers every [Change] in version order. A full buffer
 // never blocks a writer: the change is dropped and counted
-// ([Subscription.Missed]), and the next Version received jumps. A
+// ([Subscription.Dropped]), and the next Version received jumps. A
 // subscription's channel is closed only by its Close or by [Store.Close].
 //
 // # Durability

@@ -26,7 +26,7 @@ func seed(t testing.TB) uint64 {
 // backwards nor the two pair fields differ (the validator requires them
 // equal and UpdateFunc sets both, so a difference is a half-applied change);
 // the CAS increments sum exactly; a subscriber sees strictly rising versions
-// and received + missed = every change.
+// and received + dropped = every change.
 func TestStress(t *testing.T) {
 	for _, durable := range []bool{false, true} {
 		name := "memory"
@@ -121,8 +121,8 @@ func TestStress(t *testing.T) {
 			}
 			sub.Close()
 			rwg.Wait()
-			if received+sub.Missed() != final.Version() {
-				t.Fatalf("subscriber: %d received + %d missed != %d changes", received, sub.Missed(), final.Version())
+			if received+sub.Dropped() != final.Version() {
+				t.Fatalf("subscriber: %d received + %d dropped != %d changes", received, sub.Dropped(), final.Version())
 			}
 			if durable {
 				want := final.Value()

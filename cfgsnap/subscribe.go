@@ -6,14 +6,14 @@ import "sync/atomic"
 // safe for concurrent use; its zero value is not usable (use
 // [Store.Subscribe]).
 type Subscription struct {
-	c      chan Change
-	missed atomic.Uint64
-	owner  interface{ unsubscribe(*Subscription) }
+	c       chan Change
+	dropped atomic.Uint64
+	owner   interface{ unsubscribe(*Subscription) }
 }
 
 // Subscribe returns a subscription whose channel buffers up to buffer
 // changes (negative means 0). Sends never block the writer: when the buffer
-// is full the change is dropped and counted by [Subscription.Missed] (the
+// is full the change is dropped and counted by [Subscription.Dropped] (the
 // next received Version also jumps). On a closed store the returned
 // subscription's channel is already closed.
 func (st *Store[T]) Subscribe(buffer int) *Subscription {
@@ -64,7 +64,7 @@ func (st *Store[T]) notify(ch Change) {
 		select {
 		case s.c <- ch:
 		default:
-			s.missed.Add(1)
+			s.dropped.Add(1)
 		}
 	}
 	st.subMu.Unlock()
@@ -74,8 +74,9 @@ func (st *Store[T]) notify(ch Change) {
 // [Store.Close], never otherwise.
 func (s *Subscription) C() <-chan Change { return s.c }
 
-// Missed returns how many changes were dropped because the buffer was full.
-func (s *Subscription) Missed() uint64 { return s.missed.Load() }
+// Dropped returns how many changes this subscriber lost because its buffer
+// was full (it read too slowly).
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
 // Close stops the subscription and closes its channel; the store keeps no
 // reference to it afterwards. Idempotent.

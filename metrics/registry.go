@@ -397,7 +397,8 @@ type Snapshot struct {
 	Counters   map[string]uint64
 	Gauges     map[string]float64
 	Histograms map[string]HistogramSnapshot
-	// Dropped is the sum of the gauges' dropped updates (NaN, ±Inf).
+	// Dropped is the sum of the gauges' ignored updates ([Gauge.Dropped]:
+	// NaN, ±Inf, overflow); nothing here is lost to a slow reader.
 	Dropped uint64
 	// InvalidNames counts the handles asked for with an empty name.
 	InvalidNames uint64

@@ -135,7 +135,7 @@ func (t *foundationTarget) subscribe(buffer int) func() subStats {
 		wg.Wait()
 		st := t.es.Stats()
 		return subStats{supported: true, buffer: buffer, events: events.Load(), dropped: es.Dropped(),
-			changes: changes.Load(), missed: cs.Missed(),
+			changes: changes.Load(), missed: cs.Dropped(),
 			stored: st.Stored - st0.Stored, refused: st.Dropped - st0.Dropped}
 	}
 }
