@@ -298,48 +298,6 @@ func (c *ConfigService) applySettings(cfg *Config) {
 	}
 }
 
-// Subscribe returns a subscription to every later change, in order. Its
-// channel is buffered (64); a subscriber that falls behind never blocks an
-// update: it loses changes, counted by [ConfigSubscription.Dropped] (and
-// visible as a gap in versions). The channel is closed only by the
-// subscription's Close or the Foundation's Close.
-func (c *ConfigService) Subscribe() *ConfigSubscription {
-	s := &ConfigSubscription{sub: newSubscriber[ConfigChange](64)}
-	if c.closed.Load() {
-		s.sub.Close()
-		return s
-	}
-	c.subs.add(s.sub)
-	if c.closed.Load() { // Close ran between the check and add
-		c.subs.remove(s.sub)
-		s.sub.Close()
-	}
-	s.remove = func() { c.subs.remove(s.sub) }
-	return s
-}
-
-// ConfigSubscription receives config changes; see [ConfigService.Subscribe].
-type ConfigSubscription struct {
-	sub    *subscriber[ConfigChange]
-	remove func()
-}
-
-// C returns the channel of changes.
-func (s *ConfigSubscription) C() <-chan ConfigChange { return s.sub.C() }
-
-// Dropped returns how many changes this subscriber lost because its
-// channel was full (it read too slowly); the versions it then receives jump
-// by as many.
-func (s *ConfigSubscription) Dropped() uint64 { return s.sub.Dropped() }
-
-// Close ends the subscription and closes its channel. Idempotent.
-func (s *ConfigSubscription) Close() {
-	if s.remove != nil {
-		s.remove()
-	}
-	s.sub.Close()
-}
-
 // setReloadProblem sets why the last config file reload failed, shown by
 // Health until it is cleared with "" (a good file read).
 func (c *ConfigService) setReloadProblem(reason string) {
