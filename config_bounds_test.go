@@ -63,7 +63,7 @@ func TestConfigBoundsCatalogue(t *testing.T) {
 			}
 		})
 	}
-	// The cases the issue names.
+	// A timeout that fails every query and a batch no buffer can hold.
 	cfg := DefaultConfig()
 	cfg.Interface.QueryTimeout = time.Nanosecond
 	if err := cfg.Validate(); !errors.Is(err, ErrRange) {

@@ -16,11 +16,11 @@ import (
 	"github.com/elixirscope-go/foundation"
 )
 
-// The bounds of the event store under bad input: each test names what the
-// store did before it was bounded.
+// The bounds of the event store under bad input: each test names what an
+// unbounded store would do with that input.
 
-// TestSubscribeBufferBounded: a subscription's Limit no longer sizes its
-// channel (Limit 1<<40 ran the process out of memory, MaxInt panicked in
+// TestSubscribeBufferBounded: a subscription's Limit does not size its
+// channel (a Limit of 1<<40 would exhaust memory, MaxInt would panic in
 // makechan); the buffer is SubscriptionBuffer, capped.
 func TestSubscribeBufferBounded(t *testing.T) {
 	f, _ := newStore(t, 100, nil)
@@ -79,8 +79,8 @@ func TestEventSizeCoversAllParts(t *testing.T) {
 
 // TestInternerForgetsTypes: the copies handed out share one interned copy
 // of each type, but types no held event has are forgotten at the next
-// sweep (4,096 large types once stayed for good: 101 MiB after they were
-// evicted).
+// sweep (without it, 4,096 large types would stay held for good, about
+// 100 MiB, after their events were evicted).
 func TestInternerForgetsTypes(t *testing.T) {
 	f, _ := newStore(t, 64, nil)
 	es := f.Events()
@@ -112,7 +112,8 @@ func TestInternerForgetsTypes(t *testing.T) {
 }
 
 // TestByteBudget: storage.hot.max_size_mb bounds the bytes held under
-// every policy (nothing bounded them: the defaults allowed ~93 GiB).
+// every policy (the event count alone would let the default capacity hold
+// ~93 GiB of maximum-size events).
 func TestByteBudget(t *testing.T) {
 	const budget = 1 << 20
 	data := make([]byte, 1000)
@@ -164,8 +165,8 @@ func TestByteBudget(t *testing.T) {
 }
 
 // TestPrunedSlotsReusable: under drop_newest and block, events pruned in
-// place (an old Time behind a newer one) no longer keep their room: the
-// store refused new events while Stats said 1 of 10 held.
+// place (an old Time behind a newer one) give their room back: a store that
+// kept it would refuse new events while Stats said 1 of 10 held.
 func TestPrunedSlotsReusable(t *testing.T) {
 	for _, pol := range []foundation.OverflowStrategy{foundation.DropNewest, foundation.Block} {
 		t.Run(string(pol), func(t *testing.T) {

@@ -72,9 +72,8 @@ const rebase = time.Second
 
 // The anchor and the clock are read by every timestamp on every core; both
 // are small heap objects that would share cache lines with whatever the
-// allocator puts next to them (a parallel Store profile showed a read of the
-// anchor costing as much as a cache miss). The padding keeps their lines to
-// themselves.
+// allocator puts next to them, and a write to a neighbour would turn each
+// read into a cache miss. The padding keeps their lines to themselves.
 type anchor struct {
 	t    time.Time // with its monotonic reading
 	unix int64     // t.UnixNano()
