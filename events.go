@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 	"unsafe"
@@ -139,17 +140,34 @@ type EventStats struct {
 // nothing, and reads (Get, Query, Correlated, Stats) still see the events
 // held at Close.
 type EventStore struct {
-	f        *Foundation
-	eng      *eventstore.Store
-	startCfg Config
-	exp      *exportPipeline // nil without an Exporter
-	warm     *warmTier       // nil without storage.warm.enable
+	eng    *eventstore.Store
+	config func() *Config // the config in effect: one atomic load
+	log    *slog.Logger
+	exp    *exportPipeline // nil without an Exporter
+	warm   *warmTier       // nil without storage.warm.enable
 }
 
-// newEventStore builds the store from the config in effect at start and
-// starts its supervised tasks (pruner, exporter).
-func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*EventStore, error) {
-	s := &EventStore{f: f, startCfg: cfg}
+// eventStoreHooks is what the event store uses outside itself, given by
+// [New]: the store holds no other service, only these.
+type eventStoreHooks struct {
+	clock Clock
+	log   *slog.Logger
+	// config returns the config in effect (the config service's snapshot):
+	// the store reads its live settings (interface.max_results,
+	// interface.query_timeout, storage.hot.prune_interval and
+	// max_age_seconds, interface.enable_streaming, capture.processing) there.
+	config func() *Config
+	// start starts a supervised task (the pruner, the exporter).
+	start func(name string, fn func(context.Context) error) error
+	// pruned and dropped count into foundation.events_pruned and
+	// foundation.events_dropped; nil counts nothing.
+	pruned, dropped func(n uint64)
+}
+
+// newEventStore builds the store from cfg, the config in effect at start,
+// and starts its supervised tasks (pruner, exporter).
+func newEventStore(cfg Config, maxEventSize int, exp Exporter, h eventStoreHooks) (*EventStore, error) {
+	s := &EventStore{config: h.config, log: h.log}
 	var pol ring.Policy
 	policy := cfg.Capture.RingBuffer.OverflowStrategy
 	switch policy {
@@ -164,18 +182,15 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 			"path", "capture.ring_buffer.overflow_strategy", "value", string(policy))
 	}
 	deps := eventstore.Deps{
-		Clock: f.clock,
-		Log:   f.log,
-		Go: func(name string, fn func(context.Context) error) error {
-			return f.Go(name, fn)
-		},
-		Limits: s.limits,
-	}
-	if t := f.telemetry; t != nil {
-		deps.Pruned, deps.Dropped = t.eventsPruned.Add, t.eventsDropped.Add
+		Clock:   h.clock,
+		Log:     h.log,
+		Go:      h.start,
+		Limits:  s.limits,
+		Pruned:  h.pruned,
+		Dropped: h.dropped,
 	}
 	if exp != nil {
-		s.exp = newExportPipeline(s, exp, cfg.Capture.Processing.MaxQueueSize)
+		s.exp = newExportPipeline(exp, cfg.Capture.Processing.MaxQueueSize, h.config, h.clock, h.log)
 		deps.Stored = s.exp.stored
 	}
 	var firstID uint64
@@ -184,6 +199,7 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		if err != nil {
 			return nil, err
 		}
+		wt.clock, wt.config, wt.log = h.clock, h.config, h.log
 		s.warm, deps.Older, firstID = wt, wt, wt.t.LastID()+1
 		if s.exp != nil {
 			deps.Stored = func(id uint64) { s.exp.stored(id); wt.stored(id) }
@@ -210,7 +226,8 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		s.warm.eng = eng
 	}
 	if s.exp != nil {
-		if err := f.Go("events.exporter", s.exp.run); err != nil {
+		s.exp.eng = eng
+		if err := h.start("events.exporter", s.exp.run); err != nil {
 			if s.warm != nil {
 				_ = s.warm.t.Close()
 			}
@@ -218,7 +235,7 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 		}
 	}
 	if s.warm != nil {
-		if err := f.Go("events.warm", s.warm.run(s)); err != nil {
+		if err := h.start("events.warm", s.warm.run()); err != nil {
 			_ = s.warm.t.Close()
 			return nil, err
 		}
@@ -226,19 +243,9 @@ func newEventStore(f *Foundation, cfg Config, maxEventSize int, exp Exporter) (*
 	return s, nil
 }
 
-// cfg returns the config in effect: one atomic load.
-func (s *EventStore) cfg() *Config {
-	if c := s.f.config; c != nil {
-		if snap := c.Get(); snap != nil {
-			return snap.cfg
-		}
-	}
-	return &s.startCfg
-}
-
 // limits hands the engine the settings it reads live.
 func (s *EventStore) limits() eventstore.Limits {
-	c := s.cfg()
+	c := s.config()
 	return eventstore.Limits{
 		MaxResults:    c.Interface.MaxResults,
 		QueryTimeout:  c.Interface.QueryTimeout,
@@ -387,7 +394,7 @@ func (s *EventStore) PruneBefore(t int64) int {
 	n := s.eng.PruneBefore(t)
 	if s.warm != nil && !s.eng.Closed() {
 		if err := s.warm.t.PruneBefore(t); err != nil {
-			s.f.log.Warn("warm tier: prune failed", "before", t, "err", err)
+			s.log.Warn("warm tier: prune failed", "before", t, "err", err)
 		}
 	}
 	return n
@@ -444,7 +451,7 @@ func (s *EventStore) close() {
 	}
 	if s.warm != nil {
 		if err := s.warm.close(); err != nil {
-			s.f.log.Error("warm tier: closing", "err", err)
+			s.log.Error("warm tier: closing", "err", err)
 		}
 	}
 }
@@ -507,7 +514,7 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // [ErrConstraint] that names the setting. Subscribing after Close also
 // returns a closed channel, with an Err matching [ErrClosed].
 func (s *EventStore) Subscribe(q Query, opts ...SubscribeOption) *EventSubscription {
-	if !s.cfg().Interface.EnableStreaming {
+	if !s.config().Interface.EnableStreaming {
 		return refusedSubscription(newError(kConstraint, nil,
 			"subscribe: event streaming is off (interface.enable_streaming = false)",
 			"path", "interface.enable_streaming", "value", false))

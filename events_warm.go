@@ -3,6 +3,7 @@ package foundation
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -34,8 +35,14 @@ type WarmStats struct {
 // sooner once capture.processing.batch_size events are waiting; the engine
 // merges the tier into Get, Query and Correlated (Deps.Older).
 type warmTier struct {
-	t     *warm.Tier
-	eng   *eventstore.Store
+	t   *warm.Tier
+	eng *eventstore.Store // set once before run starts
+	// Given by the event store: the tail's clock, the config in effect
+	// (capture.processing), the log.
+	clock  Clock
+	config func() *Config
+	log    *slog.Logger
+
 	kick  chan struct{}
 	batch atomic.Uint64 // batch_size as of the last round, for the Store hook
 	mask  atomic.Uint64 // kick when id&mask == 0: the power of two at or below batch
@@ -113,24 +120,24 @@ func (w *warmTier) Query(ctx context.Context, q eventstore.Query, below uint64) 
 }
 
 // run is the events.warm task.
-func (w *warmTier) run(s *EventStore) func(ctx context.Context) error {
+func (w *warmTier) run() func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		return w.t.Tail(ctx, w, warm.TailConfig{
-			Clock: s.f.clock,
+			Clock: w.clock,
 			Kick:  w.kick,
 			Limits: func() (int, time.Duration) {
-				p := s.cfg().Capture.Processing
+				p := w.config().Capture.Processing
 				w.setBatch(p.BatchSize)
 				return p.BatchSize, p.FlushInterval
 			},
 			OnError: func(err error) {
 				if !w.failing.Swap(true) { // once per failure, not every round
-					s.f.log.Warn("warm tier: append failed; retrying every flush interval", "err", err)
+					w.log.Warn("warm tier: append failed; retrying every flush interval", "err", err)
 				}
 			},
 			OnSuccess: func() {
 				if w.failing.Swap(false) {
-					s.f.log.Info("warm tier: appending again")
+					w.log.Info("warm tier: appending again")
 				}
 			},
 		})

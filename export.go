@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -54,7 +55,10 @@ const (
 //
 // Every field without a comment is owned by the run goroutine.
 type exportPipeline struct {
-	s        *EventStore
+	eng      *eventstore.Store // the store's engine, set once before run starts
+	config   func() *Config    // the config in effect (capture.processing, interface.query_timeout)
+	clock    Clock
+	log      *slog.Logger
 	exp      Exporter
 	maxQueue int
 	next     uint64  // the next ID to read from the ring
@@ -77,11 +81,14 @@ type exportPipeline struct {
 	hung    bool
 }
 
-func newExportPipeline(s *EventStore, e Exporter, maxQueue int) *exportPipeline {
+// newExportPipeline returns the pipeline of exporter e; its eng is set by
+// the event store once the engine exists (the engine's Stored hook is the
+// pipeline's stored).
+func newExportPipeline(e Exporter, maxQueue int, config func() *Config, clk Clock, log *slog.Logger) *exportPipeline {
 	if maxQueue <= 0 {
 		maxQueue = 1000
 	}
-	p := &exportPipeline{s: s, exp: e, maxQueue: maxQueue, next: 1, kick: make(chan struct{}, 1)}
+	p := &exportPipeline{config: config, clock: clk, log: log, exp: e, maxQueue: maxQueue, next: 1, kick: make(chan struct{}, 1)}
 	p.kickAt.Store(1)
 	return p
 }
@@ -100,7 +107,7 @@ func (p *exportPipeline) stored(id uint64) {
 // an ID whose push is still in flight; IDs that left the ring (or were
 // pruned) before being read are counted as dropped.
 func (p *exportPipeline) fill() {
-	es := p.s.eng
+	es := p.eng
 	end := es.Next()
 	for p.next < end && len(p.pending) < p.maxQueue {
 		ev, st := es.Read(p.next)
@@ -127,8 +134,8 @@ func (p *exportPipeline) fill() {
 // caller must then not sleep).
 func (p *exportPipeline) waitFor(id uint64) bool {
 	p.kickAt.Store(id)
-	if id < p.s.eng.Next() {
-		if _, st := p.s.eng.Read(id); st != eventstore.ReadInFlight {
+	if id < p.eng.Next() {
+		if _, st := p.eng.Read(id); st != eventstore.ReadInFlight {
 			p.kickAt.Store(math.MaxUint64)
 			return true
 		}
@@ -139,13 +146,13 @@ func (p *exportPipeline) waitFor(id uint64) bool {
 // run is the supervised export loop.
 func (p *exportPipeline) run(ctx context.Context) error {
 	defer p.finalFlush()
-	clk := p.s.f.clock
+	clk := p.clock
 	var deadline time.Time // when the oldest pending event must be flushed
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		proc := p.s.cfg().Capture.Processing
+		proc := p.config().Capture.Processing
 		batch := max(min(proc.BatchSize, p.maxQueue), 1)
 		p.fill()
 		if len(p.pending) == 0 {
@@ -180,7 +187,7 @@ func (p *exportPipeline) run(ctx context.Context) error {
 			continue
 		}
 		n := min(batch, len(p.pending))
-		if err := p.call(ctx, p.pending[:n], p.s.cfg().Interface.QueryTimeout); err != nil {
+		if err := p.call(ctx, p.pending[:n], p.config().Interface.QueryTimeout); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -221,7 +228,7 @@ func (p *exportPipeline) fail(err error) int {
 	p.failing++
 	p.lastErr = err.Error()
 	if p.failing == 1 || p.failing%100 == 0 {
-		p.s.f.log.Warn("event export failing", "attempts", p.failing, "error", p.lastErr,
+		p.log.Warn("event export failing", "attempts", p.failing, "error", p.lastErr,
 			"pending", len(p.pending), "dropped", p.dropped.Load())
 	}
 	return p.failing
@@ -301,7 +308,7 @@ func (p *exportPipeline) finalFlush() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), exportFinalWait)
 	defer cancel()
-	batch := max(min(p.s.cfg().Capture.Processing.BatchSize, p.maxQueue), 1)
+	batch := max(min(p.config().Capture.Processing.BatchSize, p.maxQueue), 1)
 	for ctx.Err() == nil {
 		p.fill()
 		if len(p.pending) == 0 {
@@ -309,7 +316,7 @@ func (p *exportPipeline) finalFlush() {
 		}
 		n := min(batch, len(p.pending))
 		if err := p.call(ctx, p.pending[:n], exportFinalWait); err != nil {
-			p.s.f.log.Warn("event export: final flush failed", "error", err.Error(), "pending", len(p.pending))
+			p.log.Warn("event export: final flush failed", "error", err.Error(), "pending", len(p.pending))
 			return
 		}
 		p.ack(n)
@@ -326,12 +333,12 @@ func (p *exportPipeline) close() {
 	select {
 	case <-done:
 	case <-t.C:
-		p.s.f.log.Error("event exporter still running after close; abandoning it")
+		p.log.Error("event exporter still running after close; abandoning it")
 		return
 	}
 	if c, ok := p.exp.(io.Closer); ok {
 		if err := c.Close(); err != nil {
-			p.s.f.log.Warn("event exporter close failed", "error", err.Error())
+			p.log.Warn("event exporter close failed", "error", err.Error())
 		}
 	}
 }

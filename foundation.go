@@ -146,7 +146,14 @@ func New(opts ...Option) (*Foundation, error) {
 		return nil, err
 	}
 	// The event store is sized by the config in effect (after recovery).
-	es, err := newEventStore(f, *cs.Get().cfg, s.maxEventSize, s.exporter)
+	es, err := newEventStore(*cs.Get().cfg, s.maxEventSize, s.exporter, eventStoreHooks{
+		clock:   s.clock,
+		log:     log,
+		config:  func() *Config { return cs.Get().cfg },
+		start:   func(name string, fn func(context.Context) error) error { return f.Go(name, fn) },
+		pruned:  tel.eventsPruned.Add,
+		dropped: tel.eventsDropped.Add,
+	})
 	if err != nil {
 		_ = f.sup.stop(f.shutdown)
 		cs.close()
