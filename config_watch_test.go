@@ -84,9 +84,9 @@ func TestConfigWatchTruncateAndWrite(t *testing.T) {
 	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
 	require.NoError(t, err)
 	full := rateFile(0.25)
-	_, err = fh.WriteString(full[:len(full)-6]) // "ai:\n  provider: mock\n  planning:\n    sampling_rate: 0"
-	require.NoError(t, err)
-	_, err = fh.WriteString("\n  [")
+	// One write, so the watcher cannot read the file between two halves
+	// of the partial content (a rate with no value is another error).
+	_, err = fh.WriteString(full[:len(full)-6] + "\n  [") // "ai:\n  provider: mock\n  planning:\n    sampling_rate: 0\n  ["
 	require.NoError(t, err)
 	require.NoError(t, fh.Sync())
 	w.waitFailures(1)
