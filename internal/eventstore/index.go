@@ -12,10 +12,10 @@ import (
 // inserts into the stripe of the P it runs on, so that the lists each core
 // writes stay in its own cache. With one shared list per key, every core
 // writes every hot key (an event type) and each insert pays a cache-line
-// transfer for the lock and another for the tail; on this 2-core VM that
-// made a parallel Store four times the cost of a lone one. A record keeps
-// its stripe, so it is unindexed in O(1); a query merges the stripes (few:
-// GOMAXPROCS rounded to a power of two, at most maxStripes).
+// transfer for the lock and another for the tail, so parallel Stores would
+// take turns on those lines. A record keeps its stripe, so it is unindexed
+// in O(1); a query merges the stripes (few: GOMAXPROCS rounded to a power
+// of two, at most maxStripes).
 type index struct {
 	stripes []*shard.SortedBag[string, uint64]
 	mask    int

@@ -97,9 +97,9 @@ func splitTail(e *Event, r *record, buf []byte) {
 
 // Records are carved from slabs: pointer-free byte arrays of 4 KiB (never
 // scanned by the garbage collector), handed out by one atomic add on the
-// slab's offset. A malloc of a 160-byte object with pointers cost ~50 ns
-// here; a slab costs one malloc per ~35 events. Records over a quarter of a
-// slab get an allocation of their own.
+// slab's offset, where a malloc of a 160-byte object with pointers would be
+// one of the costliest steps of a Store; a slab costs one malloc per ~35
+// events. Records over a quarter of a slab get an allocation of their own.
 //
 // Why it is safe to share a slab's life among its records: a slab is freed
 // when none of its records is referenced any more. Records leave the store
@@ -110,12 +110,11 @@ func splitTail(e *Event, r *record, buf []byte) {
 // outlives its last event by at most the time its neighbours stay stored.
 // What it costs: per stripe, up to one partly used slab of retained memory.
 //
-// Why 4 KiB (BenchmarkStore -cpu 1, 2026-11-23): the mean is the same from
-// 4 to 32 KiB (270-290 ns), but the tail is not. A Store that allocates a
-// slab while the garbage collector marks pays its assist for the whole slab
-// at once, and with one P it may wait for the background worker: p99 was
-// 0.4-0.5 µs with 4 KiB slabs, 1.1-1.5 µs with 8 KiB, 3.6 µs with 32 KiB
-// (p99.9: 3 µs against 40 µs). Smaller slabs (2 KiB) allocate too often.
+// Why 4 KiB: in BenchmarkStore at -cpu 1 the mean is about the same from 4
+// to 32 KiB, but the tail is not. A Store that allocates a slab while the
+// garbage collector marks pays its assist for the whole slab at once, and
+// with one P it may wait for the background worker, so p99 and p99.9 grow
+// with the slab size. Smaller slabs (2 KiB) allocate too often.
 const slabBytes = 4 << 10 // one page
 
 // slab is a run of bytes that records are carved from.

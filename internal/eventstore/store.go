@@ -154,8 +154,8 @@ type byteCell struct {
 
 // addBytes adds d to EventStats.Bytes. The cell of a P has one writer, the
 // goroutine pinned to it, so the add is a load and a release store instead
-// of a locked add (~6 ns each here, and a Store makes two: its own event
-// and the one it evicts). It reports true when an add carries the cell
+// of a locked add (and a Store makes two: its own event and the one it
+// evicts). It reports true when an add carries the cell
 // across a multiple of 1<<checkShift bytes: the caller then checks the byte
 // budget (checkBudget), so each P checks it once per 1<<checkShift bytes it
 // stores, at the cost of a shift and a compare.
@@ -193,11 +193,11 @@ const evictLag = 16
 // same place and prefetches its own record for writing.
 //
 // Why late: an evicted record was written a capacity of events ago, by
-// whichever core stored it. With two cores storing, settling it at once
-// was a cache miss on a line the other core had written: ~190 ns of each
-// Store at -cpu 2 (~4 ns at -cpu 1), in a locked swap that cannot overlap
-// other work. Prefetched evictLag evictions ahead, the line is in the cache
-// when its turn comes.
+// whichever core stored it. With several cores storing, settling it at
+// once is often a cache miss on a line another core wrote, taken in a
+// locked swap that cannot overlap other work (with one core storing, the
+// line is usually still cached). Prefetched evictLag evictions ahead, the
+// line is in the cache when its turn comes.
 //
 // Only the goroutine pinned to the cell's P writes it. seq is twice the
 // evictions so far, odd while one is being recorded; the next goes to
