@@ -137,7 +137,7 @@ type configHooks struct {
 func newConfigService(initial Config, dir string, groupReadable bool, hooks configHooks) (*ConfigService, error) {
 	c := &ConfigService{hooks: hooks}
 	log := hooks.log
-	opts := cfgsnap.Options[Config]{
+	opts := cfgsnap.Config[Config]{
 		Validate:      func(cfg *Config) error { return cfg.Validate() },
 		Updatable:     updatablePaths,
 		Dir:           dir,

@@ -95,7 +95,7 @@ func validateBig(c *bigCfg) error {
 	return nil
 }
 
-func openBig(b *testing.B, opts Options[bigCfg]) *Store[bigCfg] {
+func openBig(b *testing.B, opts Config[bigCfg]) *Store[bigCfg] {
 	opts.Validate = validateBig
 	st, err := Open(bigDefaults(), opts)
 	if err != nil {
@@ -111,7 +111,7 @@ var (
 )
 
 func BenchmarkLoad(b *testing.B) {
-	st := openBig(b, Options[bigCfg]{})
+	st := openBig(b, Config[bigCfg]{})
 	rate, _ := Field[bigCfg, float64](st, "ai.planning.sampling_rate")
 	b.Run("load", func(b *testing.B) {
 		b.ReportAllocs()
@@ -165,7 +165,7 @@ func BenchmarkLoad(b *testing.B) {
 
 func BenchmarkUpdate(b *testing.B) {
 	b.Run("memory", func(b *testing.B) {
-		st := openBig(b, Options[bigCfg]{})
+		st := openBig(b, Config[bigCfg]{})
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -176,7 +176,7 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	})
 	b.Run("memory/parallel", func(b *testing.B) {
-		st := openBig(b, Options[bigCfg]{})
+		st := openBig(b, Config[bigCfg]{})
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for i := 0; pb.Next(); i++ {
@@ -187,7 +187,7 @@ func BenchmarkUpdate(b *testing.B) {
 		})
 	})
 	b.Run("memory/func", func(b *testing.B) {
-		st := openBig(b, Options[bigCfg]{})
+		st := openBig(b, Config[bigCfg]{})
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := st.UpdateFunc(func(c *bigCfg) error { c.Dev.DebugMode = !c.Dev.DebugMode; return nil }); err != nil {
@@ -196,7 +196,7 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	})
 	b.Run("durable", func(b *testing.B) {
-		st := openBig(b, Options[bigCfg]{Dir: b.TempDir()})
+		st := openBig(b, Config[bigCfg]{Dir: b.TempDir()})
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -207,7 +207,7 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	})
 	b.Run("durable/parallel=8", func(b *testing.B) { // group commit
-		st := openBig(b, Options[bigCfg]{Dir: b.TempDir()})
+		st := openBig(b, Config[bigCfg]{Dir: b.TempDir()})
 		b.ReportAllocs()
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
@@ -223,7 +223,7 @@ func BenchmarkUpdate(b *testing.B) {
 		st.commitMu.Unlock()
 	})
 	b.Run("durable/nosync", func(b *testing.B) {
-		st := openBig(b, Options[bigCfg]{Dir: b.TempDir(), NoSync: true})
+		st := openBig(b, Config[bigCfg]{Dir: b.TempDir(), NoSync: true})
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -240,7 +240,7 @@ func BenchmarkUpdate(b *testing.B) {
 func BenchmarkReopen(b *testing.B) {
 	const records = 100_000
 	dir := b.TempDir()
-	opts := Options[bigCfg]{Dir: dir, NoSync: true, SnapshotEvery: 1 << 30, Validate: validateBig}
+	opts := Config[bigCfg]{Dir: dir, NoSync: true, SnapshotEvery: 1 << 30, Validate: validateBig}
 	st, err := Open(bigDefaults(), opts)
 	if err != nil {
 		b.Fatal(err)

@@ -55,7 +55,7 @@ func validPair(c *testCfg) error {
 	return nil
 }
 
-func open(t testing.TB, opts Options[testCfg]) *Store[testCfg] {
+func open(t testing.TB, opts Config[testCfg]) *Store[testCfg] {
 	t.Helper()
 	st, err := Open(defaults(), opts)
 	if err != nil {
@@ -77,7 +77,7 @@ func TestSnakeCase(t *testing.T) {
 }
 
 func TestPaths(t *testing.T) {
-	st := open(t, Options[testCfg]{})
+	st := open(t, Config[testCfg]{})
 	want := []string{"api_key", "count", "custom_name", "debug", "mode", "name", "pair.a", "pair.b", "rate", "small", "timeout", "tiny", "u16"}
 	if got := st.Paths(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Paths = %v\nwant    %v", got, want)
@@ -85,7 +85,7 @@ func TestPaths(t *testing.T) {
 	if got := st.UpdatablePaths(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("UpdatablePaths = %v", got)
 	}
-	st2 := open(t, Options[testCfg]{Updatable: []string{"rate", "count"}})
+	st2 := open(t, Config[testCfg]{Updatable: []string{"rate", "count"}})
 	if got := st2.UpdatablePaths(); !reflect.DeepEqual(got, []string{"count", "rate"}) {
 		t.Fatalf("UpdatablePaths = %v", got)
 	}
@@ -93,34 +93,34 @@ func TestPaths(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	type withMap struct{ M map[string]int }
-	if _, err := Open(withMap{}, Options[withMap]{}); !errors.Is(err, ErrOption) {
+	if _, err := Open(withMap{}, Config[withMap]{}); !errors.Is(err, ErrOption) {
 		t.Errorf("map without Clone: %v", err)
 	}
-	if _, err := Open(withMap{}, Options[withMap]{Clone: func(w *withMap) withMap { return *w }}); err != nil {
+	if _, err := Open(withMap{}, Config[withMap]{Clone: func(w *withMap) withMap { return *w }}); err != nil {
 		t.Errorf("map with Clone: %v", err)
 	}
 	type badTag struct {
 		X int `cfg:"Bad.Name"`
 	}
-	if _, err := Open(badTag{}, Options[badTag]{}); !errors.Is(err, ErrOption) {
+	if _, err := Open(badTag{}, Config[badTag]{}); !errors.Is(err, ErrOption) {
 		t.Errorf("bad tag: %v", err)
 	}
 	type dup struct {
 		X int `cfg:"y"`
 		Y int
 	}
-	if _, err := Open(dup{}, Options[dup]{}); !errors.Is(err, ErrOption) {
+	if _, err := Open(dup{}, Config[dup]{}); !errors.Is(err, ErrOption) {
 		t.Errorf("duplicate path: %v", err)
 	}
 	cases := []struct {
 		name string
-		opts Options[testCfg]
+		opts Config[testCfg]
 		want error
 	}{
-		{"unknown updatable", Options[testCfg]{Updatable: []string{"nope"}}, ErrPathNotFound},
-		{"parent updatable", Options[testCfg]{Updatable: []string{"pair"}}, ErrForbidden},
-		{"negative snapshot every", Options[testCfg]{SnapshotEvery: -1}, ErrOption},
-		{"invalid initial", Options[testCfg]{Validate: func(*testCfg) error { return errSentinel }}, ErrInvalid},
+		{"unknown updatable", Config[testCfg]{Updatable: []string{"nope"}}, ErrPathNotFound},
+		{"parent updatable", Config[testCfg]{Updatable: []string{"pair"}}, ErrForbidden},
+		{"negative snapshot every", Config[testCfg]{SnapshotEvery: -1}, ErrOption},
+		{"invalid initial", Config[testCfg]{Validate: func(*testCfg) error { return errSentinel }}, ErrInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
-	_, err := Open(defaults(), Options[testCfg]{Validate: func(*testCfg) error { return errSentinel }})
+	_, err := Open(defaults(), Config[testCfg]{Validate: func(*testCfg) error { return errSentinel }})
 	if !errors.Is(err, errSentinel) {
 		t.Fatalf("validator error not reachable: %v", err)
 	}
@@ -208,7 +208,7 @@ func TestUpdateConversion(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s=%v", c.path, c.value), func(t *testing.T) {
-			st := open(t, Options[testCfg]{Validate: validPair})
+			st := open(t, Config[testCfg]{Validate: validPair})
 			before := st.Load()
 			ch, err := st.Update(c.path, c.value)
 			if c.err != nil {
@@ -242,7 +242,7 @@ func TestUpdateConversion(t *testing.T) {
 }
 
 func TestErrorMessages(t *testing.T) {
-	st := open(t, Options[testCfg]{Updatable: []string{"count", "api_key"}, Validate: func(c *testCfg) error {
+	st := open(t, Config[testCfg]{Updatable: []string{"count", "api_key"}, Validate: func(c *testCfg) error {
 		if c.APIKey == "hunter2" {
 			return errSentinel
 		}
@@ -271,7 +271,7 @@ func TestErrorMessages(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	st := open(t, Options[testCfg]{})
+	st := open(t, Config[testCfg]{})
 	cases := []struct {
 		path string
 		want any
@@ -301,7 +301,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestCompareAndUpdateFuncReset(t *testing.T) {
-	st := open(t, Options[testCfg]{Validate: validPair})
+	st := open(t, Config[testCfg]{Validate: validPair})
 	if _, err := st.CompareAndUpdate(0, "count", 11); err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestCompareAndUpdateFuncReset(t *testing.T) {
 
 func TestSnapshotImmutable(t *testing.T) {
 	type withSlice struct{ Tags []string }
-	st, err := Open(withSlice{Tags: []string{"a"}}, Options[withSlice]{Clone: func(w *withSlice) withSlice {
+	st, err := Open(withSlice{Tags: []string{"a"}}, Config[withSlice]{Clone: func(w *withSlice) withSlice {
 		return withSlice{Tags: append([]string(nil), w.Tags...)}
 	}})
 	if err != nil {
@@ -353,7 +353,7 @@ func TestSnapshotImmutable(t *testing.T) {
 }
 
 func TestHandle(t *testing.T) {
-	st := open(t, Options[testCfg]{})
+	st := open(t, Config[testCfg]{})
 	rate, err := Field[testCfg, float64](st, "rate")
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +388,7 @@ func TestHandle(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
-	st := open(t, Options[testCfg]{})
+	st := open(t, Config[testCfg]{})
 	all := st.Subscribe(100)
 	small := st.Subscribe(1)
 	for i := range 5 {
@@ -439,7 +439,7 @@ func TestSubscribe(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
-	st := open(t, Options[testCfg]{})
+	st := open(t, Config[testCfg]{})
 	st.Update("count", 3)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -473,7 +473,7 @@ func TestLoadAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
-	st := open(t, Options[testCfg]{})
+	st := open(t, Config[testCfg]{})
 	h, _ := Field[testCfg, float64](st, "rate")
 	var sink float64
 	if n := testing.AllocsPerRun(1000, func() { sink += h.Get(st.Load()) + st.Load().Ptr().Rate }); n != 0 {
@@ -483,7 +483,7 @@ func TestLoadAllocs(t *testing.T) {
 }
 
 func TestCheckIsADryRun(t *testing.T) {
-	st := open(t, Options[testCfg]{Validate: validPair, Updatable: []string{"rate", "timeout"}})
+	st := open(t, Config[testCfg]{Validate: validPair, Updatable: []string{"rate", "timeout"}})
 	sub := st.Subscribe(4)
 	defer sub.Close()
 	v, err := st.Check("timeout", "2s")

@@ -60,8 +60,8 @@ type crashCfg struct {
 	A, B int64
 }
 
-func crashOpts(dir string) Options[crashCfg] {
-	return Options[crashCfg]{
+func crashOpts(dir string) Config[crashCfg] {
+	return Config[crashCfg]{
 		Dir:           dir,
 		SnapshotEvery: 40, // snapshots and compaction happen under the kills too
 		Validate: func(c *crashCfg) error {

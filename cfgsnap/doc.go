@@ -14,7 +14,7 @@
 // lock, no allocation, inlinable. A snapshot never changes after it is
 // published; [Snapshot.Ptr] reads it in place (never write through it) and
 // [Snapshot.Value] returns a copy. When T holds maps, slices or pointers,
-// [Options.Clone] must deep-copy them (Open refuses such a T without it), so
+// [Config.Clone] must deep-copy them (Open refuses such a T without it), so
 // that nothing a caller does to what it got can reach the shared snapshot.
 //
 // For hot paths, bind a [Handle] once with [Field] and read with
@@ -48,9 +48,9 @@
 //   - string field: a string (or the field's own type);
 //   - anything else: [ErrTypeMismatch], naming the path, the wanted and the given type.
 //
-// The allow-list ([Options.Updatable]) is checked first: any other path,
+// The allow-list ([Config.Updatable]) is checked first: any other path,
 // unknown and parent paths included, is [ErrForbidden]. The change is applied
-// to a private copy, [Options.Validate] checks the whole candidate
+// to a private copy, [Config.Validate] checks the whole candidate
 // ([ErrInvalid] wraps its error), and only then is it published as version
 // +1. On any error the current snapshot is exactly as it was.
 //
@@ -73,7 +73,7 @@
 //
 // # Durability
 //
-// With [Options.Dir] set, every change is appended to a log and fsynced
+// With [Config.Dir] set, every change is appended to a log and fsynced
 // before the call returns. Records are length-prefixed and checked with
 // CRC-32C; a leaf update stores its value in binary by leaf kind, UpdateFunc
 // and Reset store the JSON of T (so a durable T must round-trip through
@@ -81,12 +81,12 @@
 // the leader and syncs every record queued so far (group commit). A change
 // becomes visible to readers and subscribers only once it is durable.
 //
-// Every [Options.SnapshotEvery] changes a snapshot file is written (temp
+// Every [Config.SnapshotEvery] changes a snapshot file is written (temp
 // file, fsync, rename, fsync of the directory), a new log segment starts and
 // files older than the previous snapshot are removed. [Open] recovers the
 // newest valid snapshot plus the log after it, and [Store.Recovery] names
 // every loss. The directory is created if missing (0700, files 0600;
-// [Options.GroupReadable] for 0750/0640) and flock'ed: a second opener gets
+// [Config.GroupReadable] for 0750/0640) and flock'ed: a second opener gets
 // [ErrLocked]. Files are created with O_EXCL|O_NOFOLLOW and only regular
 // files are read, so a planted symlink is never followed.
 //
@@ -127,14 +127,14 @@
 //
 // # Example
 //
-//	type Config struct {
+//	type AppConfig struct {
 //		Rate    float64       `cfg:"sampling_rate"`
 //		Timeout time.Duration
 //	}
 //
-//	st, err := cfgsnap.Open(Config{Rate: 1, Timeout: time.Second}, cfgsnap.Options[Config]{
+//	st, err := cfgsnap.Open(AppConfig{Rate: 1, Timeout: time.Second}, cfgsnap.Config[AppConfig]{
 //		Dir: "/var/lib/app/config",
-//		Validate: func(c *Config) error {
+//		Validate: func(c *AppConfig) error {
 //			if c.Rate < 0 || c.Rate > 1 {
 //				return errors.New("sampling_rate must be within [0, 1]")
 //			}
@@ -146,7 +146,7 @@
 //	}
 //	defer st.Close()
 //
-//	rate, _ := cfgsnap.Field[Config, float64](st, "sampling_rate")
+//	rate, _ := cfgsnap.Field[AppConfig, float64](st, "sampling_rate")
 //	go func() {
 //		for ch := range st.Subscribe(16).C() {
 //			log.Printf("%s: %v -> %v (version %d)", ch.Path, ch.Old, ch.New, ch.Version)

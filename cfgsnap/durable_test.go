@@ -14,7 +14,7 @@ import (
 	"github.com/elixirscope-go/foundation/clock"
 )
 
-func openDir(t testing.TB, dir string, opts Options[testCfg]) *Store[testCfg] {
+func openDir(t testing.TB, dir string, opts Config[testCfg]) *Store[testCfg] {
 	t.Helper()
 	opts.Dir = dir
 	if opts.Validate == nil {
@@ -50,7 +50,7 @@ func files(t testing.TB, dir string) []string {
 
 func TestDurableReopen(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
+	st := openDir(t, dir, Config[testCfg]{})
 	if r := st.Recovery(); r.Version != 0 || len(r.Problems) != 0 {
 		t.Fatalf("fresh dir: %+v", r)
 	}
@@ -68,7 +68,7 @@ func TestDurableReopen(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	s := st.Load()
 	if s.Version() != 8 || s.Value() != want {
@@ -82,7 +82,7 @@ func TestDurableReopen(t *testing.T) {
 		t.Fatal(ch, err)
 	}
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	if s := st.Load(); s.Version() != 9 || s.Value() != defaults() {
 		t.Fatalf("after reset: %d %+v", s.Version(), s.Value())
@@ -116,7 +116,7 @@ func TestDurableTornAndCorruptTail(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			st := openDir(t, dir, Options[testCfg]{})
+			st := openDir(t, dir, Config[testCfg]{})
 			for i := 1; i <= 5; i++ {
 				mustUpdate(t, st, "count", i*10)
 			}
@@ -124,7 +124,7 @@ func TestDurableTornAndCorruptTail(t *testing.T) {
 			seg := filepath.Join(dir, segName(1))
 			fi, _ := os.Stat(seg)
 			c.damage(t, seg, fi.Size())
-			st = openDir(t, dir, Options[testCfg]{})
+			st = openDir(t, dir, Config[testCfg]{})
 			r := st.Recovery()
 			s := st.Load()
 			if s.Version() != c.version || s.Value().Count != int(c.version)*10 {
@@ -137,7 +137,7 @@ func TestDurableTornAndCorruptTail(t *testing.T) {
 			// The store goes on from there, and the next open is clean.
 			mustUpdate(t, st, "count", 1)
 			st.Close()
-			st = openDir(t, dir, Options[testCfg]{})
+			st = openDir(t, dir, Config[testCfg]{})
 			defer st.Close()
 			if r := st.Recovery(); len(r.Problems) != 0 || st.Load().Version() != c.version+1 {
 				t.Fatalf("second open: %+v at %d", r, st.Load().Version())
@@ -157,7 +157,7 @@ func appendFile(t *testing.T, path string, b []byte) {
 
 func TestDurableSnapshots(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{SnapshotEvery: 3})
+	st := openDir(t, dir, Config[testCfg]{SnapshotEvery: 3})
 	for i := 1; i <= 10; i++ {
 		mustUpdate(t, st, "count", i)
 	}
@@ -168,7 +168,7 @@ func TestDurableSnapshots(t *testing.T) {
 	if got := files(t, dir); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("files %v\nwant  %v", got, want)
 	}
-	st = openDir(t, dir, Options[testCfg]{SnapshotEvery: 3})
+	st = openDir(t, dir, Config[testCfg]{SnapshotEvery: 3})
 	if r := st.Recovery(); r.SnapshotVersion != 9 || r.Replayed != 1 || len(r.Problems) != 0 || st.Load().Value().Count != 10 {
 		t.Fatalf("recovery %+v count %d", r, st.Load().Value().Count)
 	}
@@ -178,7 +178,7 @@ func TestDurableSnapshots(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, snapName(9)))
 	b[len(b)-2] ^= 1
 	os.WriteFile(filepath.Join(dir, snapName(9)), b, 0o644)
-	st = openDir(t, dir, Options[testCfg]{SnapshotEvery: 3})
+	st = openDir(t, dir, Config[testCfg]{SnapshotEvery: 3})
 	r := st.Recovery()
 	if r.SnapshotVersion != 6 || r.CorruptSnapshots != 1 || r.Replayed != 4 || st.Load().Version() != 10 || st.Load().Value().Count != 10 {
 		t.Fatalf("fallback: %+v at %d", r, st.Load().Version())
@@ -192,7 +192,7 @@ func TestDurableSnapshots(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, name), []byte("garbage"), 0o644)
 		}
 	}
-	st = openDir(t, dir, Options[testCfg]{SnapshotEvery: 3})
+	st = openDir(t, dir, Config[testCfg]{SnapshotEvery: 3})
 	r = st.Recovery()
 	if st.Load().Version() != 0 || st.Load().Value() != defaults() || r.CorruptSnapshots != 1 || len(r.Problems) < 2 {
 		t.Fatalf("all corrupt: %+v at %d", r, st.Load().Version())
@@ -200,7 +200,7 @@ func TestDurableSnapshots(t *testing.T) {
 	t.Log(r.Problems)
 	mustUpdate(t, st, "count", 77)
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{SnapshotEvery: 3})
+	st = openDir(t, dir, Config[testCfg]{SnapshotEvery: 3})
 	defer st.Close()
 	if r := st.Recovery(); len(r.Problems) != 0 || st.Load().Value().Count != 77 {
 		t.Fatalf("after fallback: %+v", r)
@@ -209,10 +209,10 @@ func TestDurableSnapshots(t *testing.T) {
 
 func TestDurableRefusedState(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
+	st := openDir(t, dir, Config[testCfg]{})
 	mustUpdate(t, st, "count", 50)
 	st.Close()
-	_, err := Open(defaults(), Options[testCfg]{Dir: dir, Validate: func(c *testCfg) error {
+	_, err := Open(defaults(), Config[testCfg]{Dir: dir, Validate: func(c *testCfg) error {
 		if c.Count > 20 {
 			return errSentinel
 		}
@@ -221,28 +221,28 @@ func TestDurableRefusedState(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !errors.Is(err, errSentinel) {
 		t.Fatal(err)
 	}
-	st = openDir(t, dir, Options[testCfg]{}) // the lock was released
+	st = openDir(t, dir, Config[testCfg]{}) // the lock was released
 	st.Close()
 }
 
 func TestDurableDirErrors(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
-	_, err := Open(defaults(), Options[testCfg]{Dir: dir})
+	st := openDir(t, dir, Config[testCfg]{})
+	_, err := Open(defaults(), Config[testCfg]{Dir: dir})
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second opener: %v", err)
 	}
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	st.Close()
 
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
-	if _, err := Open(defaults(), Options[testCfg]{Dir: file}); !errors.Is(err, ErrDir) {
+	if _, err := Open(defaults(), Config[testCfg]{Dir: file}); !errors.Is(err, ErrDir) {
 		t.Fatalf("dir is a file: %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "a", "b")
-	st = openDir(t, missing, Options[testCfg]{})
+	st = openDir(t, missing, Config[testCfg]{})
 	st.Close()
 	if _, err := os.Stat(filepath.Join(missing, segName(1))); err != nil {
 		t.Fatal("missing dir not created:", err)
@@ -251,19 +251,19 @@ func TestDurableDirErrors(t *testing.T) {
 		ro := t.TempDir()
 		os.Chmod(ro, 0o555)
 		defer os.Chmod(ro, 0o755)
-		if _, err := Open(defaults(), Options[testCfg]{Dir: ro}); !errors.Is(err, ErrDir) || !errors.Is(err, fs.ErrPermission) {
+		if _, err := Open(defaults(), Config[testCfg]{Dir: ro}); !errors.Is(err, ErrDir) || !errors.Is(err, fs.ErrPermission) {
 			t.Fatalf("read-only dir: %v", err)
 		}
 	}
 	type fn struct{ F func() }
-	if _, err := Open(fn{}, Options[fn]{Dir: t.TempDir(), Clone: func(f *fn) fn { return *f }}); !errors.Is(err, ErrOption) {
+	if _, err := Open(fn{}, Config[fn]{Dir: t.TempDir(), Clone: func(f *fn) fn { return *f }}); !errors.Is(err, ErrOption) {
 		t.Fatalf("non-JSON T: %v", err)
 	}
 }
 
 func TestDurableWriteFailure(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
+	st := openDir(t, dir, Config[testCfg]{})
 	mustUpdate(t, st, "count", 1)
 	sub := st.Subscribe(10)
 	defer sub.Close()
@@ -281,7 +281,7 @@ func TestDurableWriteFailure(t *testing.T) {
 		t.Fatalf("repaired store still reports %v", st.Problem())
 	}
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	if s := st.Load(); s.Version() != 2 || s.Value().Count != 3 {
 		t.Fatalf("after restart: version %d count %d", s.Version(), s.Value().Count)
@@ -290,7 +290,7 @@ func TestDurableWriteFailure(t *testing.T) {
 
 func TestDurableGroupCommit(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{SnapshotEvery: 50})
+	st := openDir(t, dir, Config[testCfg]{SnapshotEvery: 50})
 	const writers, each = 8, 40
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -312,7 +312,7 @@ func TestDurableGroupCommit(t *testing.T) {
 	t.Logf("%d changes in %d fsyncs", writers*each, st.d.syncs)
 	want := st.Load().Value()
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{SnapshotEvery: 50})
+	st = openDir(t, dir, Config[testCfg]{SnapshotEvery: 50})
 	defer st.Close()
 	if st.Load().Value() != want || st.Load().Version() != writers*each || len(st.Recovery().Problems) != 0 {
 		t.Fatalf("reopen %+v", st.Recovery())
@@ -322,10 +322,10 @@ func TestDurableGroupCommit(t *testing.T) {
 func TestDurableTime(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{Clock: clock.NewManual(now)})
+	st := openDir(t, dir, Config[testCfg]{Clock: clock.NewManual(now)})
 	mustUpdate(t, st, "count", 1)
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	if !st.Load().Time().Equal(now) {
 		t.Fatal(st.Load().Time())

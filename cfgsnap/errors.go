@@ -12,7 +12,7 @@ import (
 var (
 	// ErrPathNotFound: the path names no field of T.
 	ErrPathNotFound = errors.New("path not found")
-	// ErrForbidden: the path is not in [Options.Updatable] (unknown and
+	// ErrForbidden: the path is not in [Config.Updatable] (unknown and
 	// parent paths included), or a parent path was listed there.
 	ErrForbidden = errors.New("update forbidden")
 	// ErrTypeMismatch: the value's type cannot be converted to the field's
@@ -39,7 +39,7 @@ var (
 	// ErrLocked: the directory is locked by another open [Store] (in this
 	// process or another).
 	ErrLocked = errors.New("directory locked")
-	// ErrDir: Options.Dir cannot be used (it is a file, not writable, or
+	// ErrDir: Config.Dir cannot be used (it is a file, not writable, or
 	// an I/O error occurred). The OS error is wrapped too, so
 	// errors.Is(err, fs.ErrPermission) works.
 	ErrDir = errors.New("unusable directory")

@@ -19,20 +19,20 @@ type Planning struct {
 	Strategy     Strategy `cfg:"default_strategy"`
 }
 
-type Config struct {
+type AppConfig struct {
 	Planning     Planning
 	BatchSize    int
 	QueryTimeout time.Duration
 	Debug        bool
 }
 
-var defaults = Config{
+var defaults = AppConfig{
 	Planning:     Planning{SamplingRate: 1, Strategy: "balanced"},
 	BatchSize:    100,
 	QueryTimeout: 10 * time.Second,
 }
 
-func validate(c *Config) error {
+func validate(c *AppConfig) error {
 	if r := c.Planning.SamplingRate; r < 0 || r > 1 {
 		return fmt.Errorf("sampling_rate %v not within [0, 1]", r)
 	}
@@ -46,7 +46,7 @@ func validate(c *Config) error {
 var fixed = clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 
 func Example() {
-	st, err := cfgsnap.Open(defaults, cfgsnap.Options[Config]{
+	st, err := cfgsnap.Open(defaults, cfgsnap.Config[AppConfig]{
 		Validate:  validate,
 		Updatable: []string{"planning.sampling_rate", "batch_size", "query_timeout", "debug"},
 		Clock:     fixed,
@@ -84,14 +84,14 @@ func Example() {
 }
 
 func ExampleField() {
-	st, _ := cfgsnap.Open(defaults, cfgsnap.Options[Config]{})
+	st, _ := cfgsnap.Open(defaults, cfgsnap.Config[AppConfig]{})
 	defer st.Close()
 	// Bind once at setup ...
-	rate, err := cfgsnap.Field[Config, float64](st, "planning.sampling_rate")
+	rate, err := cfgsnap.Field[AppConfig, float64](st, "planning.sampling_rate")
 	if err != nil {
 		panic(err)
 	}
-	_, err = cfgsnap.Field[Config, int64](st, "batch_size")
+	_, err = cfgsnap.Field[AppConfig, int64](st, "batch_size")
 	fmt.Println(errors.Is(err, cfgsnap.ErrTypeMismatch))
 	// ... then read per request: no lookup, no allocation.
 	st.Update("planning.sampling_rate", 0.125)
@@ -102,7 +102,7 @@ func ExampleField() {
 }
 
 func ExampleStore_CompareAndUpdate() {
-	st, _ := cfgsnap.Open(defaults, cfgsnap.Options[Config]{})
+	st, _ := cfgsnap.Open(defaults, cfgsnap.Config[AppConfig]{})
 	defer st.Close()
 	seen := st.Load()
 	st.Update("debug", true) // someone else gets in first
@@ -113,13 +113,13 @@ func ExampleStore_CompareAndUpdate() {
 }
 
 func ExampleStore_UpdateFunc() {
-	st, _ := cfgsnap.Open(defaults, cfgsnap.Options[Config]{Validate: validate})
+	st, _ := cfgsnap.Open(defaults, cfgsnap.Config[AppConfig]{Validate: validate})
 	defer st.Close()
-	ch, err := st.UpdateFunc(func(c *Config) error {
+	ch, err := st.UpdateFunc(func(c *AppConfig) error {
 		c.BatchSize, c.Debug = 500, true
 		return nil
 	})
-	fmt.Println(ch.Version, ch.Path == "", ch.New.(Config).BatchSize, err)
+	fmt.Println(ch.Version, ch.Path == "", ch.New.(AppConfig).BatchSize, err)
 	ch, _ = st.Reset()
 	fmt.Println(ch.Kind, ch.Version, st.Load().Ptr().BatchSize)
 	// Output:
@@ -136,7 +136,7 @@ func Example_durable() {
 	}
 	defer os.RemoveAll(dir)
 
-	opts := cfgsnap.Options[Config]{Dir: dir, Validate: validate, Clock: fixed}
+	opts := cfgsnap.Config[AppConfig]{Dir: dir, Validate: validate, Clock: fixed}
 	st, err := cfgsnap.Open(defaults, opts)
 	if err != nil {
 		panic(err)

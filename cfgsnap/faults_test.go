@@ -53,7 +53,7 @@ func TestFaultFailedSyncNeverRecovered(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			in := &injector{}
-			opts := Options[testCfg]{fault: in.hook, SnapshotEvery: 3}
+			opts := Config[testCfg]{fault: in.hook, SnapshotEvery: 3}
 			var problems []error
 			opts.OnProblem = func(err error) { problems = append(problems, err) }
 			st := openDir(t, dir, opts)
@@ -88,7 +88,7 @@ func TestFaultFailedSyncNeverRecovered(t *testing.T) {
 				t.Fatalf("repaired store reports %v", err)
 			}
 			st.Close()
-			st = openDir(t, dir, Options[testCfg]{})
+			st = openDir(t, dir, Config[testCfg]{})
 			defer st.Close()
 			s := st.Load()
 			if s.Version() != uint64(n+1) || s.Value().Count != 7 {
@@ -103,7 +103,7 @@ func TestFaultFailedSyncNeverRecovered(t *testing.T) {
 func TestFaultFailedSyncRestartAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	in := &injector{}
-	st := openDir(t, dir, Options[testCfg]{fault: in.hook})
+	st := openDir(t, dir, Config[testCfg]{fault: in.hook})
 	mustUpdate(t, st, "count", 1)
 	in.set("sync", errEIO)
 	in.set("truncate", errEIO)
@@ -116,7 +116,7 @@ func TestFaultFailedSyncRestartAtOnce(t *testing.T) {
 		t.Fatalf("repair at once failed: %v", st.Problem())
 	}
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	if s := st.Load(); s.Version() != 1 || s.Value().Count != 1 {
 		t.Fatalf("restart recovered version %d count %d", s.Version(), s.Value().Count)
@@ -131,7 +131,7 @@ func TestFaultFailedSyncRestartAtOnce(t *testing.T) {
 // lost versions are named, the newest provable state is recovered.
 func TestFaultFlippedByteMidLog(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
+	st := openDir(t, dir, Config[testCfg]{})
 	for i := 1; i <= 10; i++ {
 		mustUpdate(t, st, "count", i*10)
 	}
@@ -142,7 +142,7 @@ func TestFaultFlippedByteMidLog(t *testing.T) {
 	b[2*len(b)/10+12] ^= 0x01 // inside record 3
 	os.WriteFile(seg, b, 0o600)
 
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	r, s := st.Recovery(), st.Load()
 	if s.Version() != 2 || s.Value().Count != 20 {
 		t.Fatalf("recovered version %d count %d: %+v", s.Version(), s.Value().Count, r)
@@ -159,7 +159,7 @@ func TestFaultFlippedByteMidLog(t *testing.T) {
 	}
 	mustUpdate(t, st, "count", 1)
 	st.Close()
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	if r := st.Recovery(); len(r.Problems) != 0 || st.Load().Version() != 3 {
 		t.Fatalf("second open: %+v", r)
@@ -172,7 +172,7 @@ func TestFaultDeletedDir(t *testing.T) {
 	for _, replace := range []bool{false, true} {
 		t.Run(map[bool]string{false: "deleted", true: "replaced"}[replace], func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			st := openDir(t, dir, Options[testCfg]{})
+			st := openDir(t, dir, Config[testCfg]{})
 			defer st.Close()
 			mustUpdate(t, st, "count", 1)
 			if err := os.RemoveAll(dir); err != nil {
@@ -192,7 +192,7 @@ func TestFaultDeletedDir(t *testing.T) {
 			if p := st.Problem(); !errors.Is(p, ErrDirGone) {
 				t.Fatalf("problem %v", p)
 			}
-			if _, err := Open(defaults(), Options[testCfg]{Dir: dir}); !errors.Is(err, ErrLocked) {
+			if _, err := Open(defaults(), Config[testCfg]{Dir: dir}); !errors.Is(err, ErrLocked) {
 				t.Fatalf("second open of the path: %v", err)
 			}
 		})
@@ -223,7 +223,7 @@ func TestFaultImmutableDir(t *testing.T) {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var problems []error
-	opts := Options[testCfg]{SnapshotEvery: 2, OnProblem: func(err error) { mu.Lock(); problems = append(problems, err); mu.Unlock() }}
+	opts := Config[testCfg]{SnapshotEvery: 2, OnProblem: func(err error) { mu.Lock(); problems = append(problems, err); mu.Unlock() }}
 	st := openDir(t, dir, opts)
 	defer st.Close()
 	chattrImmutable(t, dir)
@@ -255,7 +255,7 @@ func TestFaultPlantedSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "victim")
 	os.WriteFile(outside, []byte("precious"), 0o600)
-	st := openDir(t, dir, Options[testCfg]{SnapshotEvery: 2})
+	st := openDir(t, dir, Config[testCfg]{SnapshotEvery: 2})
 	os.Symlink(outside, filepath.Join(dir, snapName(2)+".tmp"))
 	os.Symlink(outside, filepath.Join(dir, segName(3)))
 	mustUpdate(t, st, "count", 1)
@@ -270,11 +270,11 @@ func TestFaultPlantedSymlinks(t *testing.T) {
 	}
 	// A symlink in place of the log itself is refused at Open.
 	dir2 := t.TempDir()
-	st = openDir(t, dir2, Options[testCfg]{})
+	st = openDir(t, dir2, Config[testCfg]{})
 	st.Close()
 	os.Remove(filepath.Join(dir2, segName(1)))
 	os.Symlink(outside, filepath.Join(dir2, segName(1)))
-	if _, err := Open(defaults(), Options[testCfg]{Dir: dir2}); !errors.Is(err, ErrDir) {
+	if _, err := Open(defaults(), Config[testCfg]{Dir: dir2}); !errors.Is(err, ErrDir) {
 		t.Fatalf("symlinked log: %v", err)
 	}
 	if b, _ := os.ReadFile(outside); string(b) != "precious" {
@@ -288,7 +288,7 @@ func TestFaultPermissions(t *testing.T) {
 	defer syscall.Umask(old)
 	for _, group := range []bool{false, true} {
 		dir := filepath.Join(t.TempDir(), "d")
-		st := openDir(t, dir, Options[testCfg]{SnapshotEvery: 1, GroupReadable: group})
+		st := openDir(t, dir, Config[testCfg]{SnapshotEvery: 1, GroupReadable: group})
 		mustUpdate(t, st, "count", 1)
 		st.Close()
 		wantD, wantF := fs.FileMode(0o700), fs.FileMode(0o600)
@@ -316,7 +316,7 @@ func TestFaultSecretsNotPersisted(t *testing.T) {
 	const key = "sk-live-0123456789abcdef"
 	init := defaults()
 	init.APIKey = key
-	opts := Options[testCfg]{Dir: dir, SnapshotEvery: 2, Validate: validPair}
+	opts := Config[testCfg]{Dir: dir, SnapshotEvery: 2, Validate: validPair}
 	st, err := Open(init, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +368,7 @@ func TestFaultSecretsNotPersisted(t *testing.T) {
 // record is then damage like any other.
 func TestMultiRecordReplay(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
+	st := openDir(t, dir, Config[testCfg]{})
 	mustUpdate(t, st, "count", 1)
 	st.Close()
 	leaves := func(count int64, path string) []byte {
@@ -383,13 +383,13 @@ func TestMultiRecordReplay(t *testing.T) {
 		})
 	}
 	appendFile(t, filepath.Join(dir, segName(1)), appendRecord(nil, &record{version: 2, time: 1, kind: recMulti, tag: tagMulti, value: leaves(7, "pair.b")}))
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	if c := st.Load().Value(); st.Load().Version() != 2 || c.Count != 7 || c.Pair.A != 7 || c.Pair.B != 7 {
 		t.Fatalf("multi record: version %d %+v", st.Load().Version(), c)
 	}
 	st.Close()
 	appendFile(t, filepath.Join(dir, segName(1)), appendRecord(nil, &record{version: 3, time: 1, kind: recMulti, tag: tagMulti, value: leaves(9, "nope")}))
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	if c := st.Load().Value(); st.Load().Version() != 2 || c.Count != 7 {
 		t.Fatalf("half-applied multi record: version %d %+v", st.Load().Version(), c)
@@ -406,7 +406,7 @@ func TestCheckJSONNamesTheField(t *testing.T) {
 		Name string
 		Key  redacting
 	}
-	_, err := Open(cfg{Name: "a", Key: "k"}, Options[cfg]{Dir: t.TempDir()})
+	_, err := Open(cfg{Name: "a", Key: "k"}, Config[cfg]{Dir: t.TempDir()})
 	if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), `"key"`) {
 		t.Fatalf("%v", err)
 	}
@@ -414,7 +414,7 @@ func TestCheckJSONNamesTheField(t *testing.T) {
 		Name string
 		Key  redacting `cfg:",secret"`
 	}
-	st, err := Open(ok{Name: "a", Key: "k"}, Options[ok]{Dir: t.TempDir()})
+	st, err := Open(ok{Name: "a", Key: "k"}, Config[ok]{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"syscall"
 )
 
-// faultFunc, when set through Options.fault (tests only), is called before
+// faultFunc, when set through Config.fault (tests only), is called before
 // each file-system operation the store makes on its directory: op is one of
 // "write", "sync", "truncate", "create", "rename", "remove", "syncdir", name
 // the base name of the file. A non-nil error fails the operation as if the
@@ -23,7 +23,7 @@ type faultFunc func(op, name string) error
 var ErrDirGone = errors.New("data directory deleted or replaced")
 
 // Modes of what a store creates: private by default, group-readable with
-// [Options.GroupReadable].
+// [Config.GroupReadable].
 const (
 	dirMode       = 0o700
 	fileMode      = 0o600

@@ -72,7 +72,7 @@ func FuzzPath(f *testing.F) {
 	for _, s := range []string{"count", "pair.a", "pair", "pair.", ".pair", "a..b", "", "Count", "api_key", "x.y.z", "ü", strings.Repeat("a.", 600)} {
 		f.Add(s, int64(3))
 	}
-	st, err := Open(defaults(), Options[testCfg]{Validate: validPair})
+	st, err := Open(defaults(), Config[testCfg]{Validate: validPair})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestUpdateMany(t *testing.T) {
-	st := open(t, Options[testCfg]{Validate: validPair})
+	st := open(t, Config[testCfg]{Validate: validPair})
 	sub := st.Subscribe(16)
 	chs, err := st.UpdateMany(map[string]any{"pair.a": 4, "pair.b": 4.0, "rate": 0.25})
 	if err != nil {
@@ -63,7 +63,7 @@ func TestUpdateMany(t *testing.T) {
 // A durable UpdateMany is one record, replayed all or none after a restart.
 func TestUpdateManyDurable(t *testing.T) {
 	dir := t.TempDir()
-	st := openDir(t, dir, Options[testCfg]{})
+	st := openDir(t, dir, Config[testCfg]{})
 	if _, err := st.UpdateMany(map[string]any{"pair.a": 7, "pair.b": 7, "timeout": "3s", "mode": "fast"}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestUpdateManyDurable(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st = openDir(t, dir, Options[testCfg]{})
+	st = openDir(t, dir, Config[testCfg]{})
 	defer st.Close()
 	v := st.Load()
 	if v.Version() != 2 || v.Ptr().Pair != (pair{7, 7}) || v.Ptr().Timeout != 3*time.Second || v.Ptr().Mode != "fast" || v.Ptr().Rate != 0.75 {

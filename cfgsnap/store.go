@@ -17,14 +17,14 @@ import (
 	"github.com/elixirscope-go/foundation/internal/pad"
 )
 
-// ErrOption reports a bad [Options] value or a type T that the options do
+// ErrOption reports a bad [Config] value or a type T that its Config does
 // not support (a T with maps or slices but no Clone, a durable T that does
 // not round-trip through encoding/json).
 var ErrOption = errors.New("invalid option")
 
-// Options configures a [Store]. The zero value is valid: memory only, no
+// Config configures a [Store]. The zero value is valid: memory only, no
 // validation, every leaf path updatable, a plain value copy of T.
-type Options[T any] struct {
+type Config[T any] struct {
 	// Validate checks a whole candidate before it is published; an error
 	// refuses the change ([ErrInvalid] wrapping it). It runs on a private
 	// copy with no lock held, may run concurrently with itself, and must not
@@ -111,7 +111,7 @@ type Snapshot[T any] struct {
 	clone   func(*T) T
 }
 
-// Value returns a copy of the value (through [Options.Clone] when set), which
+// Value returns a copy of the value (through [Config.Clone] when set), which
 // the caller may modify freely. It allocates only what Clone allocates.
 func (s *Snapshot[T]) Value() T {
 	if s.clone != nil {
@@ -130,7 +130,7 @@ func (s *Snapshot[T]) Ptr() *T { return &s.v }
 func (s *Snapshot[T]) Version() uint64 { return s.version }
 
 // Time returns when the change that made this snapshot happened (by
-// [Options.Clock]); for the initial snapshot, when Open ran or, after
+// [Config.Clock]); for the initial snapshot, when Open ran or, after
 // recovery, the time of the recovered version.
 func (s *Snapshot[T]) Time() time.Time { return s.time }
 
@@ -247,7 +247,7 @@ func (r Recovery) Degraded() bool {
 }
 
 // Open returns a Store whose first snapshot holds initial (version 0), or,
-// with [Options.Dir], the state recovered from the directory: the newest
+// with [Config.Dir], the state recovered from the directory: the newest
 // valid snapshot plus the log after it. Damage (a torn or corrupt log tail, a
 // corrupt snapshot) does not fail Open: it is cut off or skipped and reported
 // in [Store.Recovery].
@@ -256,26 +256,26 @@ func (r Recovery) Degraded() bool {
 // or [ErrForbidden] for a bad Updatable entry, [ErrInvalid] when Validate
 // refuses initial (or the recovered state), [ErrLocked] when another Store
 // holds the directory, [ErrDir] when it cannot be used.
-func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
+func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 	typ := reflect.TypeFor[T]()
 	sch, err := buildSchema(typ)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOption, err)
 	}
-	if opts.Clone == nil {
+	if cfg.Clone == nil {
 		if p, ok := needsClone(typ, typ.String()); ok {
-			return nil, fmt.Errorf("cfgsnap: %s holds a reference (%s) that a value copy would share: set Options.Clone: %w", typ, p, ErrOption)
+			return nil, fmt.Errorf("cfgsnap: %s holds a reference (%s) that a value copy would share: set Config.Clone: %w", typ, p, ErrOption)
 		}
 	}
-	if opts.SnapshotEvery < 0 {
-		return nil, fmt.Errorf("cfgsnap: SnapshotEvery %d: %w", opts.SnapshotEvery, ErrOption)
+	if cfg.SnapshotEvery < 0 {
+		return nil, fmt.Errorf("cfgsnap: SnapshotEvery %d: %w", cfg.SnapshotEvery, ErrOption)
 	}
 	st := &Store[T]{
 		schema:    sch,
-		onProblem: opts.OnProblem,
-		validate:  opts.Validate,
-		clone:     opts.Clone,
-		now:       clockNow(opts.Clock),
+		onProblem: cfg.OnProblem,
+		validate:  cfg.Validate,
+		clone:     cfg.Clone,
+		now:       clockNow(cfg.Clock),
 		subs:      map[*Subscription]struct{}{},
 		allowed:   map[string]*field{},
 	}
@@ -285,23 +285,23 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 			st.secrets = append(st.secrets, f)
 		}
 	}
-	if opts.Updatable == nil {
+	if cfg.Updatable == nil {
 		for _, p := range sch.leaves {
-			if f := sch.fields[p]; !f.secret || opts.Dir == "" {
+			if f := sch.fields[p]; !f.secret || cfg.Dir == "" {
 				st.allowed[p] = f
 			}
 		}
 	} else {
-		for _, p := range opts.Updatable {
+		for _, p := range cfg.Updatable {
 			f := sch.fields[p]
 			if f == nil {
-				return nil, &PathError{Op: "open", Path: p, Err: ErrPathNotFound, Cause: errors.New("in Options.Updatable")}
+				return nil, &PathError{Op: "open", Path: p, Err: ErrPathNotFound, Cause: errors.New("in Config.Updatable")}
 			}
 			if f.kind == kindStruct {
-				return nil, &PathError{Op: "open", Path: p, Err: ErrForbidden, Cause: errors.New("a parent path in Options.Updatable")}
+				return nil, &PathError{Op: "open", Path: p, Err: ErrForbidden, Cause: errors.New("a parent path in Config.Updatable")}
 			}
-			if f.secret && opts.Dir != "" {
-				return nil, &PathError{Op: "open", Path: p, Err: ErrOption, Cause: errors.New("a secret is never written to Options.Dir, so it cannot be updatable in durable mode")}
+			if f.secret && cfg.Dir != "" {
+				return nil, &PathError{Op: "open", Path: p, Err: ErrOption, Cause: errors.New("a secret is never written to Config.Dir, so it cannot be updatable in durable mode")}
 			}
 			st.allowed[p] = f
 		}
@@ -316,24 +316,24 @@ func Open[T any](initial T, opts Options[T]) (*Store[T], error) {
 		}
 	}
 	snap := &Snapshot[T]{v: st.copyOf(&st.initial), time: st.now(), clone: st.clone}
-	if opts.Dir != "" {
+	if cfg.Dir != "" {
 		scrubbed := st.scrub(&st.initial)
 		if err := st.checkJSON(&scrubbed); err != nil {
 			return nil, err
 		}
-		every := opts.SnapshotEvery
+		every := cfg.SnapshotEvery
 		if every == 0 {
 			every = 1000
 		}
 		dmode, fmode := os.FileMode(dirMode), os.FileMode(fileMode)
-		if opts.GroupReadable {
+		if cfg.GroupReadable {
 			dmode, fmode = groupDirMode, groupFileMode
 		}
-		lock, dirf, key, err := lockDir(opts.Dir, dmode, fmode)
+		lock, dirf, key, err := lockDir(cfg.Dir, dmode, fmode)
 		if err != nil {
 			return nil, err
 		}
-		st.d = &disk{dir: opts.Dir, key: key, dirf: dirf, lock: lock, every: every, nosync: opts.NoSync, fault: opts.fault, fmode: fmode}
+		st.d = &disk{dir: cfg.Dir, key: key, dirf: dirf, lock: lock, every: every, nosync: cfg.NoSync, fault: cfg.fault, fmode: fmode}
 		if snap, err = st.recoverDir(snap); err != nil {
 			st.d.release()
 			return nil, err

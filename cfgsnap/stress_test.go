@@ -35,7 +35,7 @@ func TestStress(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed(t), 1))
-			opts := Options[testCfg]{Validate: validPair}
+			opts := Config[testCfg]{Validate: validPair}
 			if durable {
 				opts.Dir, opts.NoSync, opts.SnapshotEvery = t.TempDir(), true, 97
 			}
