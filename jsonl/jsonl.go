@@ -67,8 +67,13 @@ var (
 	ErrUnreachable = errors.New("jsonl: file no longer in its directory")
 )
 
-// Option configures [New].
-type Option func(*settings)
+// Option configures [New]. A bad option makes New return an error wrapping
+// [ErrOption]; the last of repeated options wins.
+type Option interface{ apply(*settings) }
+
+type optionFunc func(*settings)
+
+func (f optionFunc) apply(s *settings) { f(s) }
 
 type settings struct {
 	rotate int64
@@ -84,40 +89,40 @@ type settings struct {
 // bytes (default 64 MiB). A batch is never split, so a file holding a single
 // batch may be larger. n must be > 0.
 func WithRotateSize(n int64) Option {
-	return func(s *settings) {
+	return optionFunc(func(s *settings) {
 		if n <= 0 {
 			s.err = fmt.Errorf("WithRotateSize(%d): must be > 0: %w", n, ErrOption)
 		}
 		s.rotate = n
-	}
+	})
 }
 
 // WithKeepFiles keeps at most n files, deleting the oldest when a new one is
 // started; 0 (the default) keeps all. n must be ≥ 0.
 func WithKeepFiles(n int) Option {
-	return func(s *settings) {
+	return optionFunc(func(s *settings) {
 		if n < 0 {
 			s.err = fmt.Errorf("WithKeepFiles(%d): must be >= 0: %w", n, ErrOption)
 		}
 		s.keep = n
-	}
+	})
 }
 
 // WithPrefix names the files <prefix>-000001.jsonl, …; the default is
 // "events". The prefix must be a non-empty file name without '/'.
 func WithPrefix(p string) Option {
-	return func(s *settings) {
+	return optionFunc(func(s *settings) {
 		if p == "" || strings.ContainsAny(p, "/\x00") || p == "." || p == ".." {
 			s.err = fmt.Errorf("WithPrefix(%q): %w", p, ErrOption)
 		}
 		s.prefix = p
-	}
+	})
 }
 
 // WithGroupReadable creates the directory 0750 and the files 0640 instead
 // of the private default, 0700 and 0600.
 func WithGroupReadable() Option {
-	return func(s *settings) { s.dmode, s.fmode = 0o750, 0o640 }
+	return optionFunc(func(s *settings) { s.dmode, s.fmode = 0o750, 0o640 })
 }
 
 // Sink appends batches of E to JSON Lines files; see the package doc. It is
@@ -146,7 +151,7 @@ func New[E any](dir string, opts ...Option) (*Sink[E], error) {
 		if o == nil {
 			return nil, fmt.Errorf("jsonl.New: nil option: %w", ErrOption)
 		}
-		o(&s.set)
+		o.apply(&s.set)
 		if s.set.err != nil {
 			return nil, s.set.err
 		}

@@ -84,7 +84,7 @@ func (in *injector) hook(op, name string) error {
 	return in.fail[op]
 }
 
-func withFaults(in *injector) Option { return func(s *settings) { s.fault = in.hook } }
+func withFaults(in *injector) Option { return optionFunc(func(s *settings) { s.fault = in.hook }) }
 
 func TestRoundTripRotationKeep(t *testing.T) {
 	dir := t.TempDir()
