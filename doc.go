@@ -30,6 +30,27 @@
 // sentinels, the [Kind] constants: errors.Is(err, ErrRange), and every
 // validation failure also matches [ErrValidation].
 //
+// # Options
+//
+// The packages of this module are configured in one of two ways, by kind:
+//
+//   - Storage engines sized once or opened on a directory — ring.New,
+//     cfgsnap.Open, segment.Open — take one Config struct. Its zero value
+//     is the defaults, each field documents its default and range, and a
+//     bad field makes the constructor fail with an error that errors.Is
+//     matches (ring.ErrInvalid, cfgsnap.ErrOption, segment.ErrConfig).
+//   - Tables and services — the shard tables, metrics.NewRegistry and
+//     metrics.NewDispatcher, jsonl.New and [New] — take functional options
+//     of one form, an Option interface with an unexported apply method
+//     (With… functions build them). The last of repeated options wins
+//     unless its doc says otherwise; a bad option makes the constructor fail
+//     with an errors.Is-able error ([ErrInvalidArgument] here,
+//     shard.ErrOption, jsonl.ErrOption). The metrics constructors, which
+//     have no error result, keep the default instead; metrics.CheckOptions
+//     reports a bad registry option.
+//
+// A package takes one or the other, never both.
+//
 // # Concurrency
 //
 // Every exported method is safe for concurrent use. Reads never take a lock.

@@ -78,6 +78,12 @@ type optionFunc func(*settings)
 func (f optionFunc) apply(s *settings) { f(s) }
 
 // DispatcherOption configures a [Dispatcher]. The last one of a kind wins.
+//
+// It is a type of its own, not [Option], because a registry and a dispatcher
+// take disjoint settings ([Recording] and [OnFailure] mean nothing to a
+// registry, [WithStripes] nothing to a dispatcher): two types make passing
+// one to the wrong constructor a compile error instead of an option silently
+// ignored. The one option both take, [WithClock], is a [SharedOption].
 type DispatcherOption interface{ applyDispatcher(*dispatcherSettings) }
 
 type dispatcherOptionFunc func(*dispatcherSettings)
