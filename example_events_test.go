@@ -25,13 +25,17 @@ func ExampleEventStore_Query() {
 	ev, _ := es.Get(id)
 	fmt.Println(ev.ID, ev.Type, string(ev.Data), time.Unix(0, ev.Time).UTC().Format(time.RFC3339))
 
+	// IDs are unique, not consecutive: stores on different cores take them
+	// from blocks of their own. Results are in (Time, ID) order.
+	clk.Add(time.Second)
+	_, _ = es.Store(foundation.Event{Type: "login", CorrelationID: "req-3"})
 	logins, _ := es.Query(foundation.Query{Type: "login", Descending: true})
 	for _, e := range logins {
-		fmt.Println("login", e.ID, e.CorrelationID)
+		fmt.Println("login", e.CorrelationID)
 	}
 	page, _ := es.Query(foundation.Query{CorrelationID: "req-1", Limit: 2, Offset: 1})
 	for _, e := range page {
-		fmt.Println("req-1 page", e.ID, e.Type)
+		fmt.Println("req-1 page", e.Type)
 	}
 	_, err = es.Query(foundation.Query{Limit: -1})
 	fmt.Println(err != nil)
@@ -39,12 +43,13 @@ func ExampleEventStore_Query() {
 	fmt.Println(st.Stored, st.Len)
 	// Output:
 	// 1 login {"user":"ada"} 2023-11-14T22:13:20Z
-	// login 3 req-2
-	// login 1 req-1
-	// req-1 page 2 query
-	// req-1 page 4 logout
+	// login req-3
+	// login req-2
+	// login req-1
+	// req-1 page query
+	// req-1 page logout
 	// true
-	// 4 4
+	// 5 5
 }
 
 func ExampleEventStore_Subscribe() {

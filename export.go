@@ -122,6 +122,7 @@ func (p *exportPipeline) fill() {
 			return // its Store will kick us
 		case eventstore.ReadFound:
 			p.pending = append(p.pending, Event(ev))
+		case eventstore.ReadSkip: // an ID no event got
 		default:
 			p.dropped.Add(1)
 		}

@@ -49,7 +49,19 @@
 // memory that every push makes (a fetch-add under DropOldest, a
 // room-checked CAS under DropNewest/Block). Two cores pushing at full rate
 // bounce its cache line; the benchmarks measure it (see ring_bench_test.go).
-// Per-core counters would scale better but would give up the order above.
+// [Config.ClaimBlock] trades that order for scaling under [DropOldest]:
+// each P takes a block of seqs from the counter at a time (one shared write
+// per block) and hands them to the pushes that run on it, in order; seqs
+// stay unique and Get stays O(1), but pushes on different Ps (and a
+// goroutine that moves between Ps) get seqs in no real-time order. Seqs of
+// a block that its P has not used when a party must see them settled (a
+// push that laps them, a remover, [Buffer.Settle], [Buffer.Flush], or a
+// claim that moves the counter a block per P past them) become holes: no
+// item ever has them, Get reports them gone, Stats does not count them as
+// pushes, and they take room: the ring may hold up to ClaimBlock-1 items
+// fewer than its capacity per P. First() is then lower by
+// ClaimBlock*(P+2) ([Buffer.Slack]): an item may stay that long behind
+// Next()-Cap() while its overwriting seq is unused in a P's block.
 //
 // # Shards
 //
@@ -99,7 +111,9 @@
 //
 // [Buffer.Stats] costs writers nothing: Pushed and Len derive from the head
 // and the tail, Overwritten from the tail and Removed; Removed and Dropped
-// are counted on the removal and refusal paths. When the ring is quiescent,
+// are counted on the removal and refusal paths. With block claiming, Pushed
+// is the head less the holes and the unused block rests, and evictions are
+// counted on the evicting P's own cell (no shared line). When the ring is quiescent,
 // Pushed == Len + Overwritten + Removed.
 //
 // # Progress

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/elixirscope-go/foundation/internal/atomicx"
 	"github.com/elixirscope-go/foundation/internal/pad"
+	"github.com/elixirscope-go/foundation/internal/procpin"
 )
 
 // ErrFull is returned by a push that finds no room under [DropNewest]. A
@@ -104,6 +106,22 @@ type Config[T any] struct {
 	// older items elsewhere (on disk) sets it past them, so that seqs stay
 	// one sequence across restarts. At most 2^61.
 	First uint64
+	// ClaimBlock, when above 1, makes [DropOldest] pushes claim seqs from
+	// the shared counter in blocks of that many (a power of two, at most
+	// the capacity), one block per P at a time: a push then takes the next
+	// seq of its P's block, and the shared counter is written once per
+	// block instead of once per push. What it gives up: the order of seqs
+	// is no longer linearizable (two pushes on different Ps take seqs from
+	// different blocks, whatever their real-time order, and a goroutine
+	// that moves to another P may get a lower seq than its previous push);
+	// seqs stay unique, and Get stays O(1). A block's seqs that its P has
+	// not used when a party needs them settled (a push that laps them, a
+	// remover, [Buffer.Settle]) are taken from it and become holes: never
+	// items, counted nowhere but in Next(). So the ring may hold up to
+	// ClaimBlock-1 items fewer than its capacity per P. 0 or 1: one seq per
+	// claim, in the linearizable order the package doc describes. Only
+	// valid with [DropOldest].
+	ClaimBlock int
 }
 
 // Stats is a snapshot of a [Buffer]'s counters. Each field is read with an
@@ -212,12 +230,34 @@ type Buffer[T any] struct {
 	rtail atomic.Uint64
 	_     [pad.FalseSharingRange - 8]byte
 
+	// Block claiming (Config.ClaimBlock > 1): one cell per P (as many as
+	// GOMAXPROCS at New; pushes on Ps beyond claim one seq at a time).
+	block uint64
+	lag   uint64 // block * (cells + 2): First() is head - capacity - lag
+	cells []claimCell
+	holes atomic.Uint64 // seqs taken from unfinished blocks (never items)
+	over  atomic.Uint64 // evictions counted by pushes on Ps without a cell
+
 	// Slow-path counters and the Block wait; written on refusal and removal.
 	removed atomic.Uint64
 	dropped atomic.Uint64
 	waiters atomic.Int64  // Block pushers parked or about to park
 	wmu     sync.Mutex    // guards wake
 	wake    chan struct{} // closed (and replaced) by a removal that makes room
+}
+
+// claimCell is one P's current block of seqs: [next, end). Only a
+// goroutine pinned to the cell's P takes seqs from it (a CAS on next, on a
+// line no other P writes) or installs a new block (next, then end);
+// another party takes the unused rest with a CAS of next to end (steal).
+// next only grows, so a stale CAS always fails. over counts the evictions
+// made by pushes that ran on this P (Stats.Overwritten), written by the
+// pinned goroutine only.
+type claimCell struct {
+	next atomic.Uint64
+	end  atomic.Uint64
+	over atomic.Uint64
+	_    [pad.FalseSharingRange - 24]byte // one cell per pair of lines: no false sharing between Ps
 }
 
 // noCopy makes go vet's copylocks check flag copies of a Buffer.
@@ -244,6 +284,12 @@ func New[T any](capacity int, cfg Config[T]) (*Buffer[T], error) {
 		return nil, fmt.Errorf("ring: first seq %d above 2^61: %w", cfg.First, ErrInvalid)
 	}
 	start := max(cfg.First, 1)
+	if cfg.ClaimBlock < 0 || cfg.ClaimBlock > capacity || cfg.ClaimBlock&(cfg.ClaimBlock-1) != 0 {
+		return nil, fmt.Errorf("ring: claim block %d is not a power of two in [1, capacity %d]: %w", cfg.ClaimBlock, capacity, ErrInvalid)
+	}
+	if cfg.ClaimBlock > 1 && cfg.Policy != DropOldest {
+		return nil, fmt.Errorf("ring: claim block %d with policy %v (only DropOldest): %w", cfg.ClaimBlock, cfg.Policy, ErrInvalid)
+	}
 	n := cfg.Shards
 	if n == 0 {
 		n = min(runtime.GOMAXPROCS(0), capacity)
@@ -262,9 +308,172 @@ func New[T any](capacity int, cfg Config[T]) (*Buffer[T], error) {
 		onDiscard: cfg.OnDiscard,
 		done:      make(chan struct{}),
 	}
+	if cfg.ClaimBlock > 1 {
+		b.block = uint64(cfg.ClaimBlock)
+		b.cells = make([]claimCell, runtime.GOMAXPROCS(0))
+		b.lag = b.block * uint64(len(b.cells)+2)
+	}
 	b.head.Store(start)
 	b.rtail.Store(start)
 	return b, nil
+}
+
+// claimOne returns the seq for one DropOldest push: the next of its P's
+// block, or the first of a new block claimed from head.
+func (b *Buffer[T]) claimOne() uint64 {
+	if b.cells == nil {
+		return b.head.Add(1) - 1
+	}
+	pid := procpin.Pin()
+	if pid >= len(b.cells) {
+		procpin.Unpin()
+		s := b.head.Add(1) - 1
+		b.stealStale(s + 1)
+		return s
+	}
+	c := &b.cells[pid]
+	if n := c.next.Load(); n < c.end.Load() && c.next.CompareAndSwap(n, n+1) {
+		procpin.Unpin()
+		return n
+	}
+	// The block is used up (or was taken): claim the next. next is stored
+	// before end, so that a stealer never sees [old next, new end).
+	s := b.head.Add(b.block) - b.block
+	c.next.Store(s + 1)
+	c.end.Store(s + b.block)
+	procpin.Unpin()
+	b.stealStale(s + b.block)
+	return s
+}
+
+// claimRun takes n seqs from the rest of the P's block when they fit
+// (block claiming), so that a goroutine's batch follows its single pushes;
+// 0 when they do not.
+func (b *Buffer[T]) claimRun(n uint64) uint64 {
+	pid := procpin.Pin()
+	if pid < len(b.cells) {
+		c := &b.cells[pid]
+		if s := c.next.Load(); s+n <= c.end.Load() && c.next.CompareAndSwap(s, s+n) {
+			procpin.Unpin()
+			return s
+		}
+	}
+	procpin.Unpin()
+	return 0
+}
+
+// countEviction counts one eviction on the P's cell (block claiming).
+func (b *Buffer[T]) countEviction() {
+	pid := procpin.Pin()
+	if pid < len(b.cells) {
+		c := &b.cells[pid].over
+		atomicx.StoreRelease(c, c.Load()+1)
+		procpin.Unpin()
+		return
+	}
+	procpin.Unpin()
+	b.over.Add(1)
+}
+
+// steal takes the unused rest of a cell's block and makes each of its seqs
+// a hole: the slot's previous occupant is evicted as by a push, and the
+// slot is left free for the seq's next lap.
+//
+// It steals only a rest [next, end) that holds seq want (want == 0: any
+// rest) and ends at or below maxEnd, checked on the values the CAS takes:
+// the owner may install a new block between a caller's look and the
+// steal, and a push that stole a newer block than the one it waits for
+// could have to fill a hole that waits for its own unpublished seq.
+func (b *Buffer[T]) steal(c *claimCell, want, maxEnd uint64) bool {
+	for {
+		n, e := c.next.Load(), c.end.Load()
+		if n >= e || e > maxEnd || (want != 0 && (want < n || want >= e)) {
+			return false
+		}
+		if c.next.CompareAndSwap(n, e) {
+			b.holes.Add(e - n)
+			for s := n; s < e; s++ {
+				b.store(s, nil)
+			}
+			return true
+		}
+	}
+}
+
+// unstick steals the block whose unused rest holds seq s, if any: a party
+// that must see s settled (published or gone) does not wait for a P that
+// may never push again. It reports whether it stole.
+func (b *Buffer[T]) unstick(s uint64) bool {
+	for i := range b.cells {
+		c := &b.cells[i]
+		if n := c.next.Load(); n <= s && s < c.end.Load() {
+			if b.steal(c, s, math.MaxUint64) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Settled reports whether seq is settled: published, or gone (overwritten,
+// removed, a hole, or below [Buffer.First]). false means that seq is not
+// assigned yet, or its push is in flight, or (block claiming) it is the
+// unused rest of a P's block: [Buffer.Flush] makes those holes.
+func (b *Buffer[T]) Settled(seq uint64) bool {
+	if seq < b.start || seq >= maxSeq || seq >= b.head.Load() {
+		return false
+	}
+	st := b.slot(seq).state.Load()
+	if st>>2 >= seq { // pub(seq), free(seq) (left, or a hole), clear(seq), or lapped
+		return true
+	}
+	return seq < b.First()
+}
+
+// Slack is how far below Next()-Cap() an item may still be retained: 0,
+// or with block claiming ClaimBlock*(P+2) (see [Buffer.First]).
+func (b *Buffer[T]) Slack() uint64 { return b.lag }
+
+// Settle is [Buffer.Settled], but first makes a hole of seq (with the rest
+// of its block) if seq is the unused rest of a P's block: a reader that
+// walks seqs in order (an exporter) does not wait for a P that may not push
+// again. It costs that P a new block claim and the ring up to a block of
+// slots; a reader at the head of the ring calls it once per catch-up.
+func (b *Buffer[T]) Settle(seq uint64) bool {
+	if b.Settled(seq) {
+		return true
+	}
+	return b.cells != nil && b.unstick(seq) && b.Settled(seq)
+}
+
+// Flush makes holes of the unused rest of every P's block (block
+// claiming), so that a reader walking seqs up to Next() does not wait for a
+// P that stopped pushing. It costs those Ps a new block claim; call it
+// rarely (a periodic task). Without block claiming it does nothing.
+func (b *Buffer[T]) Flush() {
+	for i := range b.cells {
+		b.steal(&b.cells[i], 0, math.MaxUint64)
+	}
+}
+
+// stealStale makes holes of the blocks that end more than a block per P
+// (plus one) below head (run by each claim that moves head), so that
+// First() = head - capacity - lag bounds the oldest retained item: once
+// the claim that moved head has returned, every unused seq is above
+// head - lag (a cell left holds a block ending above head - lag + block),
+// so every item below head - capacity - lag has been overwritten (or its
+// overwriting push is in flight).
+func (b *Buffer[T]) stealStale(head uint64) {
+	if head <= b.lag-b.block {
+		return
+	}
+	old := head - (b.lag - b.block)
+	for i := range b.cells {
+		c := &b.cells[i]
+		if n, e := c.next.Load(), c.end.Load(); n < e && e <= old {
+			b.steal(c, 0, old)
+		}
+	}
 }
 
 // slot returns the cell of seq s. With pos = s % capacity, the cell is in
@@ -302,7 +511,7 @@ func (b *Buffer[T]) Push(v *T) (seq uint64, err error) {
 	if v == nil || b.closed.Load() || b.policy != DropOldest {
 		return b.pushSlow(context.Background(), v)
 	}
-	s := b.head.Add(1) - 1
+	s := b.claimOne()
 	b.store(s, v)
 	return s, nil
 }
@@ -318,7 +527,7 @@ func (b *Buffer[T]) PushContext(ctx context.Context, v *T) (uint64, error) {
 	if v == nil || b.closed.Load() || b.policy != DropOldest {
 		return b.pushSlow(ctx, v)
 	}
-	s := b.head.Add(1) - 1
+	s := b.claimOne()
 	b.store(s, v)
 	return s, nil
 }
@@ -349,12 +558,16 @@ func (b *Buffer[T]) pushSlow(ctx context.Context, v *T) (uint64, error) {
 // its last few instructions.
 func (b *Buffer[T]) store(s uint64, v *T) {
 	sl := b.slot(s)
+	st := pubState(s)
+	if v == nil { // a hole (steal): the slot is left free for s's next lap
+		st = freeState(s)
+	}
 	if s-b.start < b.capacity { // first lap: the slot was never written (state 0)
 		if sl.state.Load() != 0 {
-			waitState(sl, 0)
+			b.waitState(sl, 0, 0)
 		}
 		atomicx.StorePointerBeforeRelease(&sl.val, v)
-		atomicx.StoreRelease(&sl.state, pubState(s))
+		atomicx.StoreRelease(&sl.state, st)
 		return
 	}
 	e := s - b.capacity
@@ -367,25 +580,35 @@ func (b *Buffer[T]) store(s uint64, v *T) {
 			evicted = sl.state.CompareAndSwap(pub, freeState(e))
 		}
 		if !evicted {
-			old, evicted = evictSlow(sl, e)
+			old, evicted = b.evictSlow(sl, e)
 		}
 	}
 	if !evicted && sl.state.Load() != freeState(e) {
-		waitState(sl, freeState(e))
+		b.waitState(sl, freeState(e), e)
 	}
 	atomicx.StorePointerBeforeRelease(&sl.val, v)
-	atomicx.StoreRelease(&sl.state, pubState(s))
-	if evicted && b.onDiscard != nil {
-		b.onDiscard(e, old, Overwritten)
+	atomicx.StoreRelease(&sl.state, st)
+	if evicted {
+		if b.cells != nil {
+			b.countEviction()
+		}
+		if b.onDiscard != nil {
+			b.onDiscard(e, old, Overwritten)
+		}
 	}
 }
 
 // waitState waits until the slot's state is want: another push (of a lower
-// seq) is still writing or discarding this slot. Spins briefly, then yields.
+// seq, e) is still writing or discarding this slot. Spins briefly, then
+// yields; with block claiming, e may be the unused rest of a P's block,
+// which it then steals (makes holes of) instead of waiting for that P.
 //
 //go:noinline
-func waitState[T any](sl *slot[T], want uint64) {
+func (b *Buffer[T]) waitState(sl *slot[T], want, e uint64) {
 	for i := 0; sl.state.Load() != want; i++ {
+		if i >= 8 && b.cells != nil && e != 0 && b.unstick(e) {
+			continue
+		}
 		backoff(i)
 	}
 }
@@ -400,10 +623,12 @@ func backoff(i int) {
 
 // evictSlow is the eviction of e when the slot did not hold pub(e) at first
 // sight: e's push (lapped) is still in flight, so wait for it; or a remover
-// took e (ok false).
+// took e, or e is a hole (ok false). With block claiming, e may be the
+// unused rest of a P's block: it is stolen (made a hole) rather than waited
+// for.
 //
 //go:noinline
-func evictSlow[T any](sl *slot[T], e uint64) (*T, bool) {
+func (b *Buffer[T]) evictSlow(sl *slot[T], e uint64) (*T, bool) {
 	pub := pubState(e)
 	for i := 0; ; i++ {
 		st := sl.state.Load()
@@ -414,8 +639,11 @@ func evictSlow[T any](sl *slot[T], e uint64) (*T, bool) {
 			}
 			continue
 		}
-		if st>>2 >= e { // free(e), clear(e): removed
+		if st>>2 >= e { // free(e), clear(e): removed, or a hole
 			return nil, false
+		}
+		if i >= 8 && b.cells != nil && b.unstick(e) {
+			continue
 		}
 		backoff(i) // the writer of e, lapped during its push, has not published yet
 	}
@@ -546,7 +774,12 @@ func (b *Buffer[T]) PushBatch(ctx context.Context, vs []*T) (first uint64, err e
 			b.dropped.Add(n)
 			return 0, fmt.Errorf("ring: batch of %d items exceeds capacity %d: %w", n, b.capacity, ErrFull)
 		}
-		first = b.head.Add(n) - n
+		if b.cells == nil {
+			first = b.head.Add(n) - n
+		} else if first = b.claimRun(n); first == 0 {
+			first = b.head.Add(n) - n
+			b.stealStale(first + n)
+		}
 	} else if first, err = b.claim(ctx, n); err != nil {
 		return 0, err
 	}
@@ -623,13 +856,14 @@ func (b *Buffer[T]) Descend(from uint64) iter.Seq2[uint64, *T] {
 }
 
 // First returns the lowest seq that may still be retained (the tail):
-// max(removal tail, Next()-Cap()). Every seq below it has left the ring
+// max(removal tail, Next()-Cap()), and with block claiming a block per P
+// (plus one) lower still, Next()-Cap()-ClaimBlock*(P+1). Every seq below it has left the ring
 // (or is being overwritten by a push in flight). Two atomic loads.
 func (b *Buffer[T]) First() uint64 {
 	h := b.head.Load()
 	t := b.rtail.Load()
-	if h > b.capacity && h-b.capacity > t {
-		return h - b.capacity
+	if c := b.capacity + b.lag; h > c && h-c > t {
+		return h - c
 	}
 	return t
 }
@@ -678,6 +912,9 @@ func (b *Buffer[T]) remove(limit uint64, pred func(uint64, *T) bool) int {
 		pub := pubState(e)
 		if st == pub {
 			v := sl.val.Load()
+			if sl.state.Load() != pub {
+				continue // e left while we read it (v may be its successor's, or nil)
+			}
 			if pred != nil && !pred(e, v) {
 				return n
 			}
@@ -695,6 +932,9 @@ func (b *Buffer[T]) remove(limit uint64, pred func(uint64, *T) bool) int {
 			continue // lost the CAS: e is gone now; the next round steps over it
 		}
 		if st>>2 < e {
+			if b.cells != nil && b.unstick(e) {
+				continue // e was the unused rest of a P's block: now a hole
+			}
 			return n // e's push is in flight: never wait for a writer
 		}
 		// e is gone (overwritten, or removed by a concurrent remover that
@@ -717,6 +957,9 @@ func (b *Buffer[T]) advanceTail(t uint64) {
 // in use. A handful of atomic loads; writers pay nothing for them (Pushed,
 // Len and Overwritten are derived from head and tail).
 func (b *Buffer[T]) Stats() Stats {
+	if b.cells != nil {
+		return b.blockStats()
+	}
 	removed := b.removed.Load()
 	first := b.First()
 	head := b.head.Load()
@@ -737,13 +980,48 @@ func (b *Buffer[T]) Stats() Stats {
 	}
 }
 
+// blockStats is Stats under block claiming: seqs not used yet (the rest of
+// each P's block) and holes are not pushes, and evictions are counted per
+// P (a hole is not an item, so Overwritten cannot derive from the tail).
+// Len = Pushed - Overwritten - Removed, exact when the ring is quiescent.
+func (b *Buffer[T]) blockStats() Stats {
+	var over, unused uint64
+	for i := range b.cells {
+		c := &b.cells[i]
+		over += c.over.Load()
+		if n, e := c.next.Load(), c.end.Load(); n < e {
+			unused += e - n
+		}
+	}
+	over += b.over.Load()
+	removed := b.removed.Load()
+	holes := b.holes.Load()
+	head := b.head.Load()
+	pushed := sub0(head-b.start, holes+unused)
+	return Stats{
+		Pushed:      pushed,
+		Overwritten: over,
+		Dropped:     b.dropped.Load(),
+		Removed:     removed,
+		Len:         int(min(sub0(pushed, over+removed), b.capacity)),
+		Cap:         int(b.capacity),
+	}
+}
+
+func sub0(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
 // Len returns the number of seqs in [First(), Next()): the retained items,
 // plus pushes in flight. Two atomic loads.
 func (b *Buffer[T]) Len() int {
 	h := b.head.Load()
 	t := b.rtail.Load()
-	if h > b.capacity && h-b.capacity > t {
-		t = h - b.capacity
+	if c := b.capacity + b.lag; h > c && h-c > t {
+		t = h - c
 	}
 	if t > h {
 		return 0

@@ -57,6 +57,10 @@ func TestNewInvalid(t *testing.T) {
 		{"shards=-1", 8, ring.Config[int]{Shards: -1}},
 		{"shards>capacity", 8, ring.Config[int]{Shards: 9}},
 		{"policy=9", 8, ring.Config[int]{Policy: 9}},
+		{"claimblock=3", 8, ring.Config[int]{ClaimBlock: 3}},
+		{"claimblock>capacity", 8, ring.Config[int]{ClaimBlock: 16}},
+		{"claimblock=-1", 8, ring.Config[int]{ClaimBlock: -1}},
+		{"claimblock+DropNewest", 8, ring.Config[int]{ClaimBlock: 4, Policy: ring.DropNewest}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b, err := ring.New(c.capacity, c.cfg)
@@ -425,30 +429,44 @@ func TestStress(t *testing.T) {
 		name             string
 		policy           ring.Policy
 		capacity, shards int
+		block            int
 	}{
-		{"DropOldest/pow2", ring.DropOldest, 64, 4},
-		{"DropOldest/odd", ring.DropOldest, 50, 3},
-		{"DropOldest/tiny", ring.DropOldest, 3, 2},
-		{"DropOldest/one", ring.DropOldest, 1, 1},
-		{"Block/one", ring.Block, 2, 2},
-		{"DropNewest", ring.DropNewest, 64, 2},
-		{"Block", ring.Block, 32, 3},
+		{"DropOldest/pow2", ring.DropOldest, 64, 4, 0},
+		{"DropOldest/odd", ring.DropOldest, 50, 3, 0},
+		{"DropOldest/tiny", ring.DropOldest, 3, 2, 0},
+		{"DropOldest/one", ring.DropOldest, 1, 1, 0},
+		{"Block/one", ring.Block, 2, 2, 0},
+		{"DropNewest", ring.DropNewest, 64, 2, 0},
+		{"Block", ring.Block, 32, 3, 0},
+		{"ClaimBlock/4", ring.DropOldest, 64, 1, 4},
+		{"ClaimBlock/8of256", ring.DropOldest, 256, 4, 8},
+		{"ClaimBlock/odd", ring.DropOldest, 50, 3, 2},
+		{"ClaimBlock/full", ring.DropOldest, 16, 2, 16},
 	} {
-		t.Run(c.name, func(t *testing.T) { stress(t, c.policy, c.capacity, c.shards, producers, perProducer) })
+		t.Run(c.name, func(t *testing.T) {
+			stress(t, c.policy, c.capacity, c.shards, c.block, producers, perProducer)
+		})
 	}
 }
 
-func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perProducer int) {
+func stress(t *testing.T, policy ring.Policy, capacity, shards, block, producers, perProducer int) {
 	total := producers * (perProducer + perProducer/16) // every 16th push is a batch of two
-	owner := make([]atomic.Pointer[stressItem], total+1)
-	discarded := make([]atomic.Pointer[stressItem], total+1)
+	// With block claiming, seqs also go to holes and unused block rests:
+	// at most a block per push that steals, plus a block per P.
+	maxSeq := total + 1
+	if block > 1 {
+		maxSeq = total*block + block*runtime.GOMAXPROCS(0) + 1
+	}
+	owner := make([]atomic.Pointer[stressItem], maxSeq)
+	discarded := make([]atomic.Pointer[stressItem], maxSeq)
 	var discards [3]atomic.Int64
 	var badDiscard atomic.Int64
 	b, err := ring.New(capacity, ring.Config[stressItem]{
-		Shards: shards,
-		Policy: policy,
+		Shards:     shards,
+		Policy:     policy,
+		ClaimBlock: block,
 		OnDiscard: func(seq uint64, v *stressItem, why ring.Reason) {
-			if seq == 0 || seq > uint64(total) || !v.ok() || !discarded[seq].CompareAndSwap(nil, v) {
+			if seq == 0 || seq >= uint64(maxSeq) || !v.ok() || !discarded[seq].CompareAndSwap(nil, v) {
 				badDiscard.Add(1)
 			}
 			discards[why].Add(1)
@@ -492,8 +510,12 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 					t.Errorf("push: %v", err)
 					return
 				}
-				if s <= last {
+				if s <= last && block <= 1 {
 					t.Errorf("producer %d: seq %d after %d", p, s, last)
+				}
+				if block > 1 && s+2 > uint64(maxSeq) {
+					t.Errorf("seq %d beyond the test's bound %d", s, maxSeq)
+					return
 				}
 				last = s
 				recs[p] = append(recs[p], pushRec{t0, t1, s})
@@ -585,6 +607,9 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 	// Invariants, with the ring quiescent.
 	st := b.Stats()
 	pushed := b.Next() - 1
+	if block > 1 {
+		pushed = uint64(len(slices.Concat(recs...)))
+	}
 	assert.Equal(t, pushed, st.Pushed)
 	assert.Equal(t, int64(total), int64(pushed)+refused.Load(), "every item pushed or refused")
 	assert.Equal(t, len(slices.Concat(recs...)), int(pushed))
@@ -607,8 +632,14 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 		assert.Nil(t, discarded[s].Load(), "seq %d both retained and discarded", s)
 	}
 	assert.Equal(t, st.Len, retained)
-	for s := uint64(1); s <= pushed; s++ {
+	for s := uint64(1); s < b.Next(); s++ {
 		o := owner[s].Load()
+		if block > 1 && o == nil { // a hole or an unused seq: never an item
+			_, ok := b.Get(s)
+			assert.False(t, ok, "seq %d: no push got it, Get finds it", s)
+			assert.Nil(t, discarded[s].Load(), "seq %d: no push got it, discarded", s)
+			continue
+		}
 		require.NotNil(t, o, "seq %d never recorded", s)
 		_, ok := b.Get(s)
 		if d := discarded[s].Load(); d != nil {
@@ -625,7 +656,9 @@ func stress(t *testing.T, policy ring.Policy, capacity, shards, producers, perPr
 			}
 		}
 	}
-	checkOrder(t, recs)
+	if block <= 1 {
+		checkOrder(t, recs)
+	}
 }
 
 // checkOrder verifies the linearizable order exactly: for every pair of

@@ -244,10 +244,11 @@ type Store struct {
 	times      timeIndex
 	policy     ring.Policy
 	policyName string
-	maxData    int   // bytes of Type + CorrelationID + Data of one event
-	capacity   int   // events held at most (EventStats.Capacity)
-	slots      int   // the ring's capacity: capacity, or twice it when pruned records must not take room (reserve)
-	maxBytes   int64 // the byte budget
+	maxData    int    // bytes of Type + CorrelationID + Data of one event
+	capacity   int    // events held at most (EventStats.Capacity)
+	slots      int    // the ring's capacity: capacity, or twice it when pruned records must not take room (reserve)
+	slack      uint64 // ring.Slack: how far below Next-slots an event may still be held (block claiming)
+	maxBytes   int64  // the byte budget
 	// 1<<checkShift is how many bytes a P's cell adds between two checks
 	// of the byte budget under DropOldest: the budget holds to within that
 	// per P (at most 1/16 of it in all).
@@ -334,7 +335,14 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 		shards = runtime.GOMAXPROCS(0)
 	}
 	shards = min(shards, s.capacity)
-	r, err := ring.New(s.slots, ring.Config[record]{Shards: shards, Policy: cfg.Policy, OnDiscard: s.onDiscard, First: cfg.FirstID})
+	block := claimBlock(cfg.Policy, s.slots, runtime.GOMAXPROCS(0))
+	if block > 1 {
+		// A P's block is contiguous in the ring; one shard keeps its
+		// slots on consecutive lines (the shards spread consecutive seqs
+		// apart for writers that take them in turn, which blocks avoid).
+		shards = 1
+	}
+	r, err := ring.New(s.slots, ring.Config[record]{Shards: shards, Policy: cfg.Policy, OnDiscard: s.onDiscard, First: cfg.FirstID, ClaimBlock: block})
 	if err != nil {
 		return nil, errf(ErrInvalidArg, err, fmt.Sprintf("event store: capacity %d, %d shards", s.capacity, shards),
 			"capacity", s.capacity, "shards", shards)
@@ -346,7 +354,8 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 	if s.byCorr, err = newIndex(); err != nil {
 		return nil, errf(ErrInternal, err, "event store: correlation index")
 	}
-	s.times.init(s.slots)
+	s.slack = r.Slack()
+	s.times.init(s.slots + int(s.slack))
 	s.types = newInterner()
 	s.sweep = make(chan struct{}, 1)
 	s.sweepMask = 1<<(bits.Len(uint(max(s.capacity/2, 1)))-1) - 1
@@ -360,6 +369,26 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// claimBlock is the ring's ClaimBlock for a store: under DropOldest, blocks
+// of up to 64 IDs per P, so that a Store writes the shared claim counter
+// once per 64 events instead of once per event, as long as a block per P
+// (which may sit unused, see ring.Config.ClaimBlock) is at most 1/8 of the
+// capacity, and at least 8; 1 (one ID per claim) otherwise and under the
+// other policies, whose room check is a CAS on the counter.
+func claimBlock(p ring.Policy, slots, procs int) int {
+	if p != ring.DropOldest {
+		return 1
+	}
+	b := 64
+	for b > 1 && b*procs*8 > slots {
+		b /= 2
+	}
+	if b < 8 { // small stores: one ID per claim
+		return 1
+	}
+	return b
 }
 
 func add(f func(uint64), n uint64) {
@@ -399,6 +428,12 @@ func (s *Store) validate(ev *Event, i int) error {
 // full, [ErrFull] under drop_newest and [ErrTimeout] under block (after
 // interface.query_timeout); [ErrClosed] after Close. On error nothing is
 // stored.
+//
+// IDs are unique, not consecutive nor in store order across cores: under
+// drop_oldest a store large enough for blocks of 8 or more (claimBlock)
+// takes IDs from its P's block, which it claims from the shared counter
+// once per block; IDs of a block left unused become holes (see
+// ring.Config.ClaimBlock). Queries order by (Time, ID) whatever the IDs.
 //
 // Store takes no lock: it pushes into the ring (one atomic claim), appends
 // the ID to the type index and, when CorrelationID is set, to the
@@ -598,9 +633,11 @@ func (s *Store) commit(id uint64, r *record) {
 	// capacity events are, and id is among the newest); computed, not read
 	// from the ring's tail, which every push writes. Rounded down (see
 	// trimMask), so that most inserts find nothing to trim.
+	// With block claiming an event below id-capacity may be held up to
+	// the ring's slack longer (its overwriting ID unused in a P's block).
 	var bound uint64
-	if id > uint64(s.slots) {
-		bound = (id - uint64(s.slots)) &^ s.trimMask
+	if w := uint64(s.slots) + s.slack; id > w {
+		bound = (id - w) &^ s.trimMask
 	}
 	s.byType.insertTrim(r.stripe, r.typ(), id, bound)
 	if r.clen != 0 {
@@ -897,6 +934,7 @@ func (s *Store) runPruner(ctx context.Context) error {
 			continue
 		case <-tm.C():
 		}
+		s.ring.Flush() // readers in ID order (export) wait at most a round for an idle P's block
 		now := s.deps.Clock.Now()
 		cut := now.Add(-s.deps.Limits().MaxAge).UnixNano()
 		if n := s.PruneBefore(cut); n > 0 {
@@ -932,8 +970,14 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// StoredCount is Stats().Stored, cheaper: one load.
-func (s *Store) StoredCount() uint64 { return s.ring.Next() - 1 }
+// StoredCount is Stats().Stored, cheaper: one load without block
+// claiming, a load per P with it.
+func (s *Store) StoredCount() uint64 {
+	if s.slack == 0 {
+		return s.ring.Next() - 1
+	}
+	return s.ring.Stats().Pushed
+}
 
 // EvictedCount is Stats().Evicted.
 func (s *Store) EvictedCount() uint64 {
@@ -975,8 +1019,14 @@ const (
 	ReadFound    ReadState = iota // held: the event is returned
 	ReadHidden                    // still in the ring, but pruned: never to be returned
 	ReadGone                      // below First: evicted or pruned
-	ReadInFlight                  // assigned, not yet published (or not assigned yet)
+	ReadInFlight                  // assigned, not yet published (or not assigned yet, or the unused rest of a P's block: see Flush)
+	ReadSkip                      // no event: an ID that no Store got (a hole; rarely, one removed as it was read)
 )
+
+// Flush turns the IDs that Ps claimed but did not use yet into holes
+// (ReadSkip), so that a reader walking IDs in order up to Next does not
+// wait for a P that stopped storing. The pruner calls it every round.
+func (s *Store) Flush() { s.ring.Flush() }
 
 // Next returns the ID the next Store will get.
 func (s *Store) Next() uint64 { return s.ring.Next() }
@@ -992,7 +1042,19 @@ func (s *Store) Read(id uint64) (Event, ReadState) {
 		if id < s.ring.First() {
 			return Event{}, ReadGone
 		}
-		return Event{}, ReadInFlight
+		if s.ring.Settle(id) {
+			// Gone above First: a hole (an ID no event got, perhaps
+			// made just now of an idle P's unused block), or it left
+			// meanwhile.
+			if r, ok = s.ring.Get(id); !ok {
+				if id < s.ring.First() {
+					return Event{}, ReadGone
+				}
+				return Event{}, ReadSkip
+			}
+		} else {
+			return Event{}, ReadInFlight
+		}
 	}
 	if !r.visible() {
 		return Event{}, ReadHidden

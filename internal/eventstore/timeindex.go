@@ -109,7 +109,12 @@ func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
 			if id < s.ring.First() {
 				continue // gone
 			}
-			return 0, 0, false, false
+			if !s.ring.Settled(id) {
+				return 0, 0, false, false
+			}
+			if r, found = s.ring.Get(id); !found {
+				continue // a hole, or left
+			}
 		}
 		if !r.visible() {
 			continue
