@@ -170,6 +170,25 @@ func BenchmarkPushParallel(b *testing.B) {
 		})
 		reportOps(b)
 	})
+	// Per-P blocks of 64 seqs (Config.ClaimBlock, one shard): the shared
+	// counter is written once per 64 pushes.
+	b.Run("impl=ring/claimblock=64", func(b *testing.B) {
+		r, err := ring.New[benchItem](benchCap, ring.Config[benchItem]{Shards: 1, ClaimBlock: 64})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				_, _ = r.Push(benchItems[i&1023])
+				i++
+			}
+		})
+		reportOps(b)
+	})
 	// The floor of any design with one global order: the claim counter alone
 	// (one padded fetch-add per op, no slot written).
 	b.Run("impl=claim-only", func(b *testing.B) {
