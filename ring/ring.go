@@ -232,11 +232,11 @@ type Buffer[T any] struct {
 
 	// Block claiming (Config.ClaimBlock > 1): one cell per P (as many as
 	// GOMAXPROCS at New; pushes on Ps beyond claim one seq at a time).
-	block uint64
-	lag   uint64 // block * (cells + 2): First() is head - capacity - lag
-	cells []claimCell
-	holes atomic.Uint64 // seqs taken from unfinished blocks (never items)
-	over  atomic.Uint64 // evictions counted by pushes on Ps without a cell
+	block   uint64
+	lag     uint64 // block * (cells + 2): First() is head - capacity - lag
+	cells   []claimCell
+	holes   atomic.Uint64 // seqs taken from unfinished blocks (never items)
+	skipped atomic.Uint64 // writes (pushes, holes) past capacity whose slot held no item to evict
 
 	// Slow-path counters and the Block wait; written on refusal and removal.
 	removed atomic.Uint64
@@ -250,14 +250,11 @@ type Buffer[T any] struct {
 // goroutine pinned to the cell's P takes seqs from it (a CAS on next, on a
 // line no other P writes) or installs a new block (next, then end);
 // another party takes the unused rest with a CAS of next to end (steal).
-// next only grows, so a stale CAS always fails. over counts the evictions
-// made by pushes that ran on this P (Stats.Overwritten), written by the
-// pinned goroutine only.
+// next only grows, so a stale CAS always fails.
 type claimCell struct {
 	next atomic.Uint64
 	end  atomic.Uint64
-	over atomic.Uint64
-	_    [pad.FalseSharingRange - 24]byte // one cell per pair of lines: no false sharing between Ps
+	_    [pad.FalseSharingRange - 16]byte // one cell per pair of lines: no false sharing between Ps
 }
 
 // noCopy makes go vet's copylocks check flag copies of a Buffer.
@@ -360,19 +357,6 @@ func (b *Buffer[T]) claimRun(n uint64) uint64 {
 	}
 	procpin.Unpin()
 	return 0
-}
-
-// countEviction counts one eviction on the P's cell (block claiming).
-func (b *Buffer[T]) countEviction() {
-	pid := procpin.Pin()
-	if pid < len(b.cells) {
-		c := &b.cells[pid].over
-		atomicx.StoreRelease(c, c.Load()+1)
-		procpin.Unpin()
-		return
-	}
-	procpin.Unpin()
-	b.over.Add(1)
 }
 
 // steal takes the unused rest of a cell's block and makes each of its seqs
@@ -588,13 +572,8 @@ func (b *Buffer[T]) store(s uint64, v *T) {
 	}
 	atomicx.StorePointerBeforeRelease(&sl.val, v)
 	atomicx.StoreRelease(&sl.state, st)
-	if evicted {
-		if b.cells != nil {
-			b.countEviction()
-		}
-		if b.onDiscard != nil {
-			b.onDiscard(e, old, Overwritten)
-		}
+	if evicted && b.onDiscard != nil {
+		b.onDiscard(e, old, Overwritten)
 	}
 }
 
@@ -640,6 +619,9 @@ func (b *Buffer[T]) evictSlow(sl *slot[T], e uint64) (*T, bool) {
 			continue
 		}
 		if st>>2 >= e { // free(e), clear(e): removed, or a hole
+			if b.cells != nil {
+				b.skipped.Add(1) // a write past capacity that evicted nothing (blockStats)
+			}
 			return nil, false
 		}
 		if i >= 8 && b.cells != nil && b.unstick(e) {
@@ -981,22 +963,29 @@ func (b *Buffer[T]) Stats() Stats {
 }
 
 // blockStats is Stats under block claiming: seqs not used yet (the rest of
-// each P's block) and holes are not pushes, and evictions are counted per
-// P (a hole is not an item, so Overwritten cannot derive from the tail).
-// Len = Pushed - Overwritten - Removed, exact when the ring is quiescent.
+// each P's block) and holes are not pushes, and a hole is not an item, so
+// Overwritten cannot derive from the tail. It derives from the writes
+// instead: every write (push or hole) of a seq s > capacity evicts s -
+// capacity unless that slot held no item (removed, or a hole), which the
+// slow path counts (skipped). Len = Pushed - Overwritten - Removed, exact
+// when the ring is quiescent; writers pay nothing on the fast path.
 func (b *Buffer[T]) blockStats() Stats {
-	var over, unused uint64
+	var unused, unusedPast uint64 // unused seqs, and those above capacity
 	for i := range b.cells {
 		c := &b.cells[i]
-		over += c.over.Load()
 		if n, e := c.next.Load(), c.end.Load(); n < e {
 			unused += e - n
+			if lo := max(n, b.start+b.capacity); lo < e {
+				unusedPast += e - lo
+			}
 		}
 	}
-	over += b.over.Load()
+	skipped := b.skipped.Load()
 	removed := b.removed.Load()
 	holes := b.holes.Load()
 	head := b.head.Load()
+	written := sub0(sub0(head-b.start, b.capacity), unusedPast) // writes of seqs past the first lap
+	over := sub0(written, skipped)
 	pushed := sub0(head-b.start, holes+unused)
 	return Stats{
 		Pushed:      pushed,
