@@ -335,7 +335,13 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 		shards = runtime.GOMAXPROCS(0)
 	}
 	shards = min(shards, s.capacity)
-	block := claimBlock(cfg.Policy, s.slots, runtime.GOMAXPROCS(0))
+	block := 1
+	if deps.Older == nil && cfg.FirstID <= 1 {
+		// An older tier copies the ring by walking IDs in store order
+		// (internal/warm's tailer) and completes it below First, and
+		// FirstID continues its IDs: it keeps one ID per claim.
+		block = claimBlock(cfg.Policy, s.slots, runtime.GOMAXPROCS(0))
+	}
 	if block > 1 {
 		// A P's block is contiguous in the ring; one shard keeps its
 		// slots on consecutive lines (the shards spread consecutive seqs
@@ -430,10 +436,11 @@ func (s *Store) validate(ev *Event, i int) error {
 // stored.
 //
 // IDs are unique, not consecutive nor in store order across cores: under
-// drop_oldest a store large enough for blocks of 8 or more (claimBlock)
-// takes IDs from its P's block, which it claims from the shared counter
-// once per block; IDs of a block left unused become holes (see
-// ring.Config.ClaimBlock). Queries order by (Time, ID) whatever the IDs.
+// drop_oldest, in a store large enough for blocks of 8 or more (claimBlock)
+// and without an older tier (Deps.Older, FirstID), a Store takes its ID from its
+// P's block, which that P claims from the shared counter once per block;
+// IDs of a block left unused become holes (see ring.Config.ClaimBlock).
+// Queries order by (Time, ID) whatever the IDs.
 //
 // Store takes no lock: it pushes into the ring (one atomic claim), appends
 // the ID to the type index and, when CorrelationID is set, to the
