@@ -697,3 +697,57 @@ func sortBy(rs []pushRec, key func(pushRec) uint64) {
 		return 0
 	})
 }
+
+// TestClaimBlockHoles: with ClaimBlock, Flush makes holes of the unused
+// rest of every P's block: they are settled, never items, not counted as
+// pushes, and the pushes that lap them evict nothing; Stats stays exact.
+func TestClaimBlockHoles(t *testing.T) {
+	const capacity, block = 64, 8
+	var discarded atomic.Int64
+	b, err := ring.New(capacity, ring.Config[int]{
+		Shards: 1, ClaimBlock: block,
+		OnDiscard: func(uint64, *int, ring.Reason) { discarded.Add(1) },
+	})
+	require.NoError(t, err)
+	defer b.Close()
+	assert.Equal(t, uint64(block*(runtime.GOMAXPROCS(0)+2)), b.Slack())
+	v := 7
+	s, err := b.Push(&v)
+	require.NoError(t, err)
+	assert.False(t, b.Settled(b.Next()), "an unassigned seq is not settled")
+	b.Flush()
+	for q := uint64(1); q < b.Next(); q++ {
+		assert.True(t, b.Settled(q), "seq %d", q)
+		_, ok := b.Get(q)
+		assert.Equal(t, q == s, ok, "seq %d", q)
+	}
+	st := b.Stats()
+	assert.Equal(t, uint64(1), st.Pushed)
+	assert.Equal(t, 1, st.Len)
+	// Lap the holes many times, flushing now and then.
+	pushed := uint64(1)
+	for i := 0; i < 10*capacity; i++ {
+		_, err := b.Push(&v)
+		require.NoError(t, err)
+		pushed++
+		if i%13 == 0 {
+			b.Flush()
+		}
+	}
+	st = b.Stats()
+	assert.Equal(t, pushed, st.Pushed)
+	assert.Equal(t, uint64(discarded.Load()), st.Overwritten)
+	assert.Equal(t, st.Pushed, uint64(st.Len)+st.Overwritten+st.Removed)
+	held := 0
+	for range b.Ascend(0) {
+		held++
+	}
+	assert.Equal(t, st.Len, held)
+	assert.LessOrEqual(t, held, capacity)
+	// A remover steps over holes and never waits for an unused rest.
+	n := b.RemoveOldest(func(uint64, *int) bool { return true })
+	assert.Equal(t, held, n)
+	st = b.Stats()
+	assert.Zero(t, st.Len)
+	assert.Equal(t, st.Pushed, st.Overwritten+st.Removed)
+}

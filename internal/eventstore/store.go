@@ -1026,8 +1026,8 @@ const (
 	ReadFound    ReadState = iota // held: the event is returned
 	ReadHidden                    // still in the ring, but pruned: never to be returned
 	ReadGone                      // below First: evicted or pruned
-	ReadInFlight                  // assigned, not yet published (or not assigned yet, or the unused rest of a P's block: see Flush)
-	ReadSkip                      // no event: an ID that no Store got (a hole; rarely, one removed as it was read)
+	ReadInFlight                  // assigned, not yet published (or not assigned yet)
+	ReadSkip                      // no event: an ID that no Store got (a hole, made by Read itself of a P's unused rest; rarely, one removed as it was read)
 )
 
 // Flush turns the IDs that Ps claimed but did not use yet into holes

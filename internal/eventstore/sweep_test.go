@@ -64,3 +64,35 @@ func TestLazyIndexesStayBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestReadSkipsHoles: with per-P claim blocks, the IDs of a block that its
+// P did not use become holes when Read meets them or Flush runs: Read
+// reports ReadSkip for them (a reader walking IDs steps over them without
+// counting a loss), and the event itself is still found.
+func TestReadSkipsHoles(t *testing.T) {
+	es := testStore(t, capacity(4096), nil)
+	if es.slack == 0 {
+		t.Skip("the store claims one ID at a time at this GOMAXPROCS")
+	}
+	id, err := es.Store(&Event{Type: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read itself makes a hole of an unused rest (ring.Settle): an idle
+	// P's block does not stop the reader.
+	if _, st := es.Read(id + 1); st != ReadSkip {
+		t.Fatalf("Read of the block's unused rest = %v, want ReadSkip", st)
+	}
+	es.Flush()
+	if _, st := es.Read(id); st != ReadFound {
+		t.Fatalf("Read(%d) = %v", id, st)
+	}
+	for h := id + 1; h < es.Next(); h++ {
+		if _, st := es.Read(h); st != ReadSkip {
+			t.Fatalf("Read(%d) of a hole = %v, want ReadSkip", h, st)
+		}
+	}
+	if st := es.Stats(); st.Stored != 1 || st.Len != 1 {
+		t.Fatalf("Stats after Flush = %+v", st)
+	}
+}
