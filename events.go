@@ -17,6 +17,10 @@ import (
 // Event is one stored event.
 //
 // ID is assigned by [EventStore.Store]: an ID the caller sets is ignored.
+// IDs are unique, not consecutive: under drop_oldest each core takes IDs
+// from a block of its own (a goroutine's successive IDs rise while it runs
+// on one core; across cores, ID order is not store order). With the warm
+// tier, IDs follow store order.
 // Time is Unix nanoseconds; Store sets it from the Foundation's clock when it
 // is zero and keeps any other value, even one far in the past or the future.
 // CorrelationID ties events together ([EventStore.Correlated]); ParentID is
@@ -493,9 +497,9 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // limit; a negative Limit is treated as 0.
 //
 // Order: each event is sent by the goroutine that stored it, when it is
-// stored, so events that one goroutine stores arrive in its store order,
-// and concurrent stores may interleave; events with store-assigned Times
-// from one goroutine arrive in (Time, ID) order. A subscriber that needs
+// stored, so events that one goroutine stores arrive in its store order
+// (and so in Time order when the clock sets their Times), and concurrent
+// stores may interleave. A subscriber that needs
 // (Time, ID) order across writers or backfilled Times pages with
 // [Query.After] instead.
 //
