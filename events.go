@@ -19,8 +19,8 @@ import (
 // ID is assigned by [EventStore.Store]: an ID the caller sets is ignored.
 // IDs are unique, not consecutive: under drop_oldest each core takes IDs
 // from a block of its own (a goroutine's successive IDs rise while it runs
-// on one core; across cores, ID order is not store order). With the warm
-// tier, IDs follow store order.
+// on one core; across cores, ID order is not store order). With an
+// Exporter or the warm tier, IDs follow store order.
 // Time is Unix nanoseconds; Store sets it from the Foundation's clock when it
 // is zero and keeps any other value, even one far in the past or the future.
 // CorrelationID ties events together ([EventStore.Correlated]); ParentID is

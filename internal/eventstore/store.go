@@ -336,10 +336,12 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 	}
 	shards = min(shards, s.capacity)
 	block := 1
-	if deps.Older == nil && cfg.FirstID <= 1 {
-		// An older tier copies the ring by walking IDs in store order
-		// (internal/warm's tailer) and completes it below First, and
-		// FirstID continues its IDs: it keeps one ID per claim.
+	if deps.Older == nil && deps.Stored == nil && cfg.FirstID <= 1 {
+		// The readers that walk the ring by ID (the export pipeline and
+		// an older tier's tailer, both fed by Deps.Stored) count what
+		// they miss by ranges of IDs and expect store order; an older
+		// tier completes the ring below First, and FirstID continues its
+		// IDs. With any of them the store claims one ID at a time.
 		block = claimBlock(cfg.Policy, s.slots, runtime.GOMAXPROCS(0))
 	}
 	if block > 1 {
@@ -437,9 +439,10 @@ func (s *Store) validate(ev *Event, i int) error {
 //
 // IDs are unique, not consecutive nor in store order across cores: under
 // drop_oldest, in a store large enough for blocks of 8 or more (claimBlock)
-// and without an older tier (Deps.Older, FirstID), a Store takes its ID from its
-// P's block, which that P claims from the shared counter once per block;
-// IDs of a block left unused become holes (see ring.Config.ClaimBlock).
+// and without an ID reader or an older tier (Deps.Stored, Deps.Older,
+// FirstID), a Store takes its ID from its P's block, which that P claims
+// from the shared counter once per block; IDs of a block left unused
+// become holes (see ring.Config.ClaimBlock).
 // Queries order by (Time, ID) whatever the IDs.
 //
 // Store takes no lock: it pushes into the ring (one atomic claim), appends
