@@ -501,7 +501,7 @@ func (d *Dispatcher) addCounter(rec *recorder, v float64, md Metadata) {
 		cs = d.bindCounter(rec)
 	}
 	if cs.vec != nil {
-		d.counterSeries(cs.vec, md).Add(uint64(v))
+		seriesFor(cs.vec.v, md).Add(uint64(v))
 	} else {
 		cs.c.Add(uint64(v))
 	}
@@ -534,7 +534,7 @@ func (d *Dispatcher) recordHistogram(ks *keySink, v float64, md Metadata) {
 		x = int64(v)
 	}
 	if ks.vec != nil {
-		d.histogramSeries(ks.vec, md).Record(x)
+		seriesFor(ks.vec.v, md).Record(x)
 	} else {
 		ks.h.Record(x)
 	}
@@ -695,36 +695,23 @@ func tagValues(tags []string, md Metadata) []string {
 	return out
 }
 
-func (d *Dispatcher) histogramSeries(v *HistogramVec, md Metadata) *Histogram {
-	if tags := v.v.desc.Tags; len(tags) == 1 {
+// seriesFor finds (or creates, within the vec's cap) the series of v for
+// md's tag values. With one tag whose value is a string, that string is the
+// key and nothing is built; otherwise the key is built in a stack buffer.
+func seriesFor[T any](v *vec[T], md Metadata) *T {
+	if tags := v.desc.Tags; len(tags) == 1 {
 		if s, ok := md[tags[0]].(string); ok { // one string tag: its value is the key
-			if m := (*v.v.series.Load())[s]; m != nil {
+			if m := (*v.series.Load())[s]; m != nil {
 				return m.m
 			}
 		}
 	}
 	var buf [256]byte
-	k := tagKey(buf[:0], v.v.desc.Tags, md)
-	if m := v.v.lookup(k); m != nil {
+	k := tagKey(buf[:0], v.desc.Tags, md)
+	if m := v.lookup(k); m != nil {
 		return m
 	}
-	return v.v.create(string(k), tagValues(v.v.desc.Tags, md))
-}
-
-func (d *Dispatcher) counterSeries(v *CounterVec, md Metadata) *Counter {
-	if tags := v.v.desc.Tags; len(tags) == 1 {
-		if s, ok := md[tags[0]].(string); ok { // one string tag: its value is the key
-			if m := (*v.v.series.Load())[s]; m != nil {
-				return m.m
-			}
-		}
-	}
-	var buf [256]byte
-	k := tagKey(buf[:0], v.v.desc.Tags, md)
-	if m := v.v.lookup(k); m != nil {
-		return m
-	}
-	return v.v.create(string(k), tagValues(v.v.desc.Tags, md))
+	return v.create(string(k), tagValues(v.desc.Tags, md))
 }
 
 func (d *Dispatcher) call(a *attachment, event string, m Measurements, md Metadata) {
