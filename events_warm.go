@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/elixirscope-go/foundation/internal/eventstore"
 	"github.com/elixirscope-go/foundation/internal/warm"
@@ -96,7 +95,7 @@ func (w *warmTier) Read(id uint64) (warm.Event, warm.ReadState) {
 	e, st := w.eng.Read(id)
 	switch st {
 	case eventstore.ReadFound:
-		return warm.Event(e), warm.Found
+		return e, warm.Found
 	case eventstore.ReadInFlight:
 		return warm.Event{}, warm.InFlight
 	}
@@ -106,17 +105,16 @@ func (w *warmTier) Read(id uint64) (warm.Event, warm.ReadState) {
 // Get and Query make the tier the engine's eventstore.Source.
 func (w *warmTier) Get(_ context.Context, id uint64) (eventstore.Event, bool, error) {
 	e, ok, err := w.t.Get(id)
-	return eventstore.Event(e), ok, err
+	return e, ok, err
 }
 
 func (w *warmTier) Query(ctx context.Context, q eventstore.Query, below uint64) ([]eventstore.Event, error) {
 	evs, err := w.t.Query(ctx, warm.Query{Type: q.Type, CorrelationID: q.CorrelationID, Since: q.Since, Until: q.Until,
-		Descending: q.Descending, After: warm.Cursor(q.After), Below: below}, q.Offset+q.Limit)
+		Descending: q.Descending, After: q.After, Below: below}, q.Offset+q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	// warm.Event and eventstore.Event have one layout (TestEventLayout).
-	return unsafe.Slice((*eventstore.Event)(unsafe.SliceData(evs)), len(evs)), nil
+	return evs, nil // warm.Event is eventstore.Event
 }
 
 // run is the events.warm task.

@@ -26,24 +26,16 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/elixirscope-go/foundation/internal/eventstore"
 	"github.com/elixirscope-go/foundation/segment"
 )
 
-// Event is one event; its layout is the root's Event field for field.
-type Event struct {
-	ID            uint64 `json:"id"`
-	Type          string `json:"type"`
-	Time          int64  `json:"time"`
-	CorrelationID string `json:"correlation_id,omitempty"`
-	ParentID      uint64 `json:"parent_id,omitempty"`
-	Data          []byte `json:"data,omitempty"`
-}
+// Event is the event store's event: the warm tier stores and returns the
+// same layout, which the root converts in place.
+type Event = eventstore.Event
 
 // Cursor is a position in (Time, ID) order.
-type Cursor struct {
-	Time int64
-	ID   uint64
-}
+type Cursor = eventstore.Cursor
 
 // Query selects events: Type and CorrelationID match exactly when set;
 // Since and Until bound Time inclusively (0: open); After (when its ID is
