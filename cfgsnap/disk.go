@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/elixirscope-go/foundation/internal/fsx"
 )
 
 // Directory layout:
@@ -111,13 +113,7 @@ func lockDir(dir string, dmode, fmode os.FileMode) (lock, dirf *os.File, key str
 	return f, dirf, key, nil
 }
 
-func unlockDir(f *os.File) error {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func unlockDir(f *os.File) error { return fsx.Unlock(f) }
 
 // encodeSnapshot returns the file image of a snapshot: magic, version,
 // time, payload length, CRC-32C of everything after the magic but the CRC

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/elixirscope-go/foundation/internal/fsx"
 )
 
 // file is what the log needs of an open file. *os.File implements it; tests
@@ -53,17 +55,7 @@ func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
 func (osFS) Rename(from, to string) error { return os.Rename(from, to) }
 func (osFS) Remove(name string) error     { return os.Remove(name) }
 
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (osFS) SyncDir(dir string) error { return fsx.SyncDir(dir) }
 
 var errNotRegular = errors.New("not a regular file")
 
@@ -108,10 +100,4 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-func unlockDir(f *os.File) error {
-	err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func unlockDir(f *os.File) error { return fsx.Unlock(f) }
