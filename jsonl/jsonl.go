@@ -14,7 +14,8 @@
 // file that is still reachable by its path in the directory (checked after
 // the fsync: a file whose directory was deleted or replaced does not
 // count), and the file's directory entry is durable (the directory is
-// fsynced when a file is created). On any error the batch is not
+// fsynced when a file is created, and the parent of each directory the sink
+// creates or recreates when it is created). On any error the batch is not
 // acknowledged: the caller retries it, so delivery is at least once and a
 // retried batch may appear twice (readers can drop duplicate IDs).
 //
@@ -205,7 +206,7 @@ func (s *Sink[E]) open() error {
 	if err := s.fail("mkdir", s.dir); err != nil {
 		return werr("create directory", err)
 	}
-	if err := os.MkdirAll(s.dir, s.set.dmode); err != nil {
+	if err := s.mkdir(); err != nil {
 		return werr("create directory", err)
 	}
 	files, err := s.files()
@@ -249,11 +250,44 @@ func (s *Sink[E]) open() error {
 	return nil
 }
 
+// mkdir creates the directory and any missing parents, and fsyncs the
+// parent of each one it created, so that a file acknowledged in a new (or
+// recreated) directory is reachable after a crash. Under mu.
+func (s *Sink[E]) mkdir() error {
+	var made []string // missing directories, deepest first
+	for d := filepath.Clean(s.dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		made = append(made, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(s.dir, s.set.dmode); err != nil {
+		return err
+	}
+	for _, d := range made {
+		if err := s.fail("syncparent", filepath.Dir(d)); err != nil {
+			return err
+		}
+		if err := syncPath(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Sink[E]) syncDir() error {
 	if err := s.fail("syncdir", s.dir); err != nil {
 		return err
 	}
-	d, err := os.Open(s.dir)
+	return syncPath(s.dir)
+}
+
+// syncPath fsyncs the directory dir.
+func syncPath(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}

@@ -247,6 +247,34 @@ func TestDeletedDir(t *testing.T) {
 	checkIDs(t, readAll(t, dir2), 2)
 }
 
+// A directory the sink creates, or recreates after it was deleted, has its
+// entry made durable (its parent fsynced) before a batch in it is
+// acknowledged: a failing fsync of the parent fails the Export.
+func TestRecreatedDirParentSynced(t *testing.T) {
+	in := &injector{}
+	dir := filepath.Join(t.TempDir(), "a", "events")
+	in.set("syncparent", syscall.EIO)
+	if _, err := New[rec](dir, withFaults(in)); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("New in a new directory whose parent cannot be synced: %v", err)
+	}
+	in.set("syncparent", nil)
+	s, err := New[rec](dir, withFaults(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	os.RemoveAll(dir)
+	in.set("syncparent", syscall.EIO)
+	if err := s.Export(context.Background(), batch(1, 2)); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("export into a recreated dir whose parent was not synced acknowledged: %v", err)
+	}
+	in.set("syncparent", nil)
+	if err := s.Export(context.Background(), batch(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	checkIDs(t, readAll(t, dir), 2)
+}
+
 // A failed fsync (its bytes may be in the file) is cut off; when the cut
 // fails too the file is abandoned and the next batch starts a new one.
 func TestFailedSync(t *testing.T) {
