@@ -65,12 +65,12 @@ func listDir(dir string) (snaps, segs []uint64, err error) {
 	return snaps, segs, nil
 }
 
-// lockDir creates dir if missing (mode dmode), opens it (the store keeps
+// lockDir creates dir if missing (mode dmode; its parent fsynced), opens it (the store keeps
 // the handle to notice a deleted directory), registers it in held and takes
 // an exclusive, non-blocking flock on dir/LOCK.
 func lockDir(dir string, dmode, fmode os.FileMode) (lock, dirf *os.File, key string, err error) {
 	fail := func(err error) error { return &PathError{Op: "open", Path: dir, Err: ErrDir, Cause: err} }
-	if err := os.MkdirAll(dir, dmode); err != nil {
+	if err := fsx.MkdirAll(dir, dmode, nil); err != nil { // durable in its parent: what is acknowledged in it survives a crash
 		return nil, nil, "", fail(err)
 	}
 	key, err = filepath.Abs(dir)

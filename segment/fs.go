@@ -59,12 +59,12 @@ func (osFS) SyncDir(dir string) error { return fsx.SyncDir(dir) }
 
 var errNotRegular = errors.New("not a regular file")
 
-// prepareDir creates dir (0700) if missing and refuses a symlink or a
+// prepareDir creates dir (0700; its parent fsynced) if missing and refuses a symlink or a
 // non-directory.
 func prepareDir(dir string) error {
 	st, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := fsx.MkdirAll(dir, 0o700, nil); err != nil { // durable in its parent: what is acknowledged in it survives a crash
 			return fmt.Errorf("%w: %s: %w", ErrDir, dir, err)
 		}
 		st, err = os.Lstat(dir)

@@ -41,3 +41,38 @@ func TestUnlockReleases(t *testing.T) {
 		t.Fatalf("flock after Unlock: %v", err)
 	}
 }
+
+// MkdirAll fsyncs the parent of every directory it creates, and only those;
+// a failing fsync is its error.
+func TestMkdirAllSyncsParents(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "b", "c")
+	var synced []string
+	rec := func(d string) error { synced = append(synced, d); return SyncDir(d) }
+	if err := MkdirAll(dir, 0o700, rec); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(root, "a", "b"), filepath.Join(root, "a"), root}
+	if len(synced) != len(want) {
+		t.Fatalf("synced %v, want %v", synced, want)
+	}
+	for i := range want {
+		if synced[i] != want[i] {
+			t.Fatalf("synced %v, want %v", synced, want)
+		}
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Fatalf("%s not made: %v", dir, err)
+	}
+	synced = nil
+	if err := MkdirAll(dir, 0o700, rec); err != nil || len(synced) != 0 {
+		t.Fatalf("existing dir: err %v, synced %v", err, synced)
+	}
+	os.Remove(dir)
+	if err := MkdirAll(dir, 0o700, func(string) error { return syscall.EIO }); err != syscall.EIO {
+		t.Fatalf("failing fsync: %v", err)
+	}
+	if err := MkdirAll(filepath.Join(root, "x"), 0o700, nil); err != nil {
+		t.Fatal(err)
+	}
+}
