@@ -2,6 +2,7 @@ package foundation
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -244,4 +245,27 @@ func TestWarmTierConcurrent(t *testing.T) {
 	all := allEvents(t, f, Query{})
 	checkOrder(t, all, false)
 	require.Equal(t, uint64(2*per)-dropped, uint64(len(all)))
+}
+
+// TestWarmTierHugeOffset: with the warm tier on, an Offset near the largest
+// int is a query with no results, not a panic (Offset+Limit overflowed).
+func TestWarmTierHugeOffset(t *testing.T) {
+	f, err := New(WithConfig(warmConfig(t.TempDir())))
+	require.NoError(t, err)
+	defer f.Close()
+	for i := 0; i < 10; i++ {
+		_, err := f.Events().Store(Event{Type: "t"})
+		require.NoError(t, err)
+	}
+	syncWarm(t, f)
+	for _, off := range []int{math.MaxInt, math.MaxInt - 1, math.MaxInt - 1000} {
+		for _, desc := range []bool{false, true} {
+			got, err := f.Events().Query(Query{Offset: off, Descending: desc})
+			require.NoError(t, err)
+			require.Empty(t, got)
+		}
+	}
+	got, err := f.Events().Query(Query{Offset: 9})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
 }

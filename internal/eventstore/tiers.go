@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -48,13 +49,16 @@ type Source interface {
 func (s *Store) mergeOlder(ctx context.Context, q Query, limit int, timeout time.Duration, hot []Event) ([]Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// Offset+Limit must not overflow (here and in the older tier): an
+	// offset that large has no results anyway.
+	offset := min(q.Offset, math.MaxInt-limit)
 	oq := q
-	oq.Limit = limit
+	oq.Limit, oq.Offset = limit, offset
 	old, err := s.deps.Older.Query(ctx, oq, s.ring.First())
 	if err != nil {
 		return nil, olderError(err)
 	}
-	return mergeOrdered(hot, old, q.Descending, q.Offset, limit), nil
+	return mergeOrdered(hot, old, q.Descending, offset, limit), nil
 }
 
 // olderError maps an older tier's failure: a context's end is a timeout.
