@@ -2,11 +2,14 @@ package foundation
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"time"
 
 	"github.com/elixirscope-go/foundation/cfgsnap"
@@ -74,17 +77,15 @@ func (src *configSources) schema() error {
 
 // readFileCapped reads a config file of at most MaxConfigFileSize bytes.
 func readFileCapped(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := openRegular(path)
 	if err != nil {
+		if errors.Is(err, errNotRegular) {
+			return nil, sourceErr(nil, path, "not a regular file")
+		}
 		return nil, sourceErr(err, path, "cannot read the config file")
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, sourceErr(nil, path, "not a regular file")
-	}
-	if fi.Size() > MaxConfigFileSize {
-		return nil, sourceErr(nil, path, fmt.Sprintf("larger than %d bytes", MaxConfigFileSize))
-	}
-	data, err := os.ReadFile(path)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
 	if err != nil {
 		return nil, sourceErr(err, path, "cannot read the config file")
 	}
@@ -92,6 +93,29 @@ func readFileCapped(path string) ([]byte, error) {
 		return nil, sourceErr(nil, path, fmt.Sprintf("larger than %d bytes", MaxConfigFileSize))
 	}
 	return data, nil
+}
+
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens name for reading and refuses anything but a regular
+// file, checked on the opened file: a FIFO or a device swapped in after a
+// check by name could block New or the watcher forever, or never end.
+// O_NONBLOCK keeps the open of a FIFO from waiting for a writer; it does
+// nothing to a regular file's reads.
+func openRegular(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errNotRegular
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // fileEntries decodes a config file's contents.

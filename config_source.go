@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -702,12 +701,11 @@ func (r *sourceReader) secretRef(where, path string, n *tnode) (string, error) {
 // readSecretFile reads a secret from a file: at most MaxSecretFileSize
 // bytes, one trailing newline (\n or \r\n) removed.
 func readSecretFile(where, path, name string) (string, error) {
-	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
-		// A FIFO or a device could block New or never end.
+	f, err := openRegular(name)
+	if errors.Is(err, errNotRegular) {
 		return "", newError(kConfigSource, nil, fmt.Sprintf("%s: %s: secret file %s is not a regular file", where, path, name),
 			"source", where, "path", path, "file", name)
 	}
-	f, err := os.Open(name)
 	if err != nil {
 		return "", newError(kConfigSource, err, fmt.Sprintf("%s: %s: cannot read the secret file", where, path), "source", where, "path", path, "file", name)
 	}
