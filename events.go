@@ -231,6 +231,10 @@ func newEventStore(cfg Config, maxEventSize int, exp Exporter, h eventStoreHooks
 	}
 	if s.exp != nil {
 		s.exp.eng = eng
+		// The first ID is past the warm tier's last: IDs below it are not
+		// events the exporter missed.
+		s.exp.next = max(firstID, 1)
+		s.exp.kickAt.Store(s.exp.next)
 		if err := h.start("events.exporter", s.exp.run); err != nil {
 			if s.warm != nil {
 				_ = s.warm.t.Close()
