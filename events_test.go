@@ -377,8 +377,18 @@ func TestEventPruneBefore(t *testing.T) {
 		_, err := es.Store(foundation.Event{Type: "z", Time: 1 << 40})
 		require.NoError(t, err)
 	}
+	// With per-core ID blocks, a goroutine that changes core leaves its
+	// block's rest as holes, which take slots: the store then holds up to
+	// the ring's slack fewer than its capacity, and the events the holes
+	// pushed out count as evicted.
+	slack := 64 * (runtime.GOMAXPROCS(0) + 2)
 	st := es.Stats()
-	assert.Equal(t, foundation.EventStats{Stored: 2600, Pruned: 600, Evicted: 1000, Len: 1000, Capacity: 1000, Bytes: st.Bytes}, st)
+	assert.Equal(t, uint64(2600), st.Stored, "%+v", st)
+	assert.Equal(t, uint64(600), st.Pruned, "%+v", st)
+	assert.Equal(t, 1000, st.Capacity, "%+v", st)
+	assert.Equal(t, st.Stored, uint64(st.Len)+st.Evicted+st.Pruned, "%+v", st)
+	assert.LessOrEqual(t, st.Len, 1000, "%+v", st)
+	assert.GreaterOrEqual(t, st.Len, 1000-slack, "%+v", st)
 }
 
 func TestEventMaxAgePruner(t *testing.T) {
