@@ -452,7 +452,9 @@ func (s *EventStore) health() ServiceHealth {
 // pruner and the exporter (Foundation.Close closed the engine before that:
 // writes fail with ErrClosed and subscriptions' channels are closed from
 // the start of Close); the exporter is flushed of abandoned calls and closed.
-func (s *EventStore) close() {
+// It returns the warm tier's failure to copy the hot tier to disk and close,
+// which Foundation.Close reports (the events not copied are lost at exit).
+func (s *EventStore) close() error {
 	s.eng.Close() // idempotent: Foundation.Close closed it first, to refuse writes at once
 	if s.exp != nil {
 		s.exp.close()
@@ -460,8 +462,10 @@ func (s *EventStore) close() {
 	if s.warm != nil {
 		if err := s.warm.close(); err != nil {
 			s.log.Error("warm tier: closing", "err", err)
+			return newError(kInternal, err, "close: the warm tier could not copy the hot tier to disk and close")
 		}
 	}
+	return nil
 }
 
 // EventSubscription delivers the events stored after [EventStore.Subscribe]

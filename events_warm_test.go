@@ -310,3 +310,22 @@ func TestWarmTierRestartExport(t *testing.T) {
 	require.Equal(t, uint64(0), st.ExportDropped)
 	require.Equal(t, uint64(10), st.Exported)
 }
+
+// TestWarmTierCloseReportsLoss: when the warm tier cannot copy the hot tier
+// to disk at Close (its directory is gone), Close says so instead of
+// returning nil, and stays idempotent.
+func TestWarmTierCloseReportsLoss(t *testing.T) {
+	dir := t.TempDir() + "/warm"
+	f, err := New(WithConfig(warmConfig(dir)))
+	require.NoError(t, err)
+	for i := 0; i < 100; i++ {
+		_, err := f.Events().Store(Event{Type: "a"})
+		require.NoError(t, err)
+	}
+	require.NoError(t, os.RemoveAll(dir))
+	err = f.Close()
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrInternal)
+	require.Contains(t, err.Error(), "warm tier")
+	require.NoError(t, f.Close(), "a second Close")
+}

@@ -262,7 +262,8 @@ func (f *Foundation) Health() Health {
 // subscription's channel and the event exporter. A task still running then
 // is abandoned: Close returns an error matching [ErrTimeout] that names it,
 // and [Foundation.Health] shows it as [TaskAbandoned] until it returns. The
-// error also reports a failure to close the config log (both joined). Close
+// error also reports a failure to close the config log, and one of the warm
+// tier to copy the hot tier to disk (all joined). Close
 // is idempotent: later calls return nil.
 func (f *Foundation) Close() error {
 	var err error
@@ -277,8 +278,8 @@ func (f *Foundation) Close() error {
 				"tasks", stuck, "timeout", f.shutdown.String())
 			f.log.Error("supervised tasks did not stop within the shutdown timeout; abandoned", "tasks", stuck, "timeout", f.shutdown.String())
 		}
-		f.events.close()
-		err = errors.Join(stopErr, cfgErr)
+		evErr := f.events.close()
+		err = errors.Join(stopErr, cfgErr, evErr)
 	})
 	return err
 }
