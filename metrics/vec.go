@@ -27,6 +27,14 @@ const DefaultMaxSeries = 1000
 // MaxTags bounds the tag keys of one labelled metric.
 const MaxTags = 16
 
+// MaxTagValueLen bounds the bytes of one tag value. A tag set with a longer
+// value, or with a value holding the byte 0xff (never in UTF-8 text; it
+// separates the values in the series key), gets no series of its own: its
+// values go to the overflow series and the refusal is counted, so neither a
+// long value nor a crafted one can grow a metric past its cap in bytes or
+// make two tag sets share a series.
+const MaxTagValueLen = 256
+
 // OverflowValue is the value of every tag of a labelled metric's overflow
 // series: the series that takes the values of tag sets beyond the metric's
 // cap (see [Desc]). A real tag value equal to it shares that series.
@@ -143,7 +151,7 @@ func (v *vec[T]) lookup(key []byte) *T {
 }
 
 func (v *vec[T]) create(key string, values []string) *T {
-	if len(values) != len(v.desc.Tags) {
+	if len(values) != len(v.desc.Tags) || !tagValuesOK(values) {
 		v.refused.Add(1)
 		return v.overflow.m
 	}
@@ -177,6 +185,17 @@ func (v *vec[T]) all() []*seriesOf[T] {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return append(v.list[:len(v.list):len(v.list)], v.overflow)
+}
+
+// tagValuesOK reports whether values may make a series of their own (see
+// [MaxTagValueLen]).
+func tagValuesOK(values []string) bool {
+	for _, s := range values {
+		if len(s) > MaxTagValueLen || strings.IndexByte(s, sep[0]) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // joinKey writes the map key of values into buf (growing it if needed).
