@@ -242,6 +242,7 @@ func regexps(exprs ...string) (out []*regexp.Regexp, err error) {
 var (
 	benchLineRE = regexp.MustCompile(`^Benchmark(\S+)\s+\d+\s+(.*)$`)
 	cpuSuffixRE = regexp.MustCompile(`-(\d+)$`)
+	cpuFlagRE   = regexp.MustCompile(`-(?:test\.)?cpu[ =]([0-9,]+)`)
 	// callgrindRE is a row of bench/scripts/callgrind.sh's table: it is read
 	// as a benchmark line whose unit is instructions/op.
 	callgrindRE = regexp.MustCompile("^\\| `Benchmark(\\S+)` \\| (\\d+) \\| (\\d+) \\|$")
@@ -287,6 +288,12 @@ func table(dir string, attrs map[string]string) (string, error) {
 		}
 	}
 
+	// The -cpu values the command ran with: a name's -N suffix is a -cpu
+	// value only if it is one of them ("update-many-3" at -cpu 1 is not -cpu 3).
+	var ranCPU []string
+	if c := cpuFlagRE.FindStringSubmatch(r.command); c != nil {
+		ranCPU = strings.Split(c[1], ",")
+	}
 	var rows []*row
 	byName := map[string]*row{}
 	cpus := map[int]bool{}
@@ -300,7 +307,7 @@ func table(dir string, attrs map[string]string) (string, error) {
 			continue
 		}
 		name, cpu := m[1], 1
-		if c := cpuSuffixRE.FindStringSubmatch(name); c != nil {
+		if c := cpuSuffixRE.FindStringSubmatch(name); c != nil && (ranCPU == nil || slices.Contains(ranCPU, c[1])) {
 			cpu, _ = strconv.Atoi(c[1])
 			name = strings.TrimSuffix(name, c[0])
 		}

@@ -16,7 +16,7 @@ func TestFill(t *testing.T) {
 		}
 	}
 	write("env.txt", "go: go1.26\nload at start: 0.10 0.20 0.30\n")
-	write("store.txt", `# command: go test -bench Store
+	write("store.txt", `# command: go test -bench Store -cpu 1,2
 # start: 2026-12-06 17:30:00 UTC, load average 1.00 1.00 1.00
 goos: linux
 BenchmarkStore/impl=foundation         	 1000	       200.0 ns/op	       0 allocs/op
@@ -32,6 +32,8 @@ BenchmarkStore/impl=foundation-2       	 1000	       140.0 ns/op	       0 allocs
 BenchmarkStore/impl=mutex              	 1000	       450.0 ns/op	       1 allocs/op
 BenchmarkStore/impl=mutex-2            	 1000	       310.0 ns/op	       1 allocs/op
 BenchmarkGet                           	 1000	      1500 ns/op	       2 allocs/op
+BenchmarkStore/impl=many-3             	 1000	       600.0 ns/op	       0 allocs/op
+BenchmarkStore/impl=many-3-2           	 1000	       500.0 ns/op	       0 allocs/op
 PASS
 # end: 2026-12-06 17:30:10 UTC, load average 1.00 1.00 1.00, exit 0
 `)
@@ -53,10 +55,11 @@ kept
 	got, warnings := fill(doc, dir)
 	for _, want := range []string{
 		"- go: go1.26\n- load at start: 0.10 0.20 0.30\n",
-		"`go test -bench Store` — 2026-12-06 17:30:00 UTC, load average 1.00 1.00 1.00; median of 3 runs; -cpu 1 / 2.",
+		"`go test -bench Store -cpu 1,2` — 2026-12-06 17:30:00 UTC, load average 1.00 1.00 1.00; median of 3 runs; -cpu 1 / 2.",
 		"| benchmark | impl | ns/op | allocs/op | ÷ | -cpu 2 ÷ 1 |",
 		"| `Store` | **foundation** | 200 ns / 140 ns | 0 / 0 |  | 0.70× |",
 		"|  | mutex | 450 ns / 310 ns | 1 / 1 | 0.44× / 0.45× | 0.69× |",
+		"|  | many-3 | 600 ns / 500 ns | 0 / 0 | 0.33× / 0.28× | 0.83× |",
 		"    x_test.go:1: idle 10 B\n<!-- perf:end -->",
 		"kept\n",
 		"text\n",
