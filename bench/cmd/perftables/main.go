@@ -16,7 +16,8 @@
 // other's, per -cpu. Attributes: cols (units, comma-separated; default
 // ns/op,allocs/op), cpu (which -cpu values; default all), impls (names
 // that are an implementation when they stand alone as an element, for
-// benchmarks named without impl=), ratio=none, scale (a regular
+// benchmarks named without impl=), join (elements that, right after the
+// implementation's, belong to its name), ratio=none, scale (a regular
 // expression: the rows it matches get a column dividing their figure at
 // the highest -cpu by the one at the lowest; 0.5× is perfect scaling of a
 // RunParallel benchmark from 1 to 2 Ps).
@@ -273,9 +274,12 @@ func table(dir string, attrs map[string]string) (string, error) {
 			return "", err
 		}
 	}
-	var impls []string
+	var impls, join []string
 	if v := attrs["impls"]; v != "" {
 		impls = strings.Split(v, ",")
+	}
+	if v := attrs["join"]; v != "" {
+		join = strings.Split(v, ",")
 	}
 	var wantCPU []int
 	if c := attrs["cpu"]; c != "" {
@@ -317,7 +321,7 @@ func table(dir string, attrs map[string]string) (string, error) {
 		rw := byName[name]
 		if rw == nil {
 			rw = &row{name: name, vals: map[int]map[string][]float64{}}
-			rw.group, rw.impl = splitImpl(name, impls)
+			rw.group, rw.impl = splitImpl(name, impls, join)
 			byName[name] = rw
 			rows = append(rows, rw)
 		}
@@ -444,8 +448,9 @@ func table(dir string, attrs map[string]string) (string, error) {
 }
 
 // splitImpl takes the impl=X element out of a benchmark name, or the
-// element that is one of impls.
-func splitImpl(name string, impls []string) (group, impl string) {
+// element that is one of impls; an element right after it that is one of
+// join is part of the implementation's name (impl=ring/claimblock=64).
+func splitImpl(name string, impls, join []string) (group, impl string) {
 	parts := strings.Split(name, "/")
 	for i, p := range parts {
 		v, ok := strings.CutPrefix(p, "impl=")
@@ -453,7 +458,12 @@ func splitImpl(name string, impls []string) (group, impl string) {
 			v, ok = p, true
 		}
 		if ok {
-			return strings.Join(slices.Delete(slices.Clone(parts), i, i+1), "/"), v
+			end := i + 1
+			if end < len(parts) && slices.Contains(join, parts[end]) {
+				v += "/" + parts[end]
+				end++
+			}
+			return strings.Join(slices.Delete(slices.Clone(parts), i, end), "/"), v
 		}
 	}
 	return name, ""

@@ -34,6 +34,7 @@ BenchmarkStore/impl=mutex-2            	 1000	       310.0 ns/op	       1 allocs
 BenchmarkGet                           	 1000	      1500 ns/op	       2 allocs/op
 BenchmarkStore/impl=many-3             	 1000	       600.0 ns/op	       0 allocs/op
 BenchmarkStore/impl=many-3-2           	 1000	       500.0 ns/op	       0 allocs/op
+BenchmarkStore/impl=mutex/big          	 1000	       900.0 ns/op	       0 allocs/op
 PASS
 # end: 2026-12-06 17:30:10 UTC, load average 1.00 1.00 1.00, exit 0
 `)
@@ -43,7 +44,7 @@ PASS
 old env
 <!-- perf:end -->
 text
-<!-- perf:table file=store match="^Store/" scale="." -->
+<!-- perf:table file=store match="^Store/" scale="." join="big" -->
 old table
 <!-- perf:end -->
 <!-- perf:verbatim file=log from="idle" until="^---" -->
@@ -60,6 +61,7 @@ kept
 		"| `Store` | **foundation** | 200 ns / 140 ns | 0 / 0 |  | 0.70× |",
 		"|  | mutex | 450 ns / 310 ns | 1 / 1 | 0.44× / 0.45× | 0.69× |",
 		"|  | many-3 | 600 ns / 500 ns | 0 / 0 | 0.33× / 0.28× | 0.83× |",
+		"|  | mutex/big | 900 ns / — | 0 / — | 0.22× / — | — |",
 		"    x_test.go:1: idle 10 B\n<!-- perf:end -->",
 		"kept\n",
 		"text\n",
