@@ -15,7 +15,7 @@
 #   -only     run only these steps (names below), e.g. -only ring,shard
 #   -out      the output directory (default perf-out/bench-<UTC date>)
 #
-# Steps (about 12 minutes in all on 2 cores): seedtable, config, events,
+# Steps (6 minutes in all on an idle 2-core machine): seedtable, config, events,
 # query, telemetry, histmem, refusedmem, ring, metrics, cfgsnap, shard,
 # bench-store, bench-page, prometheus, otel, nats, harness, callgrind. The
 # callgrind step needs valgrind and is skipped without it.
@@ -89,10 +89,11 @@ bstep() {
 	SHOW=$show step "$name" "$dir" runbench "$out/bin/$name.test" "$pkg" "$@"
 }
 runbench() {
-	local bin=$1 pkg=$2 i
+	local bin=$1 pkg=$2 i rc=0
 	shift 2
 	go test -c -o "$bin" "$pkg" && cd "$pkg" || return
-	for ((i = 0; i < count; i++)); do "$bin" -test.run '^$' -test.benchmem "$@" || return; done
+	for ((i = 0; i < count; i++)); do "$bin" -test.run '^$' -test.benchmem "$@" || rc=$?; done
+	return $rc
 }
 
 {
@@ -102,7 +103,8 @@ runbench() {
 	echo "cpu: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc)"
 	echo "memory: $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 	echo "kernel: $(uname -sr), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)"
-	echo "load at start: $(load) ($(uptime -p 2>/dev/null || true))"
+	echo "load at start: $(load)"
+	[ -z "$only" ] || echo "only: $only"
 } >"$out/env.txt"
 cat "$out/env.txt" >&2
 start=$(date +%s)
@@ -112,7 +114,7 @@ step seedtable bench go run ./cmd/seedtable -benchtime "$(t 200)"
 
 # Config, Events and Telemetry of the root package.
 bstep config . . -test.bench '^BenchmarkConfig' -test.cpu 1,2 -test.benchtime "$(t 60)"
-bstep events . . -test.bench '^Benchmark(Store|StoreParallel|StoreBatch|EventGet)$' -test.cpu 1,2 -test.benchtime "$(t 200)"
+bstep events . . -test.bench '^Benchmark(Store|StoreParallel|StoreBatch)$' -test.cpu 1,2 -test.benchtime "$(t 200)"
 bstep query . . -test.bench '^Benchmark(Query|QueryPage)$' -test.cpu 1 -test.benchtime "$(x 40)"
 bstep telemetry . . -test.bench '^BenchmarkTelemetry' -test.cpu 1,2 -test.benchtime "$(t 120)"
 step histmem . go test -count 1 -v -run '^TestHistogramMemory$' ./metrics

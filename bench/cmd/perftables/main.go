@@ -3,7 +3,7 @@
 // marker comment and <!-- perf:end -->, and is replaced by what the marker
 // asks for, read from the run's directory:
 //
-//	<!-- perf:env -->                      the machine, Go version, date, load (env.txt)
+//	<!-- perf:env -->                      the machine, Go version, date, load (env.txt of a whole run)
 //	<!-- perf:table file=F match=RE ... --> a table of the go test benchmarks of F.txt
 //	<!-- perf:verbatim file=F ... -->      lines of F.txt, as they are
 //
@@ -35,6 +35,7 @@ package main
 // text: 1, 2
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,6 +138,11 @@ func render(kind string, attrs map[string]string, dir string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, "env.txt"))
 		if err != nil {
 			return "", err
+		}
+		if bytes.Contains(b, []byte("\nonly: ")) {
+			// A run of some steps: the tables it fills say when they ran;
+			// the machine and date of the last whole run stay.
+			return "", fmt.Errorf("env.txt: a run of some steps only: %w", fs.ErrNotExist)
 		}
 		var s strings.Builder
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
