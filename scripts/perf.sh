@@ -114,7 +114,7 @@ step seedtable bench go run ./cmd/seedtable -benchtime "$(t 200)"
 
 # Config, Events and Telemetry of the root package.
 bstep config . . -test.bench '^BenchmarkConfig' -test.cpu 1,2 -test.benchtime "$(t 60)"
-bstep events . . -test.bench '^Benchmark(Store|StoreParallel|StoreBatch)$' -test.cpu 1,2 -test.benchtime "$(t 200)"
+bstep events . . -test.bench '^Benchmark(Store|StoreParallel|StoreBatch|EventGet)$' -test.cpu 1,2 -test.benchtime "$(t 200)"
 bstep query . . -test.bench '^Benchmark(Query|QueryPage)$' -test.cpu 1 -test.benchtime "$(x 40)"
 bstep telemetry . . -test.bench '^BenchmarkTelemetry' -test.cpu 1,2 -test.benchtime "$(t 120)"
 step histmem . go test -count 1 -v -run '^TestHistogramMemory$' ./metrics
