@@ -53,8 +53,15 @@ func Field[V any](c *ConfigService, path string) (ConfigField[V], error) {
 	return ConfigField[V]{c: c, h: h}, nil
 }
 
-// Get returns the field's value in the current snapshot.
-func (f ConfigField[V]) Get() V { return f.h.Get(f.c.cur.Load().s) }
+// Get returns the field's value in the current snapshot. The zero
+// ConfigField (what [Field] returns with an error) returns V's zero value.
+func (f ConfigField[V]) Get() V {
+	if f.c == nil { // replaces the nil check the load of f.c.cur needs anyway
+		var zero V
+		return zero
+	}
+	return f.h.Get(f.c.cur.Load().s)
+}
 
 // In returns the field's value in snapshot s (for several reads that must
 // agree with each other).
