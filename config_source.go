@@ -259,19 +259,9 @@ func (d *decoder) json(data []byte) (*tnode, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	lines := &jsonLines{data: data, line: 1}
-	syntax := func(err error) error {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return sourceErr(err, d.at(lines.lineAt(int(se.Offset))), "invalid JSON")
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return sourceErr(io.ErrUnexpectedEOF, d.file, "invalid JSON: unexpected end of input")
-		}
-		return sourceErr(err, d.file, "invalid JSON")
-	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, syntax(err)
+		return nil, d.jsonErr(err, lines)
 	}
 	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
 		return nil, sourceErr(nil, d.at(lines.lineAt(int(dec.InputOffset()))), "want a JSON object at the top")
@@ -284,7 +274,7 @@ func (d *decoder) json(data []byte) (*tnode, error) {
 		if err == nil {
 			return nil, sourceErr(nil, d.at(lines.lineAt(int(dec.InputOffset()))), "invalid JSON: data after the top-level object")
 		}
-		return nil, syntax(err)
+		return nil, d.jsonErr(err, lines)
 	}
 	return root, nil
 }
