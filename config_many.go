@@ -18,14 +18,10 @@ import (
 // (an unknown path matches both [ErrPathNotFound] and [ErrUpdateForbidden]);
 // on any error nothing changes.
 func (c *ConfigService) UpdateMany(values map[string]any) error {
-	if c.closed.Load() {
-		return errClosed("config.update")
+	if err := c.lockForChange(); err != nil {
+		return err
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed.Load() {
-		return errClosed("config.update")
-	}
 	chs, err := c.st.UpdateMany(values)
 	if err != nil {
 		path := ""

@@ -254,15 +254,26 @@ func (c *ConfigService) Reset() error {
 	return c.change(Reset, "", nil, c.st.Reset)
 }
 
-func (c *ConfigService) change(kind ChangeKind, path string, value any, do func() (cfgsnap.Change, error)) error {
+// lockForChange takes mu for a change, or returns ErrClosed (checked before
+// and after the wait, so a Close that ran meanwhile wins). On nil the
+// caller holds mu and unlocks it.
+func (c *ConfigService) lockForChange() error {
 	if c.closed.Load() {
 		return errClosed("config.update")
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed.Load() {
+		c.mu.Unlock()
 		return errClosed("config.update")
 	}
+	return nil
+}
+
+func (c *ConfigService) change(kind ChangeKind, path string, value any, do func() (cfgsnap.Change, error)) error {
+	if err := c.lockForChange(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
 	ch, err := do()
 	if err != nil {
 		return c.mapError("update", path, value, err)
