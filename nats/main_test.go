@@ -1,6 +1,7 @@
 package nats_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -37,6 +38,18 @@ func freePort(t testing.TB) int {
 // the test.
 func startServer(t testing.TB, opts server.Options) *server.Server {
 	t.Helper()
+	s, err := tryStartServer(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tryStartServer is startServer returning its failure (a server not ready
+// in 10 s) instead of ending the test, for callers that retry with other
+// ports.
+func tryStartServer(t testing.TB, opts server.Options) (*server.Server, error) {
+	t.Helper()
 	opts.Host = "127.0.0.1"
 	opts.JetStream = true
 	opts.NoLog, opts.NoSigs = true, true
@@ -48,15 +61,15 @@ func startServer(t testing.TB, opts server.Options) *server.Server {
 	}
 	s, err := server.NewServer(&opts)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		t.Fatal("nats server not ready")
+		return nil, errors.New("nats server not ready")
 	}
 	t.Cleanup(func() { stopServer(s) })
-	return s
+	return s, nil
 }
 
 func stopServer(s *server.Server) {

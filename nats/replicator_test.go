@@ -250,21 +250,44 @@ func TestReplicatorCluster(t *testing.T) {
 	const nodes = 3
 	ports := make([]int, nodes)
 	cports := make([]int, nodes)
-	var routes string
-	for i := range nodes {
-		ports[i], cports[i] = freePort(t), freePort(t)
-		if i > 0 {
-			routes += ","
-		}
-		routes += fmt.Sprintf("nats://127.0.0.1:%d", cports[i])
-	}
 	servers := make([]*server.Server, nodes)
-	for i := range nodes {
-		servers[i] = startServer(t, server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Port: ports[i],
-			Cluster: server.ClusterOpts{Name: "fleet", Host: "127.0.0.1", Port: cports[i]},
-			Routes:  server.RoutesFromStr(routes),
-		})
+	// The ports are free when chosen, but a node's outgoing route
+	// connection (an ephemeral port) can take one before its node listens:
+	// then that node is never ready, and the cluster starts again on other
+	// ports (at most 3 tries).
+	for try := 1; ; try++ {
+		var routes string
+		for i := range nodes {
+			ports[i], cports[i] = freePort(t), freePort(t)
+			if i > 0 {
+				routes += ","
+			}
+			routes += fmt.Sprintf("nats://127.0.0.1:%d", cports[i])
+		}
+		var err error
+		for i := range nodes {
+			servers[i], err = tryStartServer(t, server.Options{
+				ServerName: fmt.Sprintf("n%d", i+1), Port: ports[i],
+				Cluster: server.ClusterOpts{Name: "fleet", Host: "127.0.0.1", Port: cports[i]},
+				Routes:  server.RoutesFromStr(routes),
+			})
+			if err != nil {
+				break
+			}
+		}
+		if err == nil {
+			break
+		}
+		for _, s := range servers {
+			if s != nil {
+				stopServer(s)
+			}
+		}
+		clear(servers)
+		if try == 3 {
+			t.Fatalf("cluster: %v (3 tries)", err)
+		}
+		t.Logf("cluster try %d: %v; again on other ports", try, err)
 	}
 	all := fmt.Sprintf("%s,%s,%s", url(ports[0]), url(ports[1]), url(ports[2]))
 	// a prefers node 1, b node 2; both know every node.
