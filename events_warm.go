@@ -98,6 +98,8 @@ func (w *warmTier) Read(id uint64) (warm.Event, warm.ReadState) {
 		return e, warm.Found
 	case eventstore.ReadInFlight:
 		return warm.Event{}, warm.InFlight
+	case eventstore.ReadSkip:
+		return warm.Event{}, warm.Hole
 	}
 	return warm.Event{}, warm.Gone
 }

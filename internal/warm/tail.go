@@ -16,6 +16,7 @@ const (
 	Found    ReadState = iota // the event is held and returned
 	Gone                      // evicted or pruned: it will never be returned
 	InFlight                  // not stored yet (assigned and unpublished, or not assigned)
+	Hole                      // no event ever got this ID: nothing to copy, nothing lost
 )
 
 // Source is the hot store as the tailer reads it: IDs are assigned 1, 2,
@@ -48,7 +49,8 @@ type TailConfig struct {
 // a round every flush interval, or when kicked, appends every event
 // committed since the last round, batch events per block flush. An event
 // the source no longer holds when its round comes (evicted or pruned
-// sooner) is counted in [Stats.Skipped]. A failed round is retried at the
+// sooner) is counted in [Stats.Skipped]; an ID that no event got (Hole) is
+// passed over and not counted. A failed round is retried at the
 // next one, from the first event not yet appended.
 func (t *Tier) Tail(ctx context.Context, src Source, cfg TailConfig) error {
 	for {
@@ -84,12 +86,16 @@ func (t *Tier) Sync(src Source, batch int) error {
 	var err error
 	for head := src.Next(); t.next < head && err == nil; head = src.Next() {
 		from, to := t.next, min(head-1, t.next+uint64(batch)-1)
-		var got uint64
+		var got, holes uint64
 		id := from
 		for ; id <= to; id++ {
 			ev, st := src.Read(id)
 			if st == InFlight {
 				break
+			}
+			if st == Hole {
+				holes++
+				continue
 			}
 			if st != Found {
 				continue
@@ -103,7 +109,7 @@ func (t *Tier) Sync(src Source, batch int) error {
 		if err != nil {
 			break
 		}
-		t.skipped.Add(id - from - got)
+		t.skipped.Add(id - from - got - holes)
 		t.next = id
 		if id <= to {
 			break // in flight: the next round goes on from here

@@ -18,6 +18,7 @@ type ringSource struct {
 	head     uint64
 	evs      map[uint64]Event
 	inflight uint64 // when set, this ID reads as in flight
+	holes    map[uint64]bool
 }
 
 func (r *ringSource) store(n int) {
@@ -44,6 +45,9 @@ func (r *ringSource) Read(id uint64) (Event, ReadState) {
 	}
 	if id > r.head || id == r.inflight {
 		return Event{}, InFlight
+	}
+	if r.holes[id] {
+		return Event{}, Hole
 	}
 	return Event{}, Gone
 }
@@ -83,6 +87,26 @@ func TestSync(t *testing.T) {
 	got, err = tr.Query(context.Background(), Query{Descending: true}, 3)
 	require.NoError(t, err)
 	require.Equal(t, []uint64{2110, 2109, 2108}, []uint64{got[0].ID, got[1].ID, got[2].ID})
+}
+
+// TestSyncHoles: IDs that no event got are passed over and not counted as
+// skipped (lost) events.
+func TestSyncHoles(t *testing.T) {
+	tr := open(t, t.TempDir())
+	defer tr.Close()
+	src := &ringSource{cap: 1000, evs: map[uint64]Event{}, holes: map[uint64]bool{}}
+	src.store(100)
+	for id := uint64(40); id < 60; id++ {
+		delete(src.evs, id)
+		src.holes[id] = true
+	}
+	delete(src.evs, 70) // one event lost: evicted before the round
+	require.NoError(t, tr.Sync(src, 64))
+	require.Equal(t, uint64(100), tr.LastID())
+	require.Equal(t, uint64(1), tr.Stats().Skipped)
+	got, err := tr.Query(context.Background(), Query{}, 1000)
+	require.NoError(t, err)
+	require.Len(t, got, 79)
 }
 
 func TestTail(t *testing.T) {
