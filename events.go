@@ -48,8 +48,9 @@ type Event struct {
 //   - Limit: at most this many results. 0 means interface.max_results, which
 //     is also the cap of a larger Limit (read on every query, so that a
 //     config update takes effect at once). Negative is an error.
-//   - Offset: skip this many matching events first (O(Offset): prefer
-//     After for deep pages). Negative is an error.
+//   - Offset: skip this many matching events first (O(Offset) time, and
+//     with the warm tier O(Offset) memory: prefer After for deep pages).
+//     Negative is an error, and so is more than [MaxQueryOffset].
 //   - Descending: newest first; the default is oldest first.
 //   - After: keyset paging. When After.ID is set, only the events strictly
 //     after After in the query's order are returned; pass the last result
@@ -70,6 +71,14 @@ type Query struct {
 	Descending    bool
 	After         EventCursor
 }
+
+// MaxQueryOffset caps [Query.Offset]. A query keeps its Offset+Limit best
+// candidates while it walks, and with the warm tier on those are copies of
+// events read from disk, so an uncapped Offset would let one call hold any
+// amount of memory; at the cap that is about Offset × (the event's size +
+// 100 bytes). Pages deeper than this use [Query.After], which costs
+// O(log n + Limit) at any depth.
+const MaxQueryOffset = 1 << 20
 
 // EventCursor is a position in (Time, ID) order, for [Query.After]. The
 // zero value means "from the start".
@@ -366,9 +375,14 @@ func (s *EventStore) Query(q Query) ([]Event, error) {
 // ring, so no evicted or pruned event is returned.
 //
 // Errors: [ErrInvalidQuery] (also [ErrValidation]) for a negative Limit or
-// Offset or Since > Until; [ErrTimeout] when ctx ends or
-// interface.query_timeout passes first (no partial result).
+// Offset, an Offset over [MaxQueryOffset] or Since > Until; [ErrTimeout]
+// when ctx ends or interface.query_timeout passes first (no partial result).
 func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error) {
+	if q.Offset > MaxQueryOffset {
+		return nil, newError(kInvalidQuery, nil,
+			fmt.Sprintf("query offset %d is over %d: page with After", q.Offset, MaxQueryOffset),
+			"field", "offset", "value", q.Offset, "max", MaxQueryOffset)
+	}
 	out, err := s.eng.QueryContext(ctx, q.engine())
 	if err != nil {
 		return nil, mapError(err)

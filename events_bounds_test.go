@@ -55,6 +55,29 @@ func TestSubscribeBufferBounded(t *testing.T) {
 // TestEventSizeCoversAllParts: the max event size covers Type +
 // CorrelationID + Data (an 8 MiB Type or CorrelationID was accepted with
 // WithMaxEventSize(100)); a refused event changes nothing.
+// TestQueryOffsetCapped: an Offset is what a query holds candidates for
+// (copies read from disk with the warm tier on), so one past
+// MaxQueryOffset is refused; at the cap the query runs.
+func TestQueryOffsetCapped(t *testing.T) {
+	f, _ := newStore(t, 100, nil)
+	es := f.Events()
+	for i := range 10 {
+		_, err := es.Store(foundation.Event{Type: "t", Data: []byte{byte(i)}})
+		require.NoError(t, err)
+	}
+	for _, off := range []int{foundation.MaxQueryOffset + 1, math.MaxInt} {
+		_, err := es.Query(foundation.Query{Offset: off})
+		require.ErrorIs(t, err, foundation.ErrInvalidQuery, "Offset %d", off)
+		assert.Contains(t, err.Error(), "After")
+	}
+	got, err := es.Query(foundation.Query{Offset: foundation.MaxQueryOffset})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	got, err = es.Query(foundation.Query{Offset: 8})
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+}
+
 func TestEventSizeCoversAllParts(t *testing.T) {
 	f, _ := newStore(t, 100, nil, foundation.WithMaxEventSize(100))
 	es := f.Events()

@@ -250,7 +250,8 @@ func TestWarmTierConcurrent(t *testing.T) {
 }
 
 // TestWarmTierHugeOffset: with the warm tier on, an Offset near the largest
-// int is a query with no results, not a panic (Offset+Limit overflowed).
+// int is refused (ErrInvalidQuery), not a panic (Offset+Limit overflowed)
+// nor a heap of that many candidates; at MaxQueryOffset it has no results.
 func TestWarmTierHugeOffset(t *testing.T) {
 	f, err := New(WithConfig(warmConfig(t.TempDir())))
 	require.NoError(t, err)
@@ -262,10 +263,14 @@ func TestWarmTierHugeOffset(t *testing.T) {
 	syncWarm(t, f)
 	for _, off := range []int{math.MaxInt, math.MaxInt - 1, math.MaxInt - 1000} {
 		for _, desc := range []bool{false, true} {
-			got, err := f.Events().Query(Query{Offset: off, Descending: desc})
-			require.NoError(t, err)
-			require.Empty(t, got)
+			_, err := f.Events().Query(Query{Offset: off, Descending: desc})
+			require.ErrorIs(t, err, ErrInvalidQuery)
 		}
+	}
+	for _, desc := range []bool{false, true} {
+		got, err := f.Events().Query(Query{Offset: MaxQueryOffset, Descending: desc})
+		require.NoError(t, err)
+		require.Empty(t, got)
 	}
 	got, err := f.Events().Query(Query{Offset: 9})
 	require.NoError(t, err)
