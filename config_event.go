@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // appendChangeJSON appends the Data of a config change event,
@@ -30,48 +31,91 @@ func appendChangeJSON(b []byte, path string, old, new any, version uint64) ([]by
 	return append(b, '}'), nil
 }
 
-// changeEncoder encodes change events, remembering the last change's new
-// value: the next change of the same path has it as its old value, which is
-// then copied instead of formatted again. Not safe for concurrent use (the
-// config service holds its lock).
+// changeEncoder encodes change events into one reused buffer. It keeps
+// what the next change of the same path can copy instead of formatting
+// again: the buffer's prefix {"path":"…","old": (rewritten only when the
+// path changes), the last change's new value and its encoding (the next
+// change's old value, unless another writer got in between), and the last
+// version's digits (the next version, one more, is an increment of them).
+// Not safe for concurrent use (the config service holds its lock).
 type changeEncoder struct {
-	buf  []byte // the last event's Data; reused (the event store copies it)
-	path string // path and new value of the last change, when a scalar
-	val  any
-	enc  []byte // val, encoded
+	buf    []byte // the last event's Data; reused (the event store copies it)
+	path   string // the path buf's prefix names, when pre > 0
+	pre    int    // len of {"path":"<path>","old": at the start of buf
+	val    any    // path's last new value, when a scalar; nil otherwise
+	enc    []byte // val, encoded
+	ver    uint64 // the version in digits[:nd], when nd > 0
+	nd     int
+	digits [20]byte // a uint64 has at most 20 decimal digits
 }
 
 // encode returns the Data of a change event, valid until the next call.
 func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byte, error) {
-	b := append(e.buf[:0], `{"path":"`...)
-	// A change's path is one of the schema's ("" for a Reset): segments of
-	// [a-z0-9_] joined by '.', which JSON quotes as they are.
-	b = append(b, path...)
-	b = append(b, '"')
-	b = append(b, `,"old":`...)
+	if e.pre == 0 || path != e.path {
+		// A change's path is one of the schema's ("" for a Reset): segments
+		// of [a-z0-9_] joined by '.', which JSON quotes as they are.
+		b := append(e.buf[:0], `{"path":"`...)
+		b = append(b, path...)
+		b = append(b, `","old":`...)
+		e.buf, e.path, e.pre, e.val = b, path, len(b), nil
+	}
+	b := e.buf[:e.pre]
 	var err error
-	if e.val != nil && path == e.path && isScalar(old) && old == e.val {
+	if e.val != nil && (sameBox(old, e.val) || old == e.val) { // e.val is comparable: == can't panic
 		b = append(b, e.enc...)
-	} else if b, err = appendJSONValue(b, old); err != nil {
+	} else if b, _, err = appendLeaf(b, old); err != nil {
 		return nil, err
 	}
 	b = append(b, `,"new":`...)
 	start := len(b)
-	if b, err = appendJSONValue(b, new); err != nil {
+	var scalar bool
+	if b, scalar, err = appendLeaf(b, new); err != nil {
 		return nil, err
 	}
-	if isScalar(new) {
-		e.path, e.val, e.enc = path, new, append(e.enc[:0], b[start:]...)
+	if scalar {
+		e.val, e.enc = new, append(e.enc[:0], b[start:]...)
 	} else {
 		e.val = nil
 	}
 	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, version, 10)
+	b = append(b, e.versionDigits(version)...)
 	b = append(b, '}')
 	if cap(b) <= 4096 {
 		e.buf = b
 	}
 	return b, nil
+}
+
+// versionDigits returns v in decimal: the last version's digits
+// incremented in place when v is one more, else formatted.
+func (e *changeEncoder) versionDigits(v uint64) []byte {
+	if e.nd == 0 || v != e.ver+1 || v == 0 {
+		e.nd = len(strconv.AppendUint(e.digits[:0], v, 10))
+		e.ver = v
+		return e.digits[:e.nd]
+	}
+	i := e.nd - 1
+	for i >= 0 && e.digits[i] == '9' {
+		e.digits[i] = '0'
+		i--
+	}
+	if i >= 0 {
+		e.digits[i]++
+	} else { // 99…9 + 1: one digit more (at most 20: v did not wrap)
+		copy(e.digits[1:e.nd+1], e.digits[:e.nd])
+		e.digits[0] = '1'
+		e.nd++
+	}
+	e.ver = v
+	return e.digits[:e.nd]
+}
+
+// sameBox reports whether a and b are the same interface value word for
+// word: the same dynamic type and the same data pointer. For the schema's
+// leaf types, which are boxed by pointer to an immutable copy, that means
+// the same value, without comparing it.
+func sameBox(a, b any) bool {
+	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&a)) == *(*[2]unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // changeRecorder is the config service's on-change hook as [New] wires it:
@@ -112,41 +156,40 @@ func (r *changeRecorder) record(cc ConfigChange, at int64) {
 	}
 }
 
-// isScalar reports whether v is one of the leaf types appendJSONValue
-// encodes itself (comparable, and cheap to compare).
-func isScalar(v any) bool {
-	switch v.(type) {
-	case float64, int, bool, time.Duration, string, Provider, Strategy, OverflowStrategy, Compression:
-		return true
-	}
-	return false
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	b, _, err := appendLeaf(b, v)
+	return b, err
 }
 
-func appendJSONValue(b []byte, v any) ([]byte, error) {
+// appendLeaf appends v's JSON, itself for the leaf types of the schema
+// (scalar: true; comparable, and cheap to compare), through encoding/json
+// for other values (a Reset's whole configs).
+func appendLeaf(b []byte, v any) (_ []byte, scalar bool, err error) {
 	switch x := v.(type) {
 	case float64:
-		return appendJSONFloat(b, x)
+		b, err = appendJSONFloat(b, x)
+		return b, true, err
 	case int:
-		return strconv.AppendInt(b, int64(x), 10), nil
+		return strconv.AppendInt(b, int64(x), 10), true, nil
 	case bool:
-		return strconv.AppendBool(b, x), nil
+		return strconv.AppendBool(b, x), true, nil
 	case time.Duration:
-		return strconv.AppendInt(b, int64(x), 10), nil
+		return strconv.AppendInt(b, int64(x), 10), true, nil
 	case string:
-		return appendJSONString(b, x), nil
+		return appendJSONString(b, x), true, nil
 	case Provider:
-		return appendJSONString(b, string(x)), nil
+		return appendJSONString(b, string(x)), true, nil
 	case Strategy:
-		return appendJSONString(b, string(x)), nil
+		return appendJSONString(b, string(x)), true, nil
 	case OverflowStrategy:
-		return appendJSONString(b, string(x)), nil
+		return appendJSONString(b, string(x)), true, nil
 	case Compression:
-		return appendJSONString(b, string(x)), nil
+		return appendJSONString(b, string(x)), true, nil
 	case nil:
-		return append(b, "null"...), nil
+		return append(b, "null"...), false, nil
 	}
 	raw, err := json.Marshal(v)
-	return append(b, raw...), err
+	return append(b, raw...), false, err
 }
 
 // appendJSONFloat is encoding/json's float64 encoding.
@@ -191,36 +234,47 @@ func appendShortDecimal(b []byte, f float64) ([]byte, bool) {
 		}
 		return append(b, '0'), true
 	}
+	a := math.Abs(f)
 	p := 1.0
 	for k := 0; k <= 15; k++ {
-		x := f * p
-		if x > -limit && x < limit && x == math.Trunc(x) && float64(int64(x))/p == f {
-			n := int64(x)
-			for k > 0 && n%10 == 0 { // f·10^k rounded to an integer only at a larger k
-				n /= 10
-				k--
-			}
-			if n < 0 {
-				b = append(b, '-')
-				n = -n
-			}
-			var digits [20]byte
-			d := strconv.AppendInt(digits[:0], n, 10)
-			if k == 0 {
-				return append(b, d...), true
-			}
-			if len(d) <= k { // 0.0025: leading zeros
-				b = append(b, '0', '.')
-				for i := len(d); i < k; i++ {
-					b = append(b, '0')
-				}
-				return append(b, d...), true
-			}
-			b = append(b, d[:len(d)-k]...)
-			b = append(b, '.')
-			return append(b, d[len(d)-k:]...), true
+		x := a * p // grows with k: past limit, no larger k fits either
+		if x >= limit {
+			return b, false
 		}
-		p *= 10
+		n := uint64(x)
+		if float64(n) != x || float64(n)/p != a {
+			p *= 10
+			continue
+		}
+		for k > 0 && n%10 == 0 { // a·10^k rounded to an integer only at a larger k
+			n /= 10
+			k--
+		}
+		// The digits, right to left: k decimals (leading zeros included),
+		// the point, the integer part (at least "0"), the sign.
+		var d [24]byte // at most 16 digits (n < 2^52), a "0.", a '-'
+		i := len(d)
+		for ; k > 0; k-- {
+			i--
+			d[i] = byte('0' + n%10)
+			n /= 10
+			if k == 1 {
+				i--
+				d[i] = '.'
+			}
+		}
+		for {
+			i--
+			d[i] = byte('0' + n%10)
+			if n /= 10; n == 0 {
+				break
+			}
+		}
+		if f < 0 {
+			i--
+			d[i] = '-'
+		}
+		return append(b, d[i:]...), true
 	}
 	return b, false
 }

@@ -91,6 +91,44 @@ func TestChangeEncoderReuse(t *testing.T) {
 			t.Fatalf("step %d: got %s (%v), want %s", i, got, err, want)
 		}
 	}
+	// Versions: the in-place increment across carries, jumps, a failed
+	// encode in between, and the largest versions.
+	versions := []uint64{8, 9, 10, 11, 99, 100, 101, 999, 1000, 5, 6, 1<<32 - 1, 1 << 32, 9_999_999_999_999_999_999,
+		10_000_000_000_000_000_000, math.MaxUint64 - 1, math.MaxUint64, 0, 1}
+	paths := []string{"a", "a", "b", ""}
+	for i, v := range versions {
+		path := paths[i%len(paths)]
+		old, nv := any(float64(i)/4), any(float64(i+1)/4)
+		if i%5 == 3 {
+			if _, err := e.encode(path, old, math.NaN(), v); err == nil {
+				t.Fatal("NaN encoded")
+			}
+		}
+		want, _ := appendChangeJSON(nil, path, old, nv, v)
+		got, err := e.encode(path, old, nv, v)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("version %d: got %s (%v), want %s", v, got, err, want)
+		}
+	}
+}
+
+// An update of the same path reuses the encoder's buffer, prefix and the
+// last new value's encoding: no allocation.
+func TestChangeEncoderAllocatesNothing(t *testing.T) {
+	if raceOn {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	var e changeEncoder
+	vals := [2]any{0.5, 0.25}
+	v := uint64(0)
+	if n := testing.AllocsPerRun(1000, func() {
+		v++
+		if _, err := e.encode("ai.planning.sampling_rate", vals[v&1], vals[(v+1)&1], v); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("encode allocates %v times", n)
+	}
 }
 
 // FuzzAppendJSONFloat: the float encoding is encoding/json's, byte for byte.
