@@ -206,8 +206,7 @@ func (src *configSources) reconcile(cs *ConfigService, dir string, log *slog.Log
 	if _, err := cs.st.UpdateFunc(func(c *Config) error { *c = merged; return nil }); err != nil {
 		return cs.mapError("open", "", nil, err)
 	}
-	cs.publish()
-	cs.applySettings(cs.cur.Load().cfg)
+	cs.applySettings(cs.Get().cfg())
 	log.Info("config: fixed settings taken from the start sources, not the data dir", "paths", fixed, "dir", dir,
 		"version", cs.Get().Version())
 	return nil

@@ -34,8 +34,7 @@ func (c *ConfigService) UpdateMany(values map[string]any) error {
 	if len(chs) == 0 {
 		return nil
 	}
-	snap := c.publish()
-	c.applySettings(snap.cfg)
+	c.applySettings(c.Get().cfg())
 	for _, ch := range chs {
 		cc := ConfigChange{Kind: Updated, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
 		c.changed(cc, ch.Time.UnixNano())

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/elixirscope-go/foundation/cfgsnap"
 )
@@ -16,14 +17,24 @@ import (
 // one with a single atomic load; it never changes afterwards, so a caller may
 // keep it for as long as it needs a consistent view.
 type Snapshot struct {
-	s   *cfgsnap.Snapshot[Config]
-	cfg *Config // s.Ptr(): read-only, never handed out
+	// s is the config store's own snapshot: a *Snapshot is the store's
+	// *cfgsnap.Snapshot[Config] seen through this type (see asSnapshot),
+	// so publishing a version allocates nothing here.
+	s cfgsnap.Snapshot[Config]
 }
+
+// asSnapshot views a snapshot of the config store as a *Snapshot. Snapshot's
+// only field is a cfgsnap.Snapshot[Config], so the two types have the same
+// memory layout, as unsafe.Pointer's conversion rule (1) requires.
+func asSnapshot(s *cfgsnap.Snapshot[Config]) *Snapshot { return (*Snapshot)(unsafe.Pointer(s)) }
+
+// cfg returns the snapshot's config in place: read-only, never handed out.
+func (s *Snapshot) cfg() *Config { return s.s.Ptr() }
 
 // Config returns the config by value: nothing a caller does to it can change
 // what others read. It copies the whole struct (a few hundred bytes); to
 // read one field on a hot path, bind a [ConfigField] once instead.
-func (s *Snapshot) Config() Config { return *s.cfg }
+func (s *Snapshot) Config() Config { return *s.cfg() }
 
 // Version returns the snapshot's version: 0 for the starting config (or the
 // version recovered from the data dir), +1 per successful update or reset.
@@ -56,16 +67,16 @@ func Field[V any](c *ConfigService, path string) (ConfigField[V], error) {
 // Get returns the field's value in the current snapshot. The zero
 // ConfigField (what [Field] returns with an error) returns V's zero value.
 func (f ConfigField[V]) Get() V {
-	if f.c == nil { // replaces the nil check the load of f.c.cur needs anyway
+	if f.c == nil { // replaces the nil check the load of f.c.st needs anyway
 		var zero V
 		return zero
 	}
-	return f.h.Get(f.c.cur.Load().s)
+	return f.h.Get(f.c.st.Load())
 }
 
 // In returns the field's value in snapshot s (for several reads that must
 // agree with each other).
-func (f ConfigField[V]) In(s *Snapshot) V { return f.h.Get(s.s) }
+func (f ConfigField[V]) In(s *Snapshot) V { return f.h.Get(&s.s) }
 
 // ChangeKind says what made a config change.
 type ChangeKind uint8
@@ -104,8 +115,7 @@ type ConfigChange struct {
 // methods are safe for concurrent use.
 type ConfigService struct {
 	hooks configHooks
-	st    *cfgsnap.Store[Config]
-	cur   atomic.Pointer[Snapshot] // readers: Load; writers: Store under mu, after st changed
+	st    *cfgsnap.Store[Config] // Get is its Load: one atomic load
 
 	mu     sync.Mutex // serializes changes so that events and notifications keep version order
 	closed atomic.Bool
@@ -176,22 +186,13 @@ func newConfigService(initial Config, dir string, groupReadable bool, hooks conf
 		}
 		log.Warn("config recovered with losses", kv...)
 	}
-	c.publish()
-	c.applySettings(c.cur.Load().cfg)
+	c.applySettings(c.Get().cfg())
 	return c, nil
-}
-
-// publish makes the store's current snapshot the one Get returns.
-func (c *ConfigService) publish() *Snapshot {
-	s := c.st.Load()
-	snap := &Snapshot{s: s, cfg: s.Ptr()}
-	c.cur.Store(snap)
-	return snap
 }
 
 // Get returns the current snapshot: one atomic load, no lock, no allocation.
 // It works after Close too (the last snapshot).
-func (c *ConfigService) Get() *Snapshot { return c.cur.Load() }
+func (c *ConfigService) Get() *Snapshot { return asSnapshot(c.st.Load()) }
 
 // Lookup returns the value at a dotted path of the current config: a leaf's
 // value (int, float64, bool, string, time.Duration or an enum type) or a
@@ -278,8 +279,7 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 	if err != nil {
 		return c.mapError("update", path, value, err)
 	}
-	snap := c.publish()
-	c.applySettings(snap.cfg)
+	c.applySettings(c.Get().cfg())
 	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
 	if kind == Reset {
 		cc.Path = ""

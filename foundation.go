@@ -140,16 +140,16 @@ func New(opts ...Option) (*Foundation, error) {
 		cs.close()
 		return nil, err
 	}
-	if err := checkTiers(cs.Get().cfg, s.exporter); err != nil {
+	if err := checkTiers(cs.Get().cfg(), s.exporter); err != nil {
 		_ = f.sup.stop(f.shutdown)
 		cs.close()
 		return nil, err
 	}
 	// The event store is sized by the config in effect (after recovery).
-	es, err := newEventStore(*cs.Get().cfg, s.maxEventSize, s.exporter, eventStoreHooks{
+	es, err := newEventStore(*cs.Get().cfg(), s.maxEventSize, s.exporter, eventStoreHooks{
 		clock:   s.clock,
 		log:     log,
-		config:  func() *Config { return cs.Get().cfg },
+		config:  func() *Config { return cs.Get().cfg() },
 		start:   func(name string, fn func(context.Context) error) error { return f.Go(name, fn) },
 		pruned:  tel.eventsPruned.Add,
 		dropped: tel.eventsDropped.Add,
