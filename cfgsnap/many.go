@@ -32,7 +32,7 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 	type item struct {
 		path string
 		f    *field
-		nv   reflect.Value
+		nv   any // converted: of exactly the field's type
 		err  error
 	}
 	items := make([]item, 0, len(values))
@@ -42,8 +42,16 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 			items = append(items, item{path: p}) // reported in path order below
 			continue
 		}
+		if f.isExact(v) {
+			items = append(items, item{path: p, f: f, nv: v})
+			continue
+		}
 		nv, err := f.convert("update", v) // a failure is reported in path order below
-		items = append(items, item{path: p, f: f, nv: nv, err: err})
+		it := item{path: p, f: f, err: err}
+		if err == nil {
+			it.nv = nv.Interface()
+		}
+		items = append(items, it)
 	}
 	if len(items) <= 16 {
 		for i := 1; i < len(items); i++ { // insertion sort: a handful of paths
@@ -72,11 +80,10 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 			leaves = make([]leafValue, len(items))
 		}
 		for i, it := range items {
-			many[i] = Change{Kind: Updated, Path: it.path, Old: it.f.value(p), New: it.nv.Interface()}
-			it.f.set(p, it.nv)
+			many[i] = Change{Kind: Updated, Path: it.path, Old: it.f.swap(p, it.nv), New: it.nv}
 			if leaves != nil {
 				leaves[i].path = it.path
-				leaves[i].tag, leaves[i].value = encodeLeaf(nil, it.f.kind, it.nv)
+				leaves[i].tag, leaves[i].value = encodeLeaf(nil, it.f.kind, reflect.ValueOf(it.nv))
 			}
 		}
 		c.kind, c.many = Updated, many

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unsafe"
@@ -48,6 +49,10 @@ type field struct {
 	enum   []string // kindEnum: the set, sorted
 	secret bool     // `cfg:",secret"`: value never printed in errors
 	exact  exactType
+	// last is the box of the last value an update set in this field (exact
+	// types only): the next update's old value when the field still holds
+	// that value (checked), instead of a new box. Any writer may store it.
+	last atomic.Value
 }
 
 // exactType names the unnamed leaf types (and time.Duration) that value
@@ -328,6 +333,91 @@ func (f *field) value(base unsafe.Pointer) any {
 		return *(*time.Duration)(p)
 	}
 	return reflect.NewAt(f.typ, p).Elem().Interface()
+}
+
+// isExact reports whether v already is a value of exactly f's type, for
+// the exact types (a float64 only when finite): v is then its own
+// conversion, with no reflection and no new box.
+func (f *field) isExact(v any) bool {
+	ok := false
+	switch f.exact {
+	case exactInt:
+		_, ok = v.(int)
+	case exactInt64:
+		_, ok = v.(int64)
+	case exactFloat64:
+		var x float64
+		x, ok = v.(float64)
+		ok = ok && !math.IsNaN(x) && !math.IsInf(x, 0)
+	case exactBool:
+		_, ok = v.(bool)
+	case exactString:
+		_, ok = v.(string)
+	case exactDuration:
+		_, ok = v.(time.Duration)
+	}
+	return ok
+}
+
+// setBox stores v, a value of exactly f's type, into the T at base.
+func (f *field) setBox(base unsafe.Pointer, v any) {
+	p := f.ptr(base)
+	switch f.exact {
+	case exactInt:
+		*(*int)(p) = v.(int)
+	case exactInt64:
+		*(*int64)(p) = v.(int64)
+	case exactFloat64:
+		*(*float64)(p) = v.(float64)
+	case exactBool:
+		*(*bool)(p) = v.(bool)
+	case exactString:
+		*(*string)(p) = v.(string)
+	case exactDuration:
+		*(*time.Duration)(p) = v.(time.Duration)
+	default:
+		reflect.NewAt(f.typ, p).Elem().Set(reflect.ValueOf(v))
+	}
+}
+
+// swap is an update's read of the old value and write of the new one, v
+// (of exactly f's type), in the T at base. The old value comes back boxed:
+// in f.last's box when that holds the same value (the value the previous
+// update set, unless another writer got in between), else in a new box;
+// v's box becomes f.last.
+func (f *field) swap(base unsafe.Pointer, v any) (old any) {
+	p := f.ptr(base)
+	if f.exact == exactNone {
+		old = f.value(base)
+		f.setBox(base, v)
+		return old
+	}
+	if l := f.last.Load(); l != nil {
+		same := false
+		switch f.exact {
+		case exactInt:
+			same = l.(int) == *(*int)(p)
+		case exactInt64:
+			same = l.(int64) == *(*int64)(p)
+		case exactDuration:
+			same = l.(time.Duration) == *(*time.Duration)(p)
+		case exactFloat64: // bits: 0 and -0 differ
+			same = math.Float64bits(l.(float64)) == math.Float64bits(*(*float64)(p))
+		case exactBool:
+			same = l.(bool) == *(*bool)(p)
+		case exactString:
+			same = l.(string) == *(*string)(p)
+		}
+		if same {
+			old = l
+		}
+	}
+	if old == nil {
+		old = f.value(base)
+	}
+	f.setBox(base, v)
+	f.last.Store(v)
+	return old
 }
 
 // set stores v (already converted to f.typ) into the T at base.

@@ -103,7 +103,9 @@ type Change struct {
 
 // Snapshot is one immutable version of the value. Nothing reachable from a
 // published Snapshot is ever written again, so any number of goroutines may
-// read it without synchronisation.
+// read it without synchronisation. Changes take their snapshots from blocks
+// of about 4 KiB (one allocation for several versions): keeping a snapshot
+// keeps its block in memory.
 type Snapshot[T any] struct {
 	v       T
 	version uint64
@@ -179,6 +181,9 @@ type Store[T any] struct {
 	subMu sync.Mutex
 	subs  map[*Subscription]struct{} // nil after Close
 	nsubs atomic.Int32               // len(subs), written under subMu: notify skips the lock when no one listens
+
+	block    atomic.Pointer[snapBlock[T]] // where newSnapshot hands out snapshots from
+	perBlock int                          // snapshots per block; 1: one allocation each
 
 	schema    *schema
 	allowed   map[string]*field
@@ -279,6 +284,7 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 		subs:      map[*Subscription]struct{}{},
 		allowed:   map[string]*field{},
 	}
+	st.perBlock = max(1, snapBlockBytes/int(unsafe.Sizeof(Snapshot[T]{})))
 	st.initial = st.copyOf(&initial)
 	for _, p := range sch.leaves {
 		if f := sch.fields[p]; f.secret {
@@ -519,19 +525,21 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 	if f == nil {
 		return Change{}, &PathError{Op: op, Path: truncate(path), Err: ErrForbidden}
 	}
-	nv, err := f.convert(op, value)
-	if err != nil {
-		return Change{}, err
+	newV := value // the field's own type: its own conversion, in the caller's box
+	if !f.isExact(value) {
+		nv, err := f.convert(op, value)
+		if err != nil {
+			return Change{}, err
+		}
+		newV = nv.Interface()
 	}
-	newV := nv.Interface()
 	return st.apply(op, cas, want, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
 		snap.v = st.copyOf(&base.v)
-		p := unsafe.Pointer(&snap.v)
-		c.kind, c.path, c.old, c.new = Updated, path, f.value(p), newV
-		f.set(p, nv)
+		c.kind, c.path, c.new = Updated, path, newV
+		c.old = f.swap(unsafe.Pointer(&snap.v), newV)
 		if st.d != nil {
 			c.rkind = recUpdate
-			c.tag, c.value = encodeLeaf(nil, f.kind, nv)
+			c.tag, c.value = encodeLeaf(nil, f.kind, reflect.ValueOf(newV))
 		}
 		return c, nil
 	})
@@ -611,7 +619,7 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 		if cas && base.version != want {
 			return Change{}, st.conflict(op, want, base.version)
 		}
-		snap := &Snapshot[T]{clone: st.clone}
+		snap := st.newSnapshot()
 		c, err := build(base, snap)
 		if err != nil {
 			return Change{}, err
@@ -664,6 +672,47 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 			return Change{}, err
 		}
 		return ch, nil
+	}
+}
+
+// snapBlockBytes is the size of the blocks of snapshots that changes take
+// their snapshot from (see snapBlock).
+const snapBlockBytes = 4096
+
+// snapBlock is a block of snapshots allocated at once: each change takes
+// the next one, so that a change costs a fraction of one allocation (and of
+// its malloc header) instead of one allocation with its heap bitmap. The
+// garbage collector frees a block when none of its snapshots is referenced:
+// a reader that keeps one snapshot keeps its block, at most
+// snapBlockBytes, alive. A snapshot given to a candidate that fails
+// (validation, a lost race) is never published, and never reused.
+type snapBlock[T any] struct {
+	snaps []Snapshot[T]
+	next  atomic.Int64 // index of the next free snapshot; past len(snaps) the block is used up
+}
+
+// newSnapshot returns a zero snapshot (but for its clone function) for a
+// candidate. Safe for concurrent use: the index is claimed atomically.
+func (st *Store[T]) newSnapshot() *Snapshot[T] {
+	if st.perBlock == 1 {
+		return &Snapshot[T]{clone: st.clone}
+	}
+	for {
+		b := st.block.Load()
+		if b != nil {
+			if i := b.next.Add(1) - 1; i < int64(len(b.snaps)) {
+				s := &b.snaps[i]
+				s.clone = st.clone
+				return s
+			}
+		}
+		nb := &snapBlock[T]{snaps: make([]Snapshot[T], st.perBlock)}
+		nb.next.Store(1)
+		if st.block.CompareAndSwap(b, nb) {
+			s := &nb.snaps[0]
+			s.clone = st.clone
+			return s
+		}
 	}
 }
 

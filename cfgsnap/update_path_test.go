@@ -1,0 +1,162 @@
+package cfgsnap
+
+import (
+	"math"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Every Change's Old is the value the field held in the version before,
+// whether it comes from the box the last update stored (field.swap) or a
+// new one: after a refused candidate (its box was remembered, its value
+// never published), after UpdateFunc, Reset and UpdateMany changed the
+// field behind the remembered box, for 0 and -0, and for every exact type.
+func TestChangeOldIsThePreviousValue(t *testing.T) {
+	st := open(t, Config[testCfg]{Validate: validPair})
+	type step struct {
+		path  string
+		value any
+		ok    bool
+	}
+	negZero := math.Copysign(0, -1)
+	steps := []step{
+		{"rate", 0.25, true}, {"rate", 0.5, true}, {"rate", 2.0, false}, {"rate", 0.75, true},
+		{"rate", negZero, true}, {"rate", 0.0, true}, {"rate", negZero, true}, {"rate", 1, true},
+		{"count", 5, true}, {"count", 1 << 40, true}, {"count", 1 << 40, true}, {"count", 2.0, true},
+		{"debug", true, true}, {"debug", false, true},
+		{"timeout", time.Minute, true}, {"timeout", "2s", true}, {"timeout", time.Minute, true},
+		{"name", "a", true}, {"name", "b", true}, {"name", "b", true},
+		{"mode", "fast", true}, {"mode", mode("thorough"), true},
+		{"pair.a", int64(3), false},
+	}
+	prev := map[string]any{}
+	for _, p := range []string{"rate", "count", "debug", "timeout", "name", "mode"} {
+		v, _ := st.Lookup(p)
+		prev[p] = v
+	}
+	check := func(i int, ch Change, path string) {
+		t.Helper()
+		want := prev[path]
+		if f, ok := want.(float64); ok {
+			if got := ch.Old.(float64); math.Float64bits(got) != math.Float64bits(f) {
+				t.Fatalf("step %d %s: Old %v, want %v", i, path, got, f)
+			}
+		} else if ch.Old != want {
+			t.Fatalf("step %d %s: Old %#v, want %#v", i, path, ch.Old, want)
+		}
+		v, _ := st.Lookup(path)
+		prev[path] = v
+	}
+	for round := 0; round < 3; round++ {
+		for i, s := range steps {
+			ch, err := st.Update(s.path, s.value)
+			if (err == nil) != s.ok {
+				t.Fatalf("step %d %s=%v: err %v", i, s.path, s.value, err)
+			}
+			if err == nil {
+				check(i, ch, s.path)
+			}
+		}
+		// Changes that bypass the remembered boxes.
+		if _, err := st.UpdateFunc(func(c *testCfg) error { c.Rate, c.Count, c.Name = 0.125, 77, "f"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"rate", "count", "name"} {
+			prev[p], _ = st.Lookup(p)
+		}
+		chs, err := st.UpdateMany(map[string]any{"rate": 0.375, "count": 9, "name": "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ch := range chs {
+			check(100+i, ch, ch.Path)
+		}
+		if _, err := st.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		for p := range prev {
+			prev[p], _ = st.Lookup(p)
+		}
+	}
+}
+
+// Concurrent writers of one field: each Change's Old is its own version's
+// predecessor's value (the remembered box is shared by every writer).
+func TestChangeOldConcurrent(t *testing.T) {
+	st := open(t, Config[testCfg]{})
+	sub := st.Subscribe(1 << 16)
+	const writers, each = 4, 500
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := st.Update("count", 1000+w*each+i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	last := any(defaults().Count)
+	for i := 0; i < writers*each; i++ {
+		ch := <-sub.C()
+		if ch.Old != last {
+			t.Fatalf("version %d: Old %v, want %v", ch.Version, ch.Old, last)
+		}
+		last = ch.New
+	}
+}
+
+// An update of a field with a value of its own type allocates only its
+// share of a block of snapshots: less than one allocation per update.
+func TestUpdateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	st := open(t, Config[testCfg]{Validate: validPair})
+	vals := [2]any{0.5, 0.25}
+	i := 0
+	if n := testing.AllocsPerRun(1200, func() {
+		i++
+		if _, err := st.Update("rate", vals[i&1]); err != nil {
+			t.Fatal(err)
+		}
+	}); n >= 1 {
+		t.Fatalf("Update allocates %v times", n)
+	}
+}
+
+// Snapshots handed out from one block are distinct, and a refused
+// candidate's snapshot is never published.
+func TestSnapshotBlocks(t *testing.T) {
+	st := open(t, Config[testCfg]{Validate: validPair})
+	seen := map[*Snapshot[testCfg]]uint64{}
+	for i := 0; i < 5*st.perBlock; i++ {
+		if i%3 == 0 {
+			if _, err := st.Update("rate", 5.0); err == nil {
+				t.Fatal("invalid rate accepted")
+			}
+		}
+		ch, err := st.Update("count", i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.Load()
+		if v, dup := seen[s]; dup {
+			t.Fatalf("snapshot of version %d reused for version %d", v, ch.Version)
+		}
+		seen[s] = ch.Version
+		if s.Version() != ch.Version || s.Ptr().Count != i || s.Ptr().Rate != 0.5 {
+			t.Fatalf("version %d: %+v", ch.Version, *s.Ptr())
+		}
+	}
+	for s, v := range seen { // every published snapshot unchanged
+		if s.Version() != v || s.Ptr().Count != int(v-1) {
+			t.Fatalf("snapshot of version %d changed: version %d, count %d", v, s.Version(), s.Ptr().Count)
+		}
+	}
+}
