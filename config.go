@@ -314,6 +314,62 @@ var updatablePaths = []string{
 	"dev.performance_monitoring",
 }
 
+// pathRules holds, for each updatable path, the rules of valid that read
+// that path: no rule reads an updatable path together with another field,
+// so a config that passed Validate and then changed at that path alone is
+// valid exactly when they hold. A path whose value is nil has no rule.
+// TestPathRulesMatchValidate checks the equivalence on random valid
+// configs; TestPathRulesCoverUpdatable that every updatable path is here.
+var pathRules = map[string]func(c *Config) bool{
+	"ai.planning.sampling_rate": func(c *Config) bool {
+		sr := c.AI.Planning.SamplingRate
+		return sr >= 0 && sr <= 1
+	},
+	"ai.planning.performance_target": func(c *Config) bool {
+		pt := c.AI.Planning.PerformanceTarget
+		return pt >= 0 && !math.IsInf(pt, 0)
+	},
+	"capture.processing.batch_size": func(c *Config) bool {
+		n := c.Capture.Processing.BatchSize
+		return n > 0 && n <= maxBatchSize
+	},
+	"capture.processing.flush_interval": func(c *Config) bool {
+		d := c.Capture.Processing.FlushInterval
+		return d >= minFlushInterval && d <= maxFlushInterval
+	},
+	"interface.query_timeout": func(c *Config) bool {
+		d := c.Interface.QueryTimeout
+		return d >= minQueryTimeout && d <= maxQueryTimeout
+	},
+	"interface.max_results": func(c *Config) bool {
+		n := c.Interface.MaxResults
+		return n > 0 && n <= maxResultsBound
+	},
+	"dev.debug_mode":             nil,
+	"dev.verbose_logging":        nil,
+	"dev.performance_monitoring": nil,
+}
+
+// validatePath is the config store's ValidatePath: an Update of path is
+// checked by path's rules alone, and, when one fails, by Validate, which
+// then reports that rule (the first to fail, the others holding as they
+// did). nil, for a path without an entry, means Validate.
+func validatePath(path string) func(*Config) error {
+	rule, ok := pathRules[path]
+	switch {
+	case !ok:
+		return nil
+	case rule == nil:
+		return func(*Config) error { return nil }
+	}
+	return func(c *Config) error {
+		if rule(c) {
+			return nil
+		}
+		return c.Validate()
+	}
+}
+
 // Validate checks the whole config against the rules of docs/config.md, in
 // their order (ai, capture, storage, interface, dev), with the ranges of its
 // "Bounds" table where those rules only ask for a sign (an

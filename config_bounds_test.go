@@ -141,3 +141,86 @@ func TestValidFastPathMatchesCheck(t *testing.T) {
 		}
 	}
 }
+
+// Every updatable path has its entry in pathRules, and only those.
+func TestPathRulesCoverUpdatable(t *testing.T) {
+	if len(pathRules) != len(updatablePaths) {
+		t.Fatalf("%d path rules for %d updatable paths", len(pathRules), len(updatablePaths))
+	}
+	for _, p := range updatablePaths {
+		if _, ok := pathRules[p]; !ok {
+			t.Errorf("updatable path %s has no entry in pathRules", p)
+		}
+	}
+}
+
+// The check validatePath gives for an updatable path returns what
+// Validate returns (nil, or the same error) for every candidate that
+// differs at that path only from a valid config: random valid configs
+// (every field varied, storage.warm on and off), random values of the
+// path, inside, at and past its bounds.
+func TestPathRulesMatchValidate(t *testing.T) {
+	sc, err := cfgsnap.NewSchema[Config]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 11))
+	ints := []int64{-1, 0, 1, 2, 99, 1000, 1024, 1025, 100_000, 100_001, 1_000_000, 1_000_001, 1 << 24, 1<<24 + 1,
+		1 << 27, 1<<27 + 1, 315_360_000, 315_360_001, math.MaxInt64}
+	durs := []time.Duration{-1, 0, 1, time.Millisecond - 1, time.Millisecond, 10*time.Millisecond - 1, 10 * time.Millisecond,
+		time.Second, time.Hour, time.Hour + 1, 24 * time.Hour, 24*time.Hour + 1}
+	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, math.Copysign(0, -1), 0, 0.5, 1, 1.0000001, 2, 1e300}
+	strs := []string{"", "x", "mock", "openai", "fast", "balanced", "drop_oldest", "block", "none", "zstd"}
+	paths := sc.Paths()
+	randomValue := func(p string) any {
+		fi, _ := sc.Field(p)
+		switch {
+		case fi.Type == reflect.TypeFor[time.Duration]():
+			return durs[r.IntN(len(durs))]
+		case fi.Type.Kind() == reflect.Int:
+			return ints[r.IntN(len(ints))]
+		case fi.Type.Kind() == reflect.Float64:
+			return floats[r.IntN(len(floats))]
+		case fi.Type.Kind() == reflect.Bool:
+			return r.IntN(2) == 0
+		}
+		return strs[r.IntN(len(strs))]
+	}
+	checks := map[string]func(*Config) error{}
+	for _, p := range updatablePaths {
+		if checks[p] = validatePath(p); checks[p] == nil {
+			t.Fatalf("no check for %s", p)
+		}
+	}
+	bases, tried := 0, 0
+	for bases < 3000 && tried < 1_000_000 {
+		tried++
+		base := DefaultConfig()
+		base.Storage.Warm.Enable = r.IntN(2) == 0
+		for k := r.IntN(6); k >= 0; k-- {
+			p := paths[r.IntN(len(paths))]
+			_ = sc.Set(&base, p, randomValue(p)) // values the field cannot hold are skipped
+		}
+		if base.Validate() != nil {
+			continue
+		}
+		bases++
+		for _, p := range updatablePaths {
+			for i := 0; i < 4; i++ {
+				cand := base
+				if sc.Set(&cand, p, randomValue(p)) != nil {
+					continue
+				}
+				got, want := checks[p](&cand), cand.Validate()
+				if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+					t.Fatalf("%s on %+v:\n check: %v\n Validate: %v", p, cand, got, want)
+				}
+			}
+		}
+	}
+	if bases < 3000 {
+		t.Fatalf("only %d valid bases in %d tries", bases, tried)
+	}
+}

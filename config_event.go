@@ -241,7 +241,7 @@ func appendShortDecimal(b []byte, f float64) ([]byte, bool) {
 		if x >= limit {
 			return b, false
 		}
-		n := uint64(x)
+		n := int64(x) // signed conversions: one instruction each way, where uint64's take several
 		if float64(n) != x || float64(n)/p != a {
 			p *= 10
 			continue

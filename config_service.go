@@ -156,6 +156,7 @@ func newConfigService(initial Config, dir string, groupReadable bool, hooks conf
 	log := hooks.log
 	opts := cfgsnap.Config[Config]{
 		Validate:      func(cfg *Config) error { return cfg.Validate() },
+		ValidatePath:  validatePath,
 		Updatable:     updatablePaths,
 		Dir:           dir,
 		Clock:         hooks.clock,

@@ -37,7 +37,7 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 	}
 	items := make([]item, 0, len(values))
 	for p, v := range values {
-		f := st.allowed[p]
+		f := st.allowedField(p)
 		if f == nil {
 			items = append(items, item{path: p}) // reported in path order below
 			continue

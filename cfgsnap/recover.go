@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"time"
 	"unsafe"
 )
 
@@ -52,7 +51,7 @@ func (st *Store[T]) recoverDir(init *Snapshot[T]) (*Snapshot[T], error) {
 	if err != nil {
 		return nil, dirErr(err)
 	}
-	state, version, at := init.v, uint64(0), init.time
+	state, version, at := init.v, uint64(0), init.unixNano
 
 	// The newest snapshot that passes its checks.
 	for i := len(snaps) - 1; i >= 0; i-- {
@@ -70,7 +69,7 @@ func (st *Store[T]) recoverDir(init *Snapshot[T]) (*Snapshot[T], error) {
 			snaps = append(snaps[:i], snaps[i+1:]...)
 			continue
 		}
-		state, version, at = x, v, time.Unix(0, tn)
+		state, version, at = x, v, tn
 		rec.SnapshotVersion = v
 		break
 	}
@@ -158,7 +157,7 @@ func (st *Store[T]) recoverDir(init *Snapshot[T]) (*Snapshot[T], error) {
 			}
 			off += n
 			if r.version > last {
-				last, at = r.version, time.Unix(0, r.time)
+				last, at = r.version, r.time
 				rec.Replayed++
 			}
 		}
@@ -232,7 +231,7 @@ func (st *Store[T]) recoverDir(init *Snapshot[T]) (*Snapshot[T], error) {
 		d.segs = append(d.segs, d.start)
 	}
 	d.since = int(last - version)
-	return &Snapshot[T]{v: state, version: last, time: at, clone: st.clone}, nil
+	return &Snapshot[T]{v: state, version: last, unixNano: at, clone: st.clone}, nil
 }
 
 // scanVersions finds every intact record in b (trying each offset, so it

@@ -53,6 +53,9 @@ type field struct {
 	// types only): the next update's old value when the field still holds
 	// that value (checked), instead of a new box. Any writer may store it.
 	last atomic.Value
+	// check is Config.ValidatePath's check for this path (a func(*T)
+	// error), or nil: Validate.
+	check any
 }
 
 // exactType names the unnamed leaf types (and time.Duration) that value

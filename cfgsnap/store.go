@@ -30,6 +30,16 @@ type Config[T any] struct {
 	// copy with no lock held, may run concurrently with itself, and must not
 	// keep the pointer. nil means no validation.
 	Validate func(*T) error
+	// ValidatePath, when set with Validate, gives for an updatable path the
+	// check of a candidate that differs at that path only from a value
+	// Validate accepted: it must return exactly what Validate would (nil, or
+	// the same error) for every such candidate, typically the rules that read
+	// the path, then Validate itself when one fails. [Store.Update] runs it
+	// instead of Validate; every other change (and an Update of a path for
+	// which it returned nil) runs Validate. Every published value is one
+	// Validate accepted or, by that contract, would accept. Called once per
+	// updatable path, at Open.
+	ValidatePath func(path string) func(*T) error
 	// Clone returns a deep copy of *T. It is required when T holds maps,
 	// slices, pointers or interfaces (Open refuses such a T without it with
 	// [ErrOption]); nil means a plain value copy, for T that are pure values.
@@ -104,13 +114,13 @@ type Change struct {
 // Snapshot is one immutable version of the value. Nothing reachable from a
 // published Snapshot is ever written again, so any number of goroutines may
 // read it without synchronisation. Changes take their snapshots from blocks
-// of about 4 KiB (one allocation for several versions): keeping a snapshot
-// keeps its block in memory.
+// of 8 KiB (one allocation for several versions; a T larger than that gets
+// one allocation per version): keeping a snapshot keeps its block in memory.
 type Snapshot[T any] struct {
-	v       T
-	version uint64
-	time    time.Time
-	clone   func(*T) T
+	v        T
+	version  uint64
+	unixNano int64 // when: Unix nanoseconds (no time.Time: 16 bytes less per version)
+	clone    func(*T) T
 }
 
 // Value returns a copy of the value (through [Config.Clone] when set), which
@@ -132,9 +142,10 @@ func (s *Snapshot[T]) Ptr() *T { return &s.v }
 func (s *Snapshot[T]) Version() uint64 { return s.version }
 
 // Time returns when the change that made this snapshot happened (by
-// [Config.Clock]); for the initial snapshot, when Open ran or, after
-// recovery, the time of the recovered version.
-func (s *Snapshot[T]) Time() time.Time { return s.time }
+// [Config.Clock], to the nanosecond; a wall-clock time, with no monotonic
+// reading); for the initial snapshot, when Open ran or, after recovery, the
+// time of the recovered version.
+func (s *Snapshot[T]) Time() time.Time { return time.Unix(0, s.unixNano) }
 
 // Store holds the current [Snapshot] of a T and serialises changes to it.
 // All methods are safe for concurrent use. A Store must not be copied.
@@ -187,10 +198,11 @@ type Store[T any] struct {
 
 	schema    *schema
 	allowed   map[string]*field
+	index     pathIndex // allowed, without the map
 	updatable []string
 	validate  func(*T) error
 	clone     func(*T) T
-	now       func() time.Time
+	now       func() int64 // Unix nanoseconds
 	initial   T
 	recovery  Recovery
 }
@@ -284,7 +296,7 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 		subs:      map[*Subscription]struct{}{},
 		allowed:   map[string]*field{},
 	}
-	st.perBlock = max(1, snapBlockBytes/int(unsafe.Sizeof(Snapshot[T]{})))
+	st.perBlock = max(1, (snapBlockBytes-8)/int(unsafe.Sizeof(Snapshot[T]{})))
 	st.initial = st.copyOf(&initial)
 	for _, p := range sch.leaves {
 		if f := sch.fields[p]; f.secret {
@@ -315,13 +327,21 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 	for p := range st.allowed {
 		st.updatable = append(st.updatable, p)
 	}
+	st.index = newPathIndex(st.allowed)
+	if cfg.ValidatePath != nil && cfg.Validate != nil {
+		for p, f := range st.allowed {
+			if chk := cfg.ValidatePath(p); chk != nil {
+				f.check = chk
+			}
+		}
+	}
 	sort.Strings(st.updatable)
 	if st.validate != nil {
 		if err := st.validate(&st.initial); err != nil {
 			return nil, &PathError{Op: "open", Err: ErrInvalid, Cause: err}
 		}
 	}
-	snap := &Snapshot[T]{v: st.copyOf(&st.initial), time: st.now(), clone: st.clone}
+	snap := &Snapshot[T]{v: st.copyOf(&st.initial), unixNano: st.now(), clone: st.clone}
 	if cfg.Dir != "" {
 		scrubbed := st.scrub(&st.initial)
 		if err := st.checkJSON(&scrubbed); err != nil {
@@ -501,7 +521,7 @@ func (st *Store[T]) Check(path string, value any) (any, error) {
 	if st.closed.Load() {
 		return nil, ErrClosed
 	}
-	f := st.allowed[path]
+	f := st.allowedField(path)
 	if f == nil {
 		return nil, &PathError{Op: "check", Path: truncate(path), Err: ErrForbidden}
 	}
@@ -521,7 +541,7 @@ func (st *Store[T]) Check(path string, value any) (any, error) {
 }
 
 func (st *Store[T]) update(op string, cas bool, want uint64, path string, value any) (Change, error) {
-	f := st.allowed[path]
+	f := st.allowedField(path)
 	if f == nil {
 		return Change{}, &PathError{Op: op, Path: truncate(path), Err: ErrForbidden}
 	}
@@ -533,9 +553,10 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 		}
 		newV = nv.Interface()
 	}
+	check, _ := f.check.(func(*T) error)
 	return st.apply(op, cas, want, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
 		snap.v = st.copyOf(&base.v)
-		c.kind, c.path, c.new = Updated, path, newV
+		c.kind, c.path, c.new, c.check = Updated, path, newV, check
 		c.old = f.swap(unsafe.Pointer(&snap.v), newV)
 		if st.d != nil {
 			c.rkind = recUpdate
@@ -598,7 +619,8 @@ func (st *Store[T]) encodeWhole(c *candidate[T], snap *Snapshot[T], kind byte) e
 // return it by value, so that it lives in apply's frame (no allocation).
 type candidate[T any] struct {
 	snap     *Snapshot[T]
-	many     []Change // UpdateMany: the per-path changes (apply sets Version and Time)
+	many     []Change       // UpdateMany: the per-path changes (apply sets Version and Time)
+	check    func(*T) error // instead of Validate: Config.ValidatePath's check of path
 	kind     Kind
 	path     string
 	old, new any
@@ -625,8 +647,11 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 			return Change{}, err
 		}
 		c.snap = snap
-		if st.validate != nil {
-			if err := st.validate(&c.snap.v); err != nil {
+		if validate := st.validate; validate != nil {
+			if c.check != nil {
+				validate = c.check
+			}
+			if err := validate(&c.snap.v); err != nil {
 				return Change{}, &PathError{Op: op, Path: c.path, Err: ErrInvalid, Cause: err}
 			}
 		}
@@ -650,10 +675,10 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 			continue
 		}
 		now := st.now()
-		c.snap.version, c.snap.time = base.version+1, now
-		ch := Change{Kind: c.kind, Path: c.path, Old: c.old, New: c.new, Version: c.snap.version, Time: now}
+		c.snap.version, c.snap.unixNano = base.version+1, now
+		ch := Change{Kind: c.kind, Path: c.path, Old: c.old, New: c.new, Version: c.snap.version, Time: time.Unix(0, now)}
 		for i := range c.many {
-			c.many[i].Version, c.many[i].Time = c.snap.version, now
+			c.many[i].Version, c.many[i].Time = c.snap.version, ch.Time
 		}
 		st.head.Store(c.snap)
 		if st.d == nil {
@@ -663,7 +688,7 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 			return ch, nil
 		}
 		st.pendBuf = appendRecord(st.pendBuf, &record{
-			version: c.snap.version, time: now.UnixNano(), kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
+			version: c.snap.version, time: now, kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
 		})
 		p := &pending[T]{snap: c.snap, change: ch, many: c.many}
 		st.pendItems = append(st.pendItems, p)
@@ -675,9 +700,11 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 	}
 }
 
-// snapBlockBytes is the size of the blocks of snapshots that changes take
-// their snapshot from (see snapBlock).
-const snapBlockBytes = 4096
+// snapBlockBytes is the size of the blocks that changes take their
+// snapshot from (see snapBlock): a power of two, so a size class of the
+// allocator, that a block fills but for less than one snapshot, its 8-byte
+// malloc header included (see Open).
+const snapBlockBytes = 8192
 
 // snapBlock is a block of snapshots allocated at once: each change takes
 // the next one, so that a change costs a fraction of one allocation (and of
@@ -714,6 +741,14 @@ func (st *Store[T]) newSnapshot() *Snapshot[T] {
 			return s
 		}
 	}
+}
+
+// allowedField returns the field of an updatable path, or nil.
+func (st *Store[T]) allowedField(path string) *field {
+	if f, ok := st.index.lookup(path); ok {
+		return f
+	}
+	return st.allowed[path]
 }
 
 func (st *Store[T]) conflict(op string, want, have uint64) error {
@@ -909,7 +944,7 @@ func (st *Store[T]) snapshotLocked(s *Snapshot[T]) {
 		fail(err)
 		return
 	}
-	if err := d.writeSnapshot(s.version, encodeSnapshot(s.version, s.time.UnixNano(), payload)); err != nil {
+	if err := d.writeSnapshot(s.version, encodeSnapshot(s.version, s.unixNano, payload)); err != nil {
 		fail(err)
 		return
 	}
@@ -984,10 +1019,11 @@ func (st *Store[T]) Close() error {
 	return err
 }
 
-// clockNow returns c's Now, or the system clock's when c is nil.
-func clockNow(c clock.Clock) func() time.Time {
+// clockNow returns c's cheapest read of Unix nanoseconds (the system
+// clock's when c is nil).
+func clockNow(c clock.Clock) func() int64 {
 	if c == nil {
 		c = clock.Real()
 	}
-	return c.Now
+	return clock.UnixNanoFunc(c)
 }

@@ -1,6 +1,7 @@
 package cfgsnap
 
 import (
+	"errors"
 	"math"
 	"sync"
 	"testing"
@@ -158,5 +159,54 @@ func TestSnapshotBlocks(t *testing.T) {
 		if s.Version() != v || s.Ptr().Count != int(v-1) {
 			t.Fatalf("snapshot of version %d changed: version %d, count %d", v, s.Version(), s.Ptr().Count)
 		}
+	}
+}
+
+// Update runs Config.ValidatePath's check of its path; a path without one,
+// UpdateMany, UpdateFunc and Reset run Validate. A refusal by the check
+// changes nothing.
+func TestValidatePath(t *testing.T) {
+	var whole, byPath int
+	validate := func(c *testCfg) error { whole++; return validPair(c) }
+	st := open(t, Config[testCfg]{
+		Validate: validate,
+		ValidatePath: func(path string) func(*testCfg) error {
+			if path != "rate" {
+				return nil
+			}
+			return func(c *testCfg) error {
+				byPath++
+				if c.Rate < 0 || c.Rate > 1 {
+					return validate(c)
+				}
+				return nil
+			}
+		},
+	})
+	whole = 0
+	if _, err := st.Update("rate", 0.25); err != nil || byPath != 1 || whole != 0 {
+		t.Fatalf("Update of rate: %v, %d path checks, %d Validate", err, byPath, whole)
+	}
+	if _, err := st.Update("rate", 1.5); err == nil || byPath != 2 || whole != 1 || st.Load().Ptr().Rate != 0.25 {
+		t.Fatalf("refused Update of rate: %v, %d path checks, %d Validate, rate %v", err, byPath, whole, st.Load().Ptr().Rate)
+	}
+	if _, err := st.Update("count", 3); err != nil || byPath != 2 || whole != 2 {
+		t.Fatalf("Update of count: %v, %d path checks, %d Validate", err, byPath, whole)
+	}
+	if _, err := st.UpdateMany(map[string]any{"rate": 0.5}); err != nil || byPath != 2 || whole != 3 {
+		t.Fatalf("UpdateMany: %v, %d path checks, %d Validate", err, byPath, whole)
+	}
+	if _, err := st.UpdateFunc(func(c *testCfg) error { c.Rate = 0.75; return nil }); err != nil || byPath != 2 || whole != 4 {
+		t.Fatalf("UpdateFunc: %v, %d path checks, %d Validate", err, byPath, whole)
+	}
+	if _, err := st.Reset(); err != nil || byPath != 2 || whole != 5 {
+		t.Fatalf("Reset: %v, %d path checks, %d Validate", err, byPath, whole)
+	}
+	// Without Validate, ValidatePath is not used.
+	st2 := open(t, Config[testCfg]{ValidatePath: func(string) func(*testCfg) error {
+		return func(*testCfg) error { return errors.New("never") }
+	}})
+	if _, err := st2.Update("rate", 0.25); err != nil {
+		t.Fatal(err)
 	}
 }
