@@ -220,7 +220,16 @@ func (c *ConfigService) UpdatablePaths() []string { return c.st.UpdatablePaths()
 // change is logged (durably with a data dir), a config_updated event is
 // stored, foundation.config_updates counts it, and subscribers are told.
 func (c *ConfigService) Update(path string, value any) error {
-	return c.change(Updated, path, value, func() (cfgsnap.Change, error) { return c.st.Update(path, value) })
+	if err := c.lockForChange(); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	ch, err := c.st.Update(path, value) // called directly, not through change's func: the hot path
+	if err != nil {
+		return c.mapError("update", path, value, err)
+	}
+	c.committed(Updated, &ch)
+	return nil
 }
 
 // Check is a dry run of Update: the same allow-list, conversion and
@@ -280,13 +289,19 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 	if err != nil {
 		return c.mapError("update", path, value, err)
 	}
+	c.committed(kind, &ch)
+	return nil
+}
+
+// committed applies the settings of the new version and announces ch.
+// Called under mu.
+func (c *ConfigService) committed(kind ChangeKind, ch *cfgsnap.Change) {
 	c.applySettings(c.Get().cfg())
 	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
 	if kind == Reset {
 		cc.Path = ""
 	}
 	c.changed(cc, ch.Time.UnixNano())
-	return nil
 }
 
 // changed runs the on-change hook and tells subscribers. Called under mu.

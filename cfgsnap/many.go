@@ -72,7 +72,7 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 	}
 	var many []Change
 	_, err := st.apply("update-many", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
-		snap.v = st.copyOf(&base.v)
+		st.copyInto(&snap.v, &base.v)
 		p := unsafe.Pointer(&snap.v)
 		many = make([]Change, len(items))
 		var leaves []leafValue

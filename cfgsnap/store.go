@@ -449,6 +449,16 @@ func (st *Store[T]) checkJSON(v *T) error {
 	return nil
 }
 
+// copyInto sets *dst to a copy of *src: one copy, straight into dst
+// (dst = copyOf(src) copies twice, through the result).
+func (st *Store[T]) copyInto(dst, src *T) {
+	if st.clone != nil {
+		*dst = st.clone(src)
+		return
+	}
+	*dst = *src
+}
+
 func (st *Store[T]) copyOf(v *T) T {
 	if st.clone != nil {
 		return st.clone(v)
@@ -555,7 +565,7 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 	}
 	check, _ := f.check.(func(*T) error)
 	return st.apply(op, cas, want, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
-		snap.v = st.copyOf(&base.v)
+		st.copyInto(&snap.v, &base.v)
 		c.kind, c.path, c.new, c.check = Updated, path, newV, check
 		c.old = f.swap(unsafe.Pointer(&snap.v), newV)
 		if st.d != nil {
@@ -574,7 +584,7 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 // change its argument. In durable mode the record holds the JSON of T.
 func (st *Store[T]) UpdateFunc(fn func(*T) error) (Change, error) {
 	return st.apply("update-func", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
-		snap.v = st.copyOf(&base.v)
+		st.copyInto(&snap.v, &base.v)
 		if err := fn(&snap.v); err != nil {
 			return c, err
 		}
@@ -595,7 +605,7 @@ func (st *Store[T]) UpdateFunc(fn func(*T) error) (Change, error) {
 // version still grows). Errors: [ErrInvalid], [ErrClosed], [ErrDir].
 func (st *Store[T]) Reset() (Change, error) {
 	return st.apply("reset", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
-		snap.v = st.copyOf(&st.initial)
+		st.copyInto(&snap.v, &st.initial)
 		c.kind, c.old, c.new = Reset, st.copyOf(&base.v), st.copyOf(&st.initial)
 		err = st.encodeWhole(&c, snap, recReset)
 		return c, err
