@@ -42,8 +42,8 @@ type changeEncoder struct {
 	buf    []byte // the last event's Data; reused (the event store copies it)
 	path   string // the path buf's prefix names, when pre > 0
 	pre    int    // len of {"path":"<path>","old": at the start of buf
-	val    any    // path's last new value, when a scalar; nil otherwise
-	enc    []byte // val, encoded
+	val    any    // path's last new value, when a scalar, encoded at buf[vs:ve]; nil otherwise
+	vs, ve int
 	ver    uint64 // the version in digits[:nd], when nd > 0
 	nd     int
 	digits [20]byte // a uint64 has at most 20 decimal digits
@@ -59,10 +59,12 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 		b = append(b, `","old":`...)
 		e.buf, e.path, e.pre, e.val = b, path, len(b), nil
 	}
+	reuse := e.val != nil && (sameBox(old, e.val) || old == e.val) // e.val is comparable: == can't panic
+	e.val = nil                                                    // buf[vs:ve] is overwritten below
 	b := e.buf[:e.pre]
 	var err error
-	if e.val != nil && (sameBox(old, e.val) || old == e.val) { // e.val is comparable: == can't panic
-		b = append(b, e.enc...)
+	if reuse {
+		b = append(b, e.buf[e.vs:e.ve]...) // within buf, to the left: memmove copes with the overlap
 	} else if b, _, err = appendLeaf(b, old); err != nil {
 		return nil, err
 	}
@@ -72,16 +74,15 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 	if b, scalar, err = appendLeaf(b, new); err != nil {
 		return nil, err
 	}
-	if scalar {
-		e.val, e.enc = new, append(e.enc[:0], b[start:]...)
-	} else {
-		e.val = nil
-	}
+	end := len(b)
 	b = append(b, `,"version":`...)
 	b = append(b, e.versionDigits(version)...)
 	b = append(b, '}')
 	if cap(b) <= 4096 {
 		e.buf = b
+		if scalar {
+			e.val, e.vs, e.ve = new, start, end
+		}
 	}
 	return b, nil
 }
@@ -115,7 +116,8 @@ func (e *changeEncoder) versionDigits(v uint64) []byte {
 // leaf types, which are boxed by pointer to an immutable copy, that means
 // the same value, without comparing it.
 func sameBox(a, b any) bool {
-	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&a)) == *(*[2]unsafe.Pointer)(unsafe.Pointer(&b))
+	wa, wb := (*[2]unsafe.Pointer)(unsafe.Pointer(&a)), (*[2]unsafe.Pointer)(unsafe.Pointer(&b))
+	return wa[0] == wb[0] && wa[1] == wb[1] // word by word: an array == is a memequal call
 }
 
 // changeRecorder is the config service's on-change hook as [New] wires it:
@@ -128,7 +130,8 @@ func sameBox(a, b any) bool {
 // service calls it under its lock.
 type changeRecorder struct {
 	enc                       changeEncoder
-	store                     func(Event) error // nil until New has built the event store
+	ev                        Event              // the event stored, reused (the store copies it)
+	store                     func(*Event) error // nil until New has built the event store
 	updates, resets, failures *Counter
 	log                       *slog.Logger
 }
@@ -148,7 +151,9 @@ func (r *changeRecorder) record(cc ConfigChange, at int64) {
 	}
 	data, err := r.enc.encode(cc.Path, cc.Old, cc.New, cc.Version)
 	if err == nil {
-		err = r.store(Event{Type: typ, Time: at, Data: data})
+		r.ev.Type, r.ev.Time, r.ev.Data = typ, at, data
+		err = r.store(&r.ev)
+		r.ev.Data = nil // the encoder's buffer: not kept past the call
 	}
 	if err != nil {
 		r.failures.Add(1)
@@ -241,11 +246,12 @@ func appendShortDecimal(b []byte, f float64) ([]byte, bool) {
 		if x >= limit {
 			return b, false
 		}
-		n := int64(x) // signed conversions: one instruction each way, where uint64's take several
-		if float64(n) != x || float64(n)/p != a {
+		m := int64(x) // signed conversions: one instruction each way, where uint64's take several
+		if float64(m) != x || float64(m)/p != a {
 			p *= 10
 			continue
 		}
+		n := uint64(m)           // the digits: unsigned division by 10 is cheaper
 		for k > 0 && n%10 == 0 { // a·10^k rounded to an integer only at a larger k
 			n /= 10
 			k--

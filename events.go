@@ -331,6 +331,16 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 	return id, nil
 }
 
+// storeRef is Store for an event the caller reuses (the config change
+// recorder): no copy of the Event on the way in. The store copies what it
+// keeps.
+func (s *EventStore) storeRef(ev *Event) error {
+	if _, err := s.eng.Store((*eventstore.Event)(unsafe.Pointer(ev))); err != nil {
+		return mapError(err)
+	}
+	return nil
+}
+
 // StoreBatch stores evs all or nothing and returns their IDs, which are
 // contiguous and in the order of evs. Every event is validated first (the
 // error names the index of the first bad one); the clock is read once for

@@ -160,7 +160,7 @@ func New(opts ...Option) (*Foundation, error) {
 		return nil, err
 	}
 	f.events = es
-	rec.store = func(ev Event) error { _, err := es.Store(ev); return err }
+	rec.store = es.storeRef
 	// Hooks: the store's own counts are the telemetry's counters.
 	f.telemetry.counterFunc(MetricEventsStored, es.storedCount)
 	f.telemetry.counterFunc(MetricEventsEvicted, es.evictedCount)
