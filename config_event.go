@@ -87,9 +87,13 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 	return b, nil
 }
 
-// versionDigits returns v in decimal: the last version's digits
-// incremented in place when v is one more, else formatted.
+// versionDigits returns v in decimal: the last version's digits as they
+// are when v is the same (the paths of one UpdateMany), incremented in
+// place when v is one more, else formatted.
 func (e *changeEncoder) versionDigits(v uint64) []byte {
+	if e.nd > 0 && v == e.ver {
+		return e.digits[:e.nd]
+	}
 	if e.nd == 0 || v != e.ver+1 || v == 0 {
 		e.nd = len(strconv.AppendUint(e.digits[:0], v, 10))
 		e.ver = v

@@ -93,7 +93,7 @@ func TestChangeEncoderReuse(t *testing.T) {
 	}
 	// Versions: the in-place increment across carries, jumps, a failed
 	// encode in between, and the largest versions.
-	versions := []uint64{8, 9, 10, 11, 99, 100, 101, 999, 1000, 5, 6, 1<<32 - 1, 1 << 32, 9_999_999_999_999_999_999,
+	versions := []uint64{8, 9, 10, 10, 10, 11, 99, 100, 100, 101, 999, 1000, 5, 6, 1<<32 - 1, 1 << 32, 9_999_999_999_999_999_999,
 		10_000_000_000_000_000_000, math.MaxUint64 - 1, math.MaxUint64, 0, 1}
 	paths := []string{"a", "a", "b", ""}
 	for i, v := range versions {

@@ -6,6 +6,10 @@ import (
 	"github.com/elixirscope-go/foundation/cfgsnap"
 )
 
+// maxReusedMany bounds the slice of changes UpdateMany keeps for the
+// next call: a call with more paths allocates its own.
+const maxReusedMany = 64
+
 // UpdateMany sets several updatable paths as one change: all of them or
 // none. Each value is converted as [ConfigService.Update] says, the whole
 // candidate is validated once, and it is published as one version (+1,
@@ -22,7 +26,7 @@ func (c *ConfigService) UpdateMany(values map[string]any) error {
 		return err
 	}
 	defer c.mu.Unlock()
-	chs, err := c.st.UpdateMany(values)
+	chs, err := c.st.UpdateManyInto(c.many, values)
 	if err != nil {
 		path := ""
 		var pe *cfgsnap.PathError
@@ -35,9 +39,16 @@ func (c *ConfigService) UpdateMany(values map[string]any) error {
 		return nil
 	}
 	c.applySettings(c.Get().cfg())
-	for _, ch := range chs {
+	for i := range chs {
+		ch := &chs[i]
 		cc := ConfigChange{Kind: Updated, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
 		c.changed(cc, ch.Time.UnixNano())
+	}
+	clear(chs) // keep no values alive until the next UpdateMany
+	if cap(chs) <= maxReusedMany {
+		c.many = chs[:0]
+	} else {
+		c.many = nil
 	}
 	return nil
 }

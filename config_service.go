@@ -117,7 +117,8 @@ type ConfigService struct {
 	hooks configHooks
 	st    *cfgsnap.Store[Config] // Get is its Load: one atomic load
 
-	mu     sync.Mutex // serializes changes so that events and notifications keep version order
+	mu     sync.Mutex       // serializes changes so that events and notifications keep version order
+	many   []cfgsnap.Change // UpdateMany's changes, reused under mu (at most maxReusedMany kept)
 	closed atomic.Bool
 	subs   broadcaster[ConfigChange]
 

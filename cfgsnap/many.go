@@ -20,6 +20,14 @@ import (
 // Errors are those of Update, for the first offending path in sorted order;
 // on any error nothing changes.
 func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
+	return st.UpdateManyInto(nil, values)
+}
+
+// UpdateManyInto is [Store.UpdateMany] that returns the changes in dst's
+// array when it has room (dst[:0] is appended to): a caller that updates
+// often reuses one slice. Subscribers receive copies; the store keeps no
+// reference to the slice after the call.
+func (st *Store[T]) UpdateManyInto(dst []Change, values map[string]any) ([]Change, error) {
 	if st.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -35,7 +43,11 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 		nv   any // converted: of exactly the field's type
 		err  error
 	}
-	items := make([]item, 0, len(values))
+	var small [8]item // a handful of paths: on the stack
+	items := small[:0]
+	if len(values) > len(small) {
+		items = make([]item, 0, len(values))
+	}
 	for p, v := range values {
 		f := st.allowedField(p)
 		if f == nil {
@@ -74,7 +86,11 @@ func (st *Store[T]) UpdateMany(values map[string]any) ([]Change, error) {
 	_, err := st.apply("update-many", false, 0, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
 		st.copyInto(&snap.v, &base.v)
 		p := unsafe.Pointer(&snap.v)
-		many = make([]Change, len(items))
+		many = dst[:0]
+		if cap(many) < len(items) {
+			many = make([]Change, 0, len(items))
+		}
+		many = many[:len(items)]
 		var leaves []leafValue
 		if st.d != nil {
 			leaves = make([]leafValue, len(items))

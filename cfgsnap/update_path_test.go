@@ -210,3 +210,32 @@ func TestValidatePath(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// UpdateManyInto returns the changes in the caller's slice when it has
+// room, and they are UpdateMany's.
+func TestUpdateManyInto(t *testing.T) {
+	st := open(t, Config[testCfg]{Validate: validPair})
+	buf := make([]Change, 0, 4)
+	for i := 0; i < 3; i++ {
+		chs, err := st.UpdateManyInto(buf, map[string]any{"rate": float64(i) / 4, "count": i, "name": "n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chs) != 3 || &chs[0] != &buf[:1][0] {
+			t.Fatalf("%d changes, in the caller's array: %v", len(chs), len(chs) > 0 && &chs[0] == &buf[:1][0])
+		}
+		for j, p := range []string{"count", "name", "rate"} {
+			if chs[j].Path != p || chs[j].Version != uint64(i+1) {
+				t.Fatalf("change %d: %+v", j, chs[j])
+			}
+		}
+		if chs[2].New != float64(i)/4 {
+			t.Fatalf("rate: %+v", chs[2])
+		}
+	}
+	small := make([]Change, 0, 1) // too small: a new slice
+	chs, err := st.UpdateManyInto(small, map[string]any{"rate": 0.5, "count": 1})
+	if err != nil || len(chs) != 2 || chs[0].Old != 2 || chs[1].Old != 0.5 {
+		t.Fatalf("%+v %v", chs, err)
+	}
+}
