@@ -51,8 +51,10 @@
 // The allow-list ([Config.Updatable]) is checked first: any other path,
 // unknown and parent paths included, is [ErrForbidden]. The change is applied
 // to a private copy, [Config.Validate] checks the whole candidate
-// ([ErrInvalid] wraps its error), and only then is it published as version
-// +1. On any error the current snapshot is exactly as it was.
+// ([ErrInvalid] wraps its error; [Config.ValidatePath] may give Update a
+// cheaper check of the one path it changes, which must decide exactly as
+// Validate would), and only then is it published as version +1. On any
+// error the current snapshot is exactly as it was.
 //
 // Writers are optimistic: they build and validate a candidate with no lock
 // held, then take a short lock that numbers and publishes it if no other
