@@ -443,13 +443,38 @@ func (b *SortedBag[K, V]) Page(dst []V, k K, lo, hi V, desc bool, offset, limit 
 	}
 	dst = slices.Grow(dst, cnt)
 	if desc {
-		for i := i1 - 1 - offset; cnt > 0; i, cnt = i-1, cnt-1 {
-			dst = append(dst, l.at(i))
+		return l.appendDesc(dst, i1-1-offset, cnt)
+	}
+	return l.appendAsc(dst, i0+offset, cnt)
+}
+
+// appendAsc appends the cnt values from index i up, in order: at most two
+// runs of buf (it is a ring), copied whole.
+func (l *sortedList[V]) appendAsc(dst []V, i, cnt int) []V {
+	mask := len(l.buf) - 1
+	for cnt > 0 {
+		p := (l.head + i) & mask
+		run := l.buf[p:min(p+cnt, len(l.buf))]
+		dst = append(dst, run...)
+		i, cnt = i+len(run), cnt-len(run)
+	}
+	return dst
+}
+
+// appendDesc appends the cnt values from index i down, in that order: at
+// most two runs of buf, each read backwards.
+func (l *sortedList[V]) appendDesc(dst []V, i, cnt int) []V {
+	mask := len(l.buf) - 1
+	for cnt > 0 {
+		p := (l.head + i) & mask
+		run := l.buf[max(p-cnt+1, 0) : p+1]
+		n := len(dst)
+		dst = dst[:n+len(run)]
+		out := dst[n:]
+		for j, k := 0, len(run)-1; k >= 0; j, k = j+1, k-1 {
+			out[j] = run[k]
 		}
-	} else {
-		for i := i0 + offset; cnt > 0; i, cnt = i+1, cnt-1 {
-			dst = append(dst, l.at(i))
-		}
+		i, cnt = i-len(run), cnt-len(run)
 	}
 	return dst
 }

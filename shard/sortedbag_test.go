@@ -296,3 +296,44 @@ func TestSortedBagCopiesNewStringKeys(t *testing.T) {
 		t.Fatalf("Count(XXXXX) = %d, want 0", got)
 	}
 }
+
+// TestSortedBagPageWraps pages a list whose values wrap around the end of
+// its ring buffer, in both orders, with offsets and limits that start and
+// stop on either side of the wrap.
+func TestSortedBagPageWraps(t *testing.T) {
+	b, err := NewSortedBag[string, int]()
+	require.NoError(t, err)
+	for v := 1; v <= 8; v++ {
+		b.Insert("k", v)
+	}
+	require.Equal(t, 5, b.DeleteBelow("k", 6)) // 6 7 8 at the end of the ring
+	for v := 9; v <= 12; v++ {
+		b.Insert("k", v) // 9..12 at its start
+	}
+	all := []int{6, 7, 8, 9, 10, 11, 12}
+	for off := 0; off <= len(all); off++ {
+		for lim := 0; lim <= len(all); lim++ {
+			want := all[off:]
+			if lim > 0 && lim < len(want) {
+				want = want[:lim]
+			}
+			if len(want) == 0 {
+				want = nil
+			}
+			require.Equal(t, want, b.Page(nil, "k", 0, 100, false, off, lim), "asc off %d lim %d", off, lim)
+			rev := slices.Clone(all)
+			slices.Reverse(rev)
+			want = rev[off:]
+			if lim > 0 && lim < len(want) {
+				want = want[:lim]
+			}
+			if len(want) == 0 {
+				want = nil
+			}
+			got := b.Page(nil, "k", 0, 100, true, off, lim)
+			require.Equal(t, want, got, "desc off %d lim %d", off, lim)
+		}
+	}
+	require.Equal(t, []int{11, 10, 9, 8, 7}, b.Page(nil, "k", 7, 11, true, 0, 0))
+	require.Equal(t, []int{7, 8, 9, 10, 11}, b.Page(nil, "k", 7, 11, false, 0, 0))
+}

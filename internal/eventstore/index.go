@@ -72,14 +72,24 @@ func (x *index) all(k string, lo uint64) []uint64 {
 	return ids
 }
 
-// cursor pages one stripe of one key within [a, b] in query order.
+// maxPage bounds a cursor's page (its buffer stays with the pooled query).
+const maxPage = 1024
+
+// cursor pages one stripe of one key within [a, b] in query order. Its
+// pages start at the size reset is given and double up to maxPage.
 type cursor struct {
 	bag  *shard.SortedBag[string, uint64]
 	a, b uint64
-	ids  []uint64
+	ids  []uint64 // the current page, in buf
 	pos  int
+	page int
 	done bool
-	buf  [64]uint64
+	buf  []uint64
+}
+
+// reset points c at bag's IDs in [a, b], with a first page of page IDs.
+func (c *cursor) reset(bag *shard.SortedBag[string, uint64], a, b uint64, page int) {
+	*c = cursor{bag: bag, a: a, b: b, page: page, buf: c.buf}
 }
 
 // fill loads the next page; false when the stripe has no more IDs.
@@ -90,11 +100,15 @@ func (c *cursor) fill(key string, desc bool) bool {
 	if c.done || c.a > c.b {
 		return false
 	}
-	c.ids = c.bag.Page(c.buf[:0], key, c.a, c.b, desc, 0, len(c.buf))
+	if cap(c.buf) < c.page {
+		c.buf = make([]uint64, 0, max(c.page, 64))
+	}
+	c.ids = c.bag.Page(c.buf[:0], key, c.a, c.b, desc, 0, c.page)
 	c.pos = 0
-	if len(c.ids) < len(c.buf) {
+	if len(c.ids) < c.page {
 		c.done = true
 	}
+	c.page = min(2*c.page, maxPage)
 	if len(c.ids) == 0 {
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Cursor is a position in (Time, ID) order: the Time and ID of an event.
@@ -57,42 +58,42 @@ func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
 	}
 	deadline := s.deps.Clock.Now().Add(lim.QueryTimeout)
 	older := s.deps.Older
-	for _, skipMode := range []bool{q.Offset > 0 && older == nil, false} {
-		qr := queryRun{s: s, ctx: ctx, q: q, limit: limit, deadline: deadline, skipMode: skipMode}
-		qr.lo, qr.hi = timeBounds(q.Since, q.Until)
+	for _, skipMode := range [2]bool{q.Offset > 0 && older == nil, false} {
+		lo, hi := timeBounds(q.Since, q.Until)
 		if q.After.ID != 0 {
 			if q.Descending {
-				qr.hi = min(qr.hi, q.After.Time)
+				hi = min(hi, q.After.Time)
 			} else {
-				qr.lo = max(qr.lo, q.After.Time)
+				lo = max(lo, q.After.Time)
 			}
 		}
-		if qr.lo > qr.hi {
+		if lo > hi {
 			return nil, nil
 		}
-		qr.k = limit
+		k := limit
 		if !skipMode {
 			// Keep Offset+Limit candidates, never more than the store
 			// can hold.
-			qr.k = int(min(uint64(q.Offset)+uint64(limit), uint64(s.capacity)+uint64(limit)))
+			k = int(min(uint64(q.Offset)+uint64(limit), uint64(s.capacity)+uint64(limit)))
 		}
-		hp, pp := scratch.Get().(*[]cand), scratch.Get().(*[]cand)
-		qr.heap, qr.pending = (*hp)[:0], (*pp)[:0]
+		qr := getRun()
+		qr.s, qr.ctx, qr.q, qr.limit, qr.k, qr.deadline, qr.skipMode = s, ctx, q, limit, k, deadline, skipMode
+		qr.lo, qr.hi = lo, hi
 		err := qr.run()
 		var out []Event
-		if err == nil && !qr.restart {
+		restart := qr.restart
+		if err == nil && !restart {
 			if older == nil {
 				out = qr.results()
 			} else {
 				out, err = s.mergeOlder(ctx, q, limit, lim.QueryTimeout, qr.ordered())
 			}
 		}
-		putScratch(hp, qr.heap)
-		putScratch(pp, qr.pending)
+		putRun(qr)
 		if err != nil {
 			return nil, err
 		}
-		if !qr.restart {
+		if !restart {
 			return out, nil
 		}
 	}
@@ -215,8 +216,11 @@ type queryRun struct {
 	restart     bool
 	// The candidates of the unsealed blocks, collected first and sorted in
 	// the query's order, then merged into the sealed walk, so that the
-	// candidates are offered in order when Time follows ID.
+	// candidates are offered in order when Time follows ID: pending is
+	// what is left to offer of pendBuf[:pendLen].
 	pending []cand
+	pendBuf []cand
+	pendLen int
 
 	phase     int
 	fb, sb    uint64 // sealed blocks: [fb, sb)
@@ -229,7 +233,7 @@ type queryRun struct {
 	jump     bool
 	jumpFrom uint64
 
-	cur [2]cursor // the index cursors of up to two stripes (GOMAXPROCS <= 2)
+	curs []cursor // the index cursors, one per stripe (kept by the pool)
 }
 
 // worse reports whether a ranks after b in the query's order.
@@ -240,19 +244,34 @@ func (qr *queryRun) worse(a, b cand) bool {
 	return a.cmp(b) > 0
 }
 
-// scratch holds the candidate lists of finished queries for reuse: a
-// query's only allocations are then its results (the Events and one arena).
-var scratch = sync.Pool{New: func() any { return new([]cand) }}
+// runs holds finished queries for reuse (their candidate lists and index
+// pages): a query's only allocations are then its results (the Events and
+// one arena).
+var runs = sync.Pool{New: func() any { return new(queryRun) }}
 
-// putScratch returns list c in p, cleared (its records must not stay
-// reachable), unless it grew past 64 Ki candidates (an Offset query's).
-func putScratch(p *[]cand, c []cand) {
-	if cap(c) > 64<<10 {
-		c = nil
+// getRun returns a cleared queryRun that keeps the buffers of an earlier
+// one.
+func getRun() *queryRun {
+	qr := runs.Get().(*queryRun)
+	heap, pend, curs := qr.heap[:0], qr.pendBuf[:0], qr.curs
+	*qr = queryRun{heap: heap, pendBuf: pend, curs: curs}
+	return qr
+}
+
+// putRun clears what qr points to (records must not stay reachable from
+// the pool, nor the store or the query's strings) and pools it, unless its
+// lists grew past 64 Ki candidates (an Offset query's).
+func putRun(qr *queryRun) {
+	if cap(qr.heap) > 64<<10 || cap(qr.pendBuf) > 64<<10 {
+		return
 	}
-	clear(c[:cap(c)])
-	*p = c[:0]
-	scratch.Put(p)
+	clear(qr.heap)
+	clear(qr.pendBuf[:qr.pendLen])
+	for i := range qr.curs {
+		qr.curs[i].bag = nil
+	}
+	*qr = queryRun{heap: qr.heap[:0], pendBuf: qr.pendBuf[:0], curs: qr.curs}
+	runs.Put(qr)
 }
 
 // offer keeps c if it is among the best k. While candidates arrive in the
@@ -370,8 +389,11 @@ func (qr *queryRun) run() error {
 	// The unsealed blocks, whole: their Times are not summarized, so any
 	// of them may belong anywhere in the order.
 	qr.phase = phaseUnsealed
+	qr.pending = qr.pendBuf
 	if a := max(sb<<blockShift, first); a <= next-1 {
-		if !scan(a, next-1) && qr.stop {
+		ok := scan(a, next-1)
+		qr.pendBuf, qr.pendLen = qr.pending, len(qr.pending)
+		if !ok && qr.stop {
 			return qr.err
 		}
 	}
@@ -386,6 +408,9 @@ func (qr *queryRun) run() error {
 	desc := q.Descending
 	blk, ok := t.firstCandidate(fb, sb, qr.lo, qr.hi, desc)
 	for ok {
+		if qr.full() && qr.beyond(blk) {
+			break // no event from blk on can beat the kept ones: do not page
+		}
 		qr.jump, qr.haveBlk = false, false
 		if desc {
 			scan(max(fb<<blockShift, first), (blk+1)<<blockShift-1)
@@ -436,20 +461,25 @@ func (qr *queryRun) enterBlock(b uint64) bool {
 		return false
 	}
 	qr.blkSorted = t.sorted[b%t.nb]
-	if !qr.full() {
-		return true
-	}
-	worst := qr.worst().t
-	if qr.q.Descending {
-		if _, mx := t.blockMinMax(qr.fb, b+1); mx < worst {
-			qr.stop = true
-			return false
-		}
-	} else if mn, _ := t.blockMinMax(b, qr.sb); mn > worst {
+	if qr.full() && qr.beyond(b) {
 		qr.stop = true
 		return false
 	}
 	return true
+}
+
+// beyond reports whether no event of sealed block b, nor of the sealed
+// blocks after it in the query's order, can rank before the worst kept
+// candidate (the caller checked full): their Times are all after its Time
+// (before it, descending); under mu.
+func (qr *queryRun) beyond(b uint64) bool {
+	t, worst := &qr.s.times, qr.worst().t
+	if qr.q.Descending {
+		_, mx := t.blockMinMax(qr.fb, b+1)
+		return mx < worst
+	}
+	mn, _ := t.blockMinMax(b, qr.sb)
+	return mn > worst
 }
 
 // tick counts a step and checks the deadline and the context every 256
@@ -459,6 +489,12 @@ func (qr *queryRun) tick() bool {
 	if qr.steps&255 != 0 {
 		return true
 	}
+	return qr.check()
+}
+
+// check checks the context and the deadline; false means stop (qr.err is
+// set).
+func (qr *queryRun) check() bool {
 	if err := qr.ctx.Err(); err != nil {
 		qr.err = errf(ErrTimeout, err, "query cancelled", "steps", qr.steps)
 		qr.stop = true
@@ -560,41 +596,161 @@ func (qr *queryRun) scanRing(a, b uint64) bool {
 	return true
 }
 
+// batch is how many IDs mergeIndex takes from the index at a time.
+const batch = 64
+
 // mergeIndex visits key's IDs in [a, b] in query order: a merge of one page
 // per stripe (each page a binary search: O(log n + page); the stripes are
-// per P, so few).
+// per P, so few). It works in batches: the IDs of a batch are taken from
+// the pages first, then the batch's records are loaded in one loop of
+// independent loads (the CPU overlaps their cache misses, where loading
+// each record just before considering it would wait for each miss in
+// turn), then the records are considered in order.
 func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 	desc := qr.q.Descending
-	var curs []cursor
-	if len(x.stripes) <= len(qr.cur) {
-		curs = qr.cur[:len(x.stripes)] // in the query's frame: no allocation
-	} else {
-		curs = make([]cursor, len(x.stripes))
+	if len(qr.curs) < len(x.stripes) {
+		qr.curs = make([]cursor, len(x.stripes))
 	}
+	curs := qr.curs[:len(x.stripes)]
+	// A first page of about each stripe's share of what the query still
+	// needs (pages then double).
+	page := min(max((qr.k-len(qr.heap)+1)/len(curs)+8, 16), maxPage)
 	for i := range curs {
-		curs[i] = cursor{bag: x.stripes[i], a: a, b: b}
+		curs[i].reset(x.stripes[i], a, b, page)
 	}
+	var (
+		ids   [batch]uint64
+		recs  [batch]*record // in this frame: no write barrier
+		times [batch]int64
+	)
+	ring := qr.s.ring
+	// plain: the sealed walk of a query with one key, no time range, no
+	// After and no Offset to skip: what consider checks beyond visibility
+	// and order always passes.
+	q := &qr.q
+	plain := qr.phase == phaseSealed && !qr.skipMode && q.After.ID == 0 &&
+		qr.lo == math.MinInt64 && qr.hi == math.MaxInt64 && (q.Type == "" || q.CorrelationID == "")
 	for {
-		best, bestID := -1, uint64(0)
-		for i := range curs {
-			c := &curs[i]
-			if !c.fill(key, desc) {
-				continue
+		// Not more than the query still needs, so that a small Limit
+		// does not load a whole batch of records.
+		want := min(max(qr.k-len(qr.heap)+1, 8), batch)
+		n := 0
+		switch len(curs) {
+		case 1:
+			c := &curs[0]
+			for n < want && c.fill(key, desc) {
+				m := copy(ids[n:want], c.ids[c.pos:])
+				c.pos += m
+				n += m
 			}
-			id := c.ids[c.pos]
-			if best < 0 || (desc && id > bestID) || (!desc && id < bestID) {
-				best, bestID = i, id
+		case 2:
+			n = merge2(&curs[0], &curs[1], key, desc, ids[:want])
+		default:
+			for n < want {
+				best, bestID := -1, uint64(0)
+				for i := range curs {
+					c := &curs[i]
+					if !c.fill(key, desc) {
+						continue
+					}
+					id := c.ids[c.pos]
+					if best < 0 || (desc && id > bestID) || (!desc && id < bestID) {
+						best, bestID = i, id
+					}
+				}
+				if best < 0 {
+					break
+				}
+				curs[best].pos++
+				ids[n] = bestID
+				n++
 			}
 		}
-		if best < 0 {
-			return true
+		for i := range n {
+			r, _ := ring.Get(ids[i])
+			recs[i] = r
+			if r != nil {
+				times[i] = r.time // the record's miss, overlapped with the others
+			}
 		}
-		curs[best].pos++
-		r, _ := qr.s.ring.Get(bestID)
-		if !qr.consider(bestID, r) {
-			return false
+		// The batch counts its steps at once; the deadline is checked
+		// when they cross a multiple of 256, as tick does.
+		if qr.steps>>8 != (qr.steps+n)>>8 {
+			if !qr.check() {
+				return false
+			}
+		}
+		qr.steps += n
+		for i := range n {
+			id, r := ids[i], recs[i]
+			// The common case, without consider's general checks: an open
+			// query (see run's plain) in the sealed walk, within the block
+			// entered last, nothing pending before it, room kept, and the
+			// candidate in order after the last one kept.
+			if plain && r != nil && qr.haveBlk && id>>blockShift == qr.curBlk && len(qr.pending) == 0 && !qr.heaped && len(qr.heap) < qr.k {
+				if !r.visible() {
+					continue
+				}
+				h, t := qr.heap, times[i]
+				if len(h) == 0 {
+					qr.heap = append(h, cand{t, id, r})
+					continue
+				}
+				// In order: not before the last kept one (IDs are
+				// distinct, so ties on Time are decided by the ID).
+				if l := &h[len(h)-1]; (desc && (t < l.t || t == l.t && id < l.id)) || (!desc && (t > l.t || t == l.t && id > l.id)) {
+					qr.heap = append(h, cand{t, id, r})
+					continue
+				}
+			}
+			if !qr.consider(id, r) {
+				return false
+			}
+			qr.steps-- // consider counted it again
+		}
+		if n < want {
+			return true // every stripe is done
 		}
 	}
+}
+
+// merge2 fills ids with the next IDs of two stripes' cursors, merged in
+// query order, and returns how many: len(ids) unless both are done.
+func merge2(a, b *cursor, key string, desc bool, ids []uint64) int {
+	n := 0
+	for n < len(ids) {
+		okA, okB := a.fill(key, desc), b.fill(key, desc)
+		switch {
+		case !okA && !okB:
+			return n
+		case !okB:
+			m := copy(ids[n:], a.ids[a.pos:])
+			a.pos += m
+			n += m
+			continue
+		case !okA:
+			m := copy(ids[n:], b.ids[b.pos:])
+			b.pos += m
+			n += m
+			continue
+		}
+		// Both pages hold IDs: merge until one of them runs out.
+		pa, pb := a.ids[a.pos:], b.ids[b.pos:]
+		i, j := 0, 0
+		for n < len(ids) && i < len(pa) && j < len(pb) {
+			if x, y := pa[i], pb[j]; (x < y) != desc {
+				ids[n] = x
+				i++
+			} else {
+				ids[n] = y
+				j++
+			}
+			n++
+		}
+		a.pos += i
+		b.pos += j
+	}
+	return n
 }
 
 // results sorts the kept candidates into the query's order, drops the
@@ -640,32 +796,36 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 		return nil
 	}
 	n := 0
-	for _, c := range cs {
-		n += int(c.r.clen + c.r.dlen)
+	for i := range cs {
+		r := cs[i].r
+		n += int(r.clen + r.dlen)
 	}
 	out := make([]Event, len(cs))
 	var arena []byte
 	if n > 0 {
-		arena = make([]byte, 0, n)
+		arena = make([]byte, n)
 	}
 	var lastType string
-	for i, c := range cs {
+	off := 0
+	for i := range cs {
+		c := &cs[i]
 		r := c.r
 		e := &out[i]
 		e.ID, e.Time, e.ParentID = c.id, r.time, r.parent
-		switch t := r.typ(); {
+		switch {
 		case qr.q.Type != "":
 			e.Type = qr.q.Type
-		case t == lastType:
+		case r.typ() == lastType:
 			e.Type = lastType
 		default:
-			e.Type = qr.s.types.get(t)
+			e.Type = qr.s.types.get(r.typ())
 			lastType = e.Type
 		}
-		if d := r.tail(); d != nil {
-			k := len(arena)
-			arena = append(arena, d...)
-			splitTail(e, r, arena[k:len(arena):len(arena)])
+		if m := int(r.clen + r.dlen); m > 0 {
+			b := arena[off : off+m : off+m]
+			copy(b, unsafe.Slice(r.payload(r.tlen), m))
+			splitTail(e, r, b)
+			off += m
 		}
 	}
 	return out

@@ -100,6 +100,14 @@ func (t *timeIndex) seal(s *Store) {
 // scanBlock returns the min and max Time of block b's visible events and
 // whether their Times never decrease with ID; ok is false when one of its
 // IDs is assigned but not yet published.
+//
+// With block claiming, an ID may be the unused rest of a P's block, which
+// stays unsettled until that P stores again: an idle P would keep the
+// frontier, and every query's sealing attempt, stuck there. An ID that far
+// behind Next (the ring's slack: a block per P and more) is settled with
+// Settle, which makes a hole of the rest of that P's block (the P claims a
+// new block at its next Store); a nearer one is waited for, as its P is
+// likely still filling it.
 func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
 	mn, mx, sorted = math.MaxInt64, math.MinInt64, true
 	last := int64(math.MinInt64)
@@ -109,7 +117,11 @@ func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
 			if id < s.ring.First() {
 				continue // gone
 			}
-			if !s.ring.Settled(id) {
+			settled := s.ring.Settled(id)
+			if !settled && id+s.slack < s.ring.Next() {
+				settled = s.ring.Settle(id)
+			}
+			if !settled {
 				return 0, 0, false, false
 			}
 			if r, found = s.ring.Get(id); !found {
