@@ -681,29 +681,13 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 			}
 		}
 		qr.steps += n
-		for i := range n {
-			id, r := ids[i], recs[i]
-			// The common case, without consider's general checks: an open
-			// query (see run's plain) in the sealed walk, within the block
-			// entered last, nothing pending before it, room kept, and the
-			// candidate in order after the last one kept.
-			if plain && r != nil && qr.haveBlk && id>>blockShift == qr.curBlk && len(qr.pending) == 0 && !qr.heaped && len(qr.heap) < qr.k {
-				if !r.visible() {
-					continue
-				}
-				h, t := qr.heap, times[i]
-				if len(h) == 0 {
-					qr.heap = append(h, cand{t, id, r})
-					continue
-				}
-				// In order: not before the last kept one (IDs are
-				// distinct, so ties on Time are decided by the ID).
-				if l := &h[len(h)-1]; (desc && (t < l.t || t == l.t && id < l.id)) || (!desc && (t > l.t || t == l.t && id > l.id)) {
-					qr.heap = append(h, cand{t, id, r})
-					continue
+		for i := 0; i < n; i++ {
+			if plain && qr.haveBlk && len(qr.pending) == 0 && !qr.heaped {
+				if i = qr.appendRun(ids[:n], recs[:n], times[:n], i, desc); i == n {
+					break
 				}
 			}
-			if !qr.consider(id, r) {
+			if !qr.consider(ids[i], recs[i]) {
 				return false
 			}
 			qr.steps-- // consider counted it again
@@ -712,6 +696,40 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 			return true // every stripe is done
 		}
 	}
+}
+
+// appendRun is consider for the common case, without its general checks:
+// an open query (see mergeIndex's plain) in the sealed walk, nothing
+// pending, the kept candidates a sorted run. From index i on, it keeps
+// the candidates of the block entered last while there is room and each
+// is in order after the last one kept (IDs are distinct, so a tie on Time
+// is decided by the ID), and skips the records not visible. It returns the
+// index of the first candidate it did not take, for consider.
+func (qr *queryRun) appendRun(ids []uint64, recs []*record, times []int64, i int, desc bool) int {
+	h, k, blk := qr.heap, qr.k, qr.curBlk
+	var lt int64
+	var lid uint64
+	if len(h) > 0 {
+		l := &h[len(h)-1]
+		lt, lid = l.t, l.id
+	}
+	for ; i < len(ids) && len(h) < k; i++ {
+		id, r := ids[i], recs[i]
+		if r == nil || id>>blockShift != blk {
+			break
+		}
+		if !r.visible() {
+			continue
+		}
+		t := times[i]
+		if len(h) > 0 && !(desc && (t < lt || t == lt && id < lid) || !desc && (t > lt || t == lt && id > lid)) {
+			break
+		}
+		h = append(h, cand{t, id, r})
+		lt, lid = t, id
+	}
+	qr.heap = h
+	return i
 }
 
 // merge2 fills ids with the next IDs of two stripes' cursors, merged in
@@ -810,21 +828,27 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 	for i := range cs {
 		c := &cs[i]
 		r := c.r
-		e := &out[i]
+		e := &out[i] // zeroed: only the fields that are set are written
 		e.ID, e.Time, e.ParentID = c.id, r.time, r.parent
-		switch {
-		case qr.q.Type != "":
-			e.Type = qr.q.Type
-		case r.typ() == lastType:
-			e.Type = lastType
-		default:
-			e.Type = qr.s.types.get(r.typ())
-			lastType = e.Type
+		if e.Type = qr.q.Type; e.Type == "" {
+			if t := r.typ(); t == lastType {
+				e.Type = lastType
+			} else {
+				e.Type = qr.s.types.get(t)
+				lastType = e.Type
+			}
 		}
-		if m := int(r.clen + r.dlen); m > 0 {
+		if cl, m := int(r.clen), int(r.clen+r.dlen); m > 0 {
+			// The Data slice is capped, so that a caller's append cannot
+			// reach the next event's bytes.
 			b := arena[off : off+m : off+m]
-			copy(b, unsafe.Slice(r.payload(r.tlen), m))
-			splitTail(e, r, b)
+			copy(b, r.tail())
+			if cl > 0 {
+				e.CorrelationID = unsafe.String(&b[0], cl)
+			}
+			if m > cl {
+				e.Data = b[cl:]
+			}
 			off += m
 		}
 	}
