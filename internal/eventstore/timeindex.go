@@ -40,6 +40,8 @@ type timeIndex struct {
 	frontier uint64       // blocks < frontier are sealed; the next one to seal
 	sorted   []bool       // per slot: the block's visible Times did not decrease with ID when sealed
 	base     uint64       // blocks in [base, frontier) may have a leaf set
+	wait     uint64       // the unsettled ID the last failed seal stopped at; 0: none
+	scans    uint64       // blocks scanned by seal (tests)
 }
 
 func (t *timeIndex) init(capacity int) {
@@ -67,7 +69,12 @@ func (t *timeIndex) setLeaf(i int, mn, mx int64) {
 func (t *timeIndex) seal(s *Store) {
 	first, next := s.ring.First(), s.ring.Next()
 	t.mu.RLock()
-	todo := t.frontier < next>>blockShift
+	// After a failed attempt, wait for the ID it stopped at: an ID left
+	// unused in a P's claimed block (block claiming) stays unsettled until
+	// that P stores again or the ring's head moves its slack past it
+	// (ring.Buffer.Settled), and rescanning the block on every query until
+	// then would cost each query up to a block of lookups.
+	todo := t.frontier < next>>blockShift && (t.wait == 0 || s.ring.Settled(t.wait))
 	t.mu.RUnlock()
 	if !todo {
 		return
@@ -87,10 +94,13 @@ func (t *timeIndex) seal(s *Store) {
 		}
 	}
 	for t.frontier < next>>blockShift {
-		mn, mx, sorted, ok := scanBlock(s, t.frontier)
+		mn, mx, sorted, ok, wait := scanBlock(s, t.frontier)
+		t.scans++
 		if !ok {
-			return // a push in flight: seal later
+			t.wait = wait // a push in flight: seal later
+			return
 		}
+		t.wait = 0
 		t.setLeaf(int(t.frontier%t.nb), mn, mx)
 		t.sorted[t.frontier%t.nb] = sorted
 		t.frontier++
@@ -99,16 +109,8 @@ func (t *timeIndex) seal(s *Store) {
 
 // scanBlock returns the min and max Time of block b's visible events and
 // whether their Times never decrease with ID; ok is false when one of its
-// IDs is assigned but not yet published.
-//
-// With block claiming, an ID may be the unused rest of a P's block, which
-// stays unsettled until that P stores again: an idle P would keep the
-// frontier, and every query's sealing attempt, stuck there. An ID that far
-// behind Next (the ring's slack: a block per P and more) is settled with
-// Settle, which makes a hole of the rest of that P's block (the P claims a
-// new block at its next Store); a nearer one is waited for, as its P is
-// likely still filling it.
-func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
+// IDs is assigned but not yet published: wait is that ID.
+func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool, wait uint64) {
 	mn, mx, sorted = math.MaxInt64, math.MinInt64, true
 	last := int64(math.MinInt64)
 	for id := max(b<<blockShift, 1); id < (b+1)<<blockShift; id++ {
@@ -117,12 +119,8 @@ func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
 			if id < s.ring.First() {
 				continue // gone
 			}
-			settled := s.ring.Settled(id)
-			if !settled && id+s.slack < s.ring.Next() {
-				settled = s.ring.Settle(id)
-			}
-			if !settled {
-				return 0, 0, false, false
+			if !s.ring.Settled(id) {
+				return 0, 0, false, false, id
 			}
 			if r, found = s.ring.Get(id); !found {
 				continue // a hole, or left
@@ -135,7 +133,7 @@ func scanBlock(s *Store, b uint64) (mn, mx int64, sorted, ok bool) {
 		sorted = sorted && r.time >= last
 		last = r.time
 	}
-	return mn, mx, sorted, true
+	return mn, mx, sorted, true, 0
 }
 
 // slotMinMax returns the min of mins and max of maxes of slots [l, r);
