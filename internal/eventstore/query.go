@@ -807,16 +807,22 @@ func (qr *queryRun) ordered() []Event {
 
 // copyAll copies the candidates out, in order: one slice of Events and one
 // arena for every CorrelationID and Data (each Data capped by a 3-index
-// slice, so that a caller's append cannot reach a neighbour). The Type is
-// the query's own (a query by type), else the store's interned copy.
+// slice, so that a caller's append cannot reach a neighbour). The Type and
+// the CorrelationID are the query's own when it names them (every result
+// has them), else the Type is the store's interned copy and the
+// CorrelationID is copied into the arena.
 func (qr *queryRun) copyAll(cs []cand) []Event {
 	if len(cs) == 0 {
 		return nil
 	}
+	qcorr := qr.q.CorrelationID
 	n := 0
 	for i := range cs {
 		r := cs[i].r
-		n += int(r.clen + r.dlen)
+		n += int(r.dlen)
+		if qcorr == "" {
+			n += int(r.clen)
+		}
 	}
 	out := make([]Event, len(cs))
 	var arena []byte
@@ -838,11 +844,16 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 				lastType = e.Type
 			}
 		}
-		if cl, m := int(r.clen), int(r.clen+r.dlen); m > 0 {
+		src, cl := r.tail(), int(r.clen)
+		if qcorr != "" {
+			e.CorrelationID = qcorr
+			src, cl = r.data(), 0
+		}
+		if m := len(src); m > 0 {
 			// The Data slice is capped, so that a caller's append cannot
 			// reach the next event's bytes.
 			b := arena[off : off+m : off+m]
-			copy(b, r.tail())
+			copy(b, src)
 			if cl > 0 {
 				e.CorrelationID = unsafe.String(&b[0], cl)
 			}
