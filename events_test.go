@@ -332,7 +332,10 @@ func TestEventQueryContext(t *testing.T) {
 	assert.ErrorIs(t, err, foundation.ErrTimeout, "a cancelled context stops a long query")
 	evs, err := es.QueryContext(context.Background(), foundation.Query{Offset: 1500, Limit: 10})
 	require.NoError(t, err)
-	assert.Equal(t, uint64(1501), evs[0].ID)
+	// The 1501st event in (Time, ID) order: its Time, not its ID (a
+	// goroutine that changes core leaves the rest of its block of IDs as
+	// holes, so IDs need not be 1..2000).
+	assert.Equal(t, int64(1501), evs[0].Time)
 }
 
 func TestEventEvictionLeavesIndexes(t *testing.T) {
