@@ -321,8 +321,9 @@ func fromEvents(evs []Event) []eventstore.Event {
 // Store takes no lock: it pushes into the ring (one atomic claim), appends
 // the ID to the type index and, when CorrelationID is set, to the
 // correlation index (each locks only its key's list), and sends to matching
-// subscribers without blocking. It allocates nothing at steady state: the
-// stored copy is carved from a per-P slab.
+// subscribers' delivery without blocking (see [EventStore.Subscribe]). It
+// allocates nothing at steady state: the stored copy is carved from a
+// per-P slab.
 func (s *EventStore) Store(ev Event) (uint64, error) {
 	id, err := s.eng.Store((*eventstore.Event)(unsafe.Pointer(&ev))) // one layout (TestEventLayout)
 	if err != nil {
@@ -528,18 +529,38 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // events (delivered or dropped) and then closes its channel; 0 means no
 // limit; a negative Limit is treated as 0.
 //
-// Order: each event is sent by the goroutine that stored it, when it is
-// stored, so events that one goroutine stores arrive in its store order
-// (and so in Time order when the clock sets their Times), and concurrent
-// stores may interleave. A subscriber that needs
-// (Time, ID) order across writers or backfilled Times pages with
-// [Query.After] instead.
+// A subscription receives the events of the Stores that begin after
+// Subscribe returns, not those of the Stores that returned before it
+// began (a Store running meanwhile may go either way).
+//
+// Order: each channel receives its events in (Time, ID) order, whatever
+// the concurrency of the writers. One supervised task ("events.subscriptions")
+// sends them: an event is sent once the Foundation's clock has passed its
+// Time and every Store that read the clock before has committed, so it
+// arrives microseconds after it is stored (a Store descheduled between its
+// clock read and its commit holds the others back until it commits; with a
+// manual clock, events stamped by the clock wait until it moves). An event
+// stored with an explicit Time ahead of the clock is held until the clock
+// passes it, or the Foundation's Close. An event that cannot take its
+// place any more is late: one stored with an explicit Time below an event
+// this subscription already received (backfill, another clock), or
+// stamped after the clock stepped back. A late event is still sent, as
+// soon as the clock passes its Time (late events in (Time, ID) order among
+// themselves); the subscriber recognises it as the one below the largest
+// [Event.Cursor] it received, and [EventSubscription.Late] counts them.
+// Events whose Time the clock set are never late while the clock does not
+// go back. At most 65,536 events (or 64 MiB of them) wait for the clock;
+// past that the earliest are sent before their turn, and what comes below
+// them later is late. The store's Close first sends every event held.
 //
 // The channel buffers [DefaultSubscriptionBuffer] events, or what
 // [SubscriptionBuffer] sets (at most [MaxSubscriptionBuffer]); its memory
 // is allocated up front. A subscriber that falls behind never blocks Store:
 // the events that find the buffer full are dropped for it and counted by
-// [EventSubscription.Dropped]. Each event received is the subscriber's own
+// [EventSubscription.Dropped]. The sends and copies are made by the
+// delivery task, not by Store; when that task falls behind (the writers
+// keep the cores busy), a Store whose queue (1,024 events per P) is full
+// does its work for it. Each event received is the subscriber's own
 // copy. The channel is closed by [EventSubscription.Close], by the Limit,
 // or by the Foundation's Close, never otherwise. Subscribing after Close
 // returns a subscription whose channel is already closed. A query that can
@@ -594,8 +615,23 @@ func (sub *EventSubscription) C() <-chan Event { return sub.out.C() }
 func (sub *EventSubscription) Err() error { return sub.err }
 
 // Dropped returns how many matching events this subscriber lost because
-// its buffer was full.
-func (sub *EventSubscription) Dropped() uint64 { return sub.out.Dropped() }
+// its buffer was full (or, rarely, the delivery's queue).
+func (sub *EventSubscription) Dropped() uint64 {
+	if sub.sub == nil {
+		return sub.out.Dropped()
+	}
+	return sub.out.Dropped() + sub.sub.Lost()
+}
+
+// Late returns how many events were sent to this subscription below (in
+// (Time, ID) order) one sent before them, received or dropped: see
+// [EventStore.Subscribe].
+func (sub *EventSubscription) Late() uint64 {
+	if sub.sub == nil {
+		return 0
+	}
+	return sub.sub.Late()
+}
 
 // Close ends the subscription and closes its channel; events still in the
 // buffer can be read. Close is idempotent.

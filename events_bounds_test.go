@@ -23,7 +23,7 @@ import (
 // channel (a Limit of 1<<40 would exhaust memory, MaxInt would panic in
 // makechan); the buffer is SubscriptionBuffer, capped.
 func TestSubscribeBufferBounded(t *testing.T) {
-	f, _ := newStore(t, 100, nil)
+	f, clk := newStore(t, 100, nil)
 	es := f.Events()
 	for _, limit := range []int{1 << 40, math.MaxInt, -1, 0} {
 		sub := es.Subscribe(foundation.Query{Limit: limit})
@@ -45,6 +45,7 @@ func TestSubscribeBufferBounded(t *testing.T) {
 		_, err := es.Store(foundation.Event{Type: "t"})
 		require.NoError(t, err)
 	}
+	clk.Add(time.Nanosecond) // the events' Time is the clock's: sent once it moves on
 	n := 0
 	for range sub.C() {
 		n++

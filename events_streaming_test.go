@@ -3,6 +3,7 @@ package foundation_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,12 +39,13 @@ func TestEventSubscribeStreamingOff(t *testing.T) {
 // TestEventSubscribeErr: a subscription that was made has a nil Err, also
 // once closed; one made after Close has an Err matching ErrClosed.
 func TestEventSubscribeErr(t *testing.T) {
-	f, _ := newStore(t, 100, nil)
+	f, clk := newStore(t, 100, nil)
 	es := f.Events()
 	sub := es.Subscribe(foundation.Query{})
 	require.NoError(t, sub.Err())
 	_, err := es.Store(foundation.Event{Type: "a"})
 	require.NoError(t, err)
+	clk.Add(time.Nanosecond) // its Time is the clock's: sent once the clock moves on
 	ev := <-sub.C()
 	assert.Equal(t, "a", ev.Type)
 	sub.Close()

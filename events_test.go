@@ -460,51 +460,62 @@ func TestEventPolicies(t *testing.T) {
 	})
 }
 
+// TestEventSubscribe: filters, Limit, (Time, ID) order and late events.
+// The Times are ahead of the manual clock, so every event is held until the
+// clock moves: the order received does not depend on when the delivery
+// runs.
 func TestEventSubscribe(t *testing.T) {
-	f, _ := newStore(t, 100, nil)
+	f, clk := newStore(t, 100, nil)
 	es := f.Events()
 	all := es.Subscribe(foundation.Query{})
-	onlyA := es.Subscribe(foundation.Query{Type: "a", CorrelationID: "c1", Since: 10, Until: 20})
+	at := func(d int64) int64 { return evT0.UnixNano() + d }
+	onlyA := es.Subscribe(foundation.Query{Type: "a", CorrelationID: "c1", Since: at(10), Until: at(20)})
 	tiny := es.Subscribe(foundation.Query{Limit: 2})
 	evs := []foundation.Event{
-		{Type: "a", CorrelationID: "c1", Time: 15, Data: []byte("d")},
-		{Type: "a", CorrelationID: "c2", Time: 15},
-		{Type: "b", CorrelationID: "c1", Time: 15},
-		{Type: "a", CorrelationID: "c1", Time: 25},
-		{Type: "a", CorrelationID: "c1", Time: 10},
+		{Type: "a", CorrelationID: "c1", Time: at(15), Data: []byte("d")},
+		{Type: "a", CorrelationID: "c2", Time: at(15)},
+		{Type: "b", CorrelationID: "c1", Time: at(15)},
+		{Type: "a", CorrelationID: "c1", Time: at(25)},
+		{Type: "a", CorrelationID: "c1", Time: at(10)},
 	}
 	for _, e := range evs {
 		_, err := es.Store(e)
 		require.NoError(t, err)
 	}
-	recv := func(s *foundation.EventSubscription) (out []uint64) {
-		for {
+	clk.Add(time.Second)
+	recv := func(s *foundation.EventSubscription, n int) (out []uint64) {
+		t.Helper()
+		guard := time.After(30 * time.Second)
+		for len(out) < n {
 			select {
 			case e, ok := <-s.C():
 				if !ok {
 					return
 				}
 				out = append(out, e.ID)
-			default:
-				return
+			case <-guard:
+				t.Fatalf("received %v, waiting for %d", out, n)
 			}
 		}
+		return out
 	}
-	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, recv(all))
-	assert.Equal(t, []uint64{1, 5}, recv(onlyA))
-	assert.Equal(t, []uint64{1, 2}, recv(tiny), "Limit 2: at most 2 events")
+	assert.Equal(t, []uint64{5, 1, 2, 3, 4}, recv(all, 5), "(Time, ID) order")
+	assert.Equal(t, []uint64{5, 1}, recv(onlyA, 2))
+	assert.Equal(t, []uint64{5, 1}, recv(tiny, 2), "Limit 2: at most 2 events")
 	assert.Zero(t, tiny.Dropped())
 	_, open := <-tiny.C()
 	assert.False(t, open, "a subscription that reached its Limit is closed")
 	assert.Zero(t, all.Dropped())
+	assert.Zero(t, all.Late())
 
 	onlyA.Close()
 	onlyA.Close()
 	_, open = <-onlyA.C()
 	assert.False(t, open)
-	_, err := es.Store(evs[0])
+	_, err := es.Store(evs[0]) // Time at(15), below at(25) already received: late
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{6}, recv(all))
+	assert.Equal(t, []uint64{6}, recv(all, 1))
+	assert.Equal(t, uint64(1), all.Late())
 
 	require.NoError(t, f.Close())
 	_, open = <-all.C()

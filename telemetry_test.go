@@ -165,13 +165,13 @@ func TestPeriodicAggregateReachesExporter(t *testing.T) {
 		got <- d
 		return nil
 	})), foundation.WithMetricsExporter(metrics.ExporterFunc(func(metrics.Delta) error { panic("bad exporter") })))
-	waitFor(t, "built-in tasks asleep", func() bool { return clk.Waiters() >= len(f.Health().Tasks) })
+	waitFor(t, "built-in tasks asleep", func() bool { return clk.Waiters() >= builtinClockSleepers(f) })
 	f.Telemetry().Counter("reqs").Add(10)
 	clk.Add(5 * time.Second)
 	d := <-got
 	assert.Equal(t, uint64(10), d.Counters["reqs"].Delta)
 	assert.InDelta(t, 2.0, d.Counters["reqs"].Rate, 1e-9)
-	waitFor(t, "aggregator asleep again", func() bool { return clk.Waiters() >= len(f.Health().Tasks) })
+	waitFor(t, "aggregator asleep again", func() bool { return clk.Waiters() >= builtinClockSleepers(f) })
 	f.Telemetry().Counter("reqs").Add(5)
 	clk.Add(5 * time.Second)
 	d = <-got

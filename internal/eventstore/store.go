@@ -288,6 +288,7 @@ type Store struct {
 	pruneRemoved int
 
 	subs fanout.List[*Subscription] // copy-on-write; Store only loads it
+	ord  orderer                    // the subscriptions' ordered delivery (subscribe.go)
 }
 
 // New builds the store and starts its supervised pruner (deps.Go).
@@ -317,6 +318,7 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 		maxBytes:   cfg.MaxBytes,
 		room:       make(chan struct{}),
 	}
+	s.ord.init()
 	if s.maxBytes <= 0 {
 		s.maxBytes = math.MaxInt64
 	}
@@ -373,6 +375,9 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 	s.checkShift = uint(bits.Len64(uint64(every))) - 1 // rounded down to a power of two
 	if deps.Go != nil {
 		if err := deps.Go("events.pruner", s.runPruner); err != nil {
+			return nil, err
+		}
+		if err := deps.Go("events.subscriptions", s.runDelivery); err != nil {
 			return nil, err
 		}
 	}
@@ -447,8 +452,10 @@ func (s *Store) validate(ev *Event, i int) error {
 //
 // Store takes no lock: it pushes into the ring (one atomic claim), appends
 // the ID to the type index and, when CorrelationID is set, to the
-// correlation index (each locks only its key's list), and sends to matching
-// subscribers without blocking. It allocates the stored copy and its Data.
+// correlation index (each locks only its key's list), and, when a
+// subscription matches, queues the event for the subscriptions' delivery
+// without blocking (subscribe.go). It allocates the stored copy and its
+// Data.
 func (s *Store) Store(ev *Event) (uint64, error) {
 	if s.closed.Load() {
 		return 0, errClosed("events.store")
@@ -456,6 +463,7 @@ func (s *Store) Store(ev *Event) (uint64, error) {
 	if err := s.validate(ev, -1); err != nil {
 		return 0, err
 	}
+	fl := s.enter(ev.Time == 0) // before the clock read (subscribe.go)
 	var now int64
 	if ev.Time == 0 {
 		now = s.now()
@@ -463,6 +471,7 @@ func (s *Store) Store(ev *Event) (uint64, error) {
 	r := s.newRecord(ev, now)
 	if s.policy != ring.DropOldest {
 		if err := s.reserve(1, r.size()); err != nil {
+			s.exit(fl)
 			return 0, err
 		}
 	}
@@ -471,9 +480,11 @@ func (s *Store) Store(ev *Event) (uint64, error) {
 		if s.policy != ring.DropOldest {
 			s.release(1, r.size())
 		}
+		s.exit(fl)
 		return 0, err
 	}
-	s.commit(id, r)
+	s.commit(id, r, fl)
+	s.exit(fl)
 	return id, nil
 }
 
@@ -629,9 +640,10 @@ func (s *Store) pushError(err error, n int) error {
 	return errf(ErrInternal, err, "event store: push failed")
 }
 
-// commit indexes a pushed record, publishes it to subscribers and the
-// byte count. See the record states for the race with eviction.
-func (s *Store) commit(id uint64, r *record) {
+// commit indexes a pushed record, publishes it to subscribers (fl: what
+// enter returned) and the byte count. See the record states for the race
+// with eviction.
+func (s *Store) commit(id uint64, r *record, fl flight) {
 	if s.addBytes(r.size()) {
 		s.checkBudget()
 	}
@@ -667,8 +679,10 @@ func (s *Store) commit(id uint64, r *record) {
 		s.unindex(id, r)
 		return
 	}
-	if subs := s.subs.Load(); len(subs) > 0 {
-		s.notify(subs, id, r)
+	if fl != flightOff {
+		if subs := s.subs.Load(); len(subs) > 0 {
+			s.publish(subs, id, r, fl)
+		}
 	}
 	if f := s.deps.Stored; f != nil {
 		f(id)
@@ -789,14 +803,16 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
+	if len(evs) > s.capacity {
+		return nil, s.pushError(ring.ErrFull, len(evs))
+	}
+	fl := s.enter(needNow) // before the clock read (subscribe.go)
+	defer s.exit(fl)
 	var now int64
 	if needNow {
 		now = s.now()
 	}
 	recs := make([]*record, len(evs))
-	if len(evs) > s.capacity {
-		return nil, s.pushError(ring.ErrFull, len(evs))
-	}
 	var size int64
 	for i := range evs {
 		recs[i] = s.newRecord(&evs[i], now)
@@ -832,7 +848,11 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 	ids := make([]uint64, len(evs))
 	for i, r := range recs {
 		ids[i] = first + uint64(i)
-		s.commit(ids[i], r)
+		f := fl
+		if f > 0 && evs[i].Time != 0 {
+			f = flightFree // registered for the batch, but its Time is the caller's
+		}
+		s.commit(ids[i], r, f)
 	}
 	return ids, nil
 }
@@ -1014,9 +1034,7 @@ func (s *Store) Close() {
 	}
 	s.ring.Close()
 	s.wakeBlocked()
-	for _, sub := range s.subs.Close() {
-		sub.close()
-	}
+	s.closeSubs() // sends what is held, then closes every subscription
 }
 
 // ---------------------------------------------------------------- reading in ID order
@@ -1070,70 +1088,4 @@ func (s *Store) Read(id uint64) (Event, ReadState) {
 		return Event{}, ReadHidden
 	}
 	return s.copyOut(id, r), ReadFound
-}
-
-// ---------------------------------------------------------------- subscriptions
-
-// Subscription delivers the events stored after [Store.Subscribe] that
-// match its query to its owner's send func. Its methods are safe for
-// concurrent use.
-type Subscription struct {
-	s     *Store
-	send  func(Event)
-	close func()
-	q     Query
-	lo    int64
-	hi    int64
-	left  atomic.Int64 // with q.Limit > 0: matching events still to deliver
-}
-
-// Subscribe registers a subscription to the events stored from now on that
-// match q's Type, CorrelationID and Since/Until. send receives each event's
-// own copy on the storing goroutine: it must not block (the owner's
-// fanout.Sub drops when full). With q.Limit > 0, the subscription ends
-// (Close) once q.Limit matching events were handed to send. closeFn is
-// called once, by Close or by the store's Close; after the store's Close it
-// is called at once.
-func (s *Store) Subscribe(q Query, send func(Event), closeFn func()) *Subscription {
-	sub := &Subscription{s: s, send: send, close: sync.OnceFunc(closeFn), q: q}
-	sub.lo, sub.hi = timeBounds(q.Since, q.Until)
-	sub.left.Store(int64(q.Limit))
-	if !s.subs.Add(sub) {
-		sub.close()
-	}
-	return sub
-}
-
-// Close ends the subscription: no send after it returns except those
-// already running; then calls its closeFn. Idempotent.
-func (sub *Subscription) Close() {
-	sub.s.subs.Remove(sub)
-	sub.close()
-}
-
-func (sub *Subscription) matches(r *record) bool {
-	return (sub.q.Type == "" || sub.q.Type == r.typ()) &&
-		(sub.q.CorrelationID == "" || sub.q.CorrelationID == r.corr()) &&
-		r.time >= sub.lo && r.time <= sub.hi
-}
-
-// notify sends a copy of the event to every matching subscriber, without
-// blocking (a full buffer drops and counts).
-func (s *Store) notify(subs []*Subscription, id uint64, r *record) {
-	for _, sub := range subs {
-		if !sub.matches(r) {
-			continue
-		}
-		if sub.q.Limit <= 0 {
-			sub.send(s.copyOut(id, r))
-			continue
-		}
-		switch n := sub.left.Add(-1); {
-		case n > 0:
-			sub.send(s.copyOut(id, r))
-		case n == 0: // the last one: deliver, then end
-			sub.send(s.copyOut(id, r))
-			sub.Close()
-		}
-	}
 }
