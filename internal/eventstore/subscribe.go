@@ -16,8 +16,8 @@ import (
 
 // Subscriptions deliver in (Time, ID) order. A Store that finds a
 // subscription hands its committed event to a per-P queue; one supervised
-// task, the delivery ("events.subscriptions"), moves the queues into a heap
-// ordered by (Time, ID) and sends each event once nothing smaller can still
+// task, the delivery ("events.subscriptions"), moves the queues into a list
+// kept in (Time, ID) order and sends each event once nothing smaller can still
 // come: once its Time is below the watermark W.
 //
 // The watermark. A Store whose Time the store's clock sets registers as in
@@ -46,7 +46,7 @@ import (
 // every Store on every core. Copies and channel sends happen on the
 // delivery, not on the Store.
 //
-// Events with a caller-set Time register nothing: they join the heap at
+// Events with a caller-set Time register nothing: they join the held list at
 // their place, and one whose Time is already below what a subscription was
 // handed is late (see Subscribe).
 
@@ -138,16 +138,19 @@ type orderer struct {
 	subMu sync.Mutex // Subscribe and Close: activation, queues
 
 	// The delivery's state, under mu (the delivery task, and Close).
-	mu        sync.Mutex
-	heap      []item
-	heapBytes int64
-	w         int64 // the watermark: events with Time < w are sent
-	prevT     int64 // the last completed round's clock reading
-	flipT     int64 // the clock reading of the round under way (flipped)
-	flipped   bool  // a round is under way: waiting for parity oldP
-	oldP      int
-	rounds    uint64
-	flushAt   uint64 // a round that sends everything held (the clock went back)
+	mu sync.Mutex
+	// The events held: held[hs:] in (Time, ID) order, and batch, drained
+	// since the last merge.
+	held, batch, tmp []item
+	hs               int
+	heldBytes        int64
+	w                int64 // the watermark: events with Time < w are sent
+	prevT            int64 // the last completed round's clock reading
+	flipT            int64 // the clock reading of the round under way (flipped)
+	flipped          bool  // a round is under way: waiting for parity oldP
+	oldP             int
+	rounds           uint64
+	flushAt          uint64 // a round that sends everything held (the clock went back)
 	// hi is the largest clock reading seen: the rounds' and the Times
 	// the store's clock set on the events drained.
 	hi int64
@@ -222,7 +225,7 @@ func (o *orderer) inFlight(e int) uint64 {
 // matches it. It never waits for a subscriber. When its queue is full (the
 // delivery task is behind, typically not scheduled while writers keep the
 // cores busy), the Store does the delivery's work itself if no one else is
-// doing it (TryLock): it moves the queues into the heap, advances the
+// doing it (TryLock): it moves the queues into the held list, advances the
 // watermark if it can and sends what is ready. After helpTries attempts it
 // gives up: the event is lost for the subscriptions it matches (Lost).
 func (s *Store) publish(subs []*Subscription, id uint64, r *record, fl flight) {
@@ -318,7 +321,7 @@ func (q *queue) put(id uint64, r *record, stamped bool) bool {
 	return true
 }
 
-// drain moves every queued event into the heap. Under o.mu.
+// drain moves every queued event into the held list. Under o.mu.
 func (s *Store) drain() {
 	qs := s.ord.queues.Load()
 	if qs == nil {
@@ -333,7 +336,7 @@ func (s *Store) drain() {
 				s.ord.hi = max(s.ord.hi, sl.r.time)
 			}
 			s.ord.push(item{t: sl.r.time, id: sl.id, r: sl.r, pos: p, q: i})
-			sl.r = nil // the record is the heap's now
+			sl.r = nil // the record is the held list's now
 		}
 		if t != h {
 			q.head.Store(t)
@@ -355,47 +358,78 @@ func (o *orderer) queued() bool {
 	return false
 }
 
+// push adds a drained event; merge puts it in order. Under o.mu.
 func (o *orderer) push(it item) {
-	o.heap = append(o.heap, it)
-	o.heapBytes += it.r.size()
-	h := o.heap
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].less(&h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
+	o.batch = append(o.batch, it)
+	o.heldBytes += it.r.size()
 }
 
-func (o *orderer) pop() item {
-	h := o.heap
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h[n] = item{}
-	h = h[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h[r].less(&h[l]) {
-			m = r
-		}
-		if !h[m].less(&h[i]) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
+// merge puts the events drained since the last merge into held, in
+// (Time, ID) order. The common case costs an append: a batch sorted on its
+// own (events of one P arrive mostly in order) that starts after held's
+// last. Otherwise the part of held after the batch's first event is merged
+// with it (that part is short unless Times far ahead of the clock wait
+// there). Under o.mu.
+func (o *orderer) merge() {
+	b := o.batch
+	if len(b) == 0 {
+		return
 	}
-	o.heap = h
-	o.heapBytes -= top.r.size()
-	return top
+	if !slices.IsSortedFunc(b, cmpItem) {
+		slices.SortFunc(b, cmpItem)
+	}
+	live := o.held[o.hs:]
+	if len(live) == 0 || !b[0].less(&live[len(live)-1]) {
+		o.held = append(o.held, b...)
+	} else {
+		i, _ := slices.BinarySearchFunc(live, b[0], cmpItem)
+		o.tmp = append(o.tmp[:0], live[i:]...)
+		o.held = o.held[:o.hs+i]
+		x, y := o.tmp, b
+		for len(x) > 0 && len(y) > 0 {
+			if y[0].less(&x[0]) {
+				o.held, y = append(o.held, y[0]), y[1:]
+			} else {
+				o.held, x = append(o.held, x[0]), x[1:]
+			}
+		}
+		o.held = append(append(o.held, x...), y...)
+		clear(o.tmp)
+	}
+	clear(b)
+	o.batch = b[:0]
+}
+
+func cmpItem(a, b item) int {
+	if a.less(&b) {
+		return -1
+	}
+	if b.less(&a) {
+		return 1
+	}
+	return 0
+}
+
+// held returns how many events are held, and the smallest Time among them.
+// Under o.mu.
+func (o *orderer) minHeld() (int, int64) {
+	o.merge()
+	if n := len(o.held) - o.hs; n > 0 {
+		return n, o.held[o.hs].t
+	}
+	return 0, 0
+}
+
+// pop takes the smallest held event (after merge). Under o.mu.
+func (o *orderer) pop() item {
+	it := o.held[o.hs]
+	o.held[o.hs] = item{}
+	o.hs++
+	if o.hs == len(o.held) {
+		o.held, o.hs = o.held[:0], 0
+	}
+	o.heldBytes -= it.r.size()
+	return it
 }
 
 // sendReady sends the held events below the watermark (or below upTo when
@@ -404,15 +438,21 @@ func (o *orderer) pop() item {
 func (s *Store) sendReady(upTo int64, all bool) {
 	o := &s.ord
 	upTo = max(upTo, o.w)
-	for len(o.heap) > 0 {
-		if !all && o.heap[0].t >= upTo && len(o.heap) <= maxPending && o.heapBytes <= maxPendingBytes {
+	o.merge()
+	for len(o.held) > o.hs {
+		if !all && o.held[o.hs].t >= upTo && len(o.held)-o.hs <= maxPending && o.heldBytes <= maxPendingBytes {
 			break
 		}
 		it := o.pop()
 		s.deliver(&it)
 	}
-	if cap(o.heap) > 1024 && len(o.heap) < cap(o.heap)/4 {
-		o.heap = append([]item(nil), o.heap...) // give back a burst's memory
+	if n := len(o.held) - o.hs; o.hs > 0 && o.hs >= n {
+		copy(o.held, o.held[o.hs:])
+		clear(o.held[n:])
+		o.held, o.hs = o.held[:n], 0
+	}
+	if cap(o.held) > 1024 && len(o.held) < cap(o.held)/4 {
+		o.held = append([]item(nil), o.held...) // give back a burst's memory
 	}
 }
 
@@ -506,10 +546,8 @@ func (s *Store) runDelivery(ctx context.Context) error {
 			s.drain()
 			s.sendReady(math.MinInt64, false) // only what the bounds force
 		}
-		n, minT, flush := len(o.heap), int64(0), o.flushAt > o.rounds
-		if n > 0 {
-			minT = o.heap[0].t
-		}
+		n, minT := o.minHeld()
+		flush := o.flushAt > o.rounds
 		o.mu.Unlock()
 		if !moved {
 			if spins++; spins < 16 {
@@ -542,6 +580,11 @@ func (s *Store) runDelivery(ctx context.Context) error {
 		if wait > 0 {
 			t := s.deps.Clock.NewTimer(wait)
 			tc, tm = t.C(), t
+			if s.now() > minT { // the clock moved on before the timer was set
+				t.Stop()
+				o.sleeping.Store(false)
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -571,7 +614,7 @@ func (s *Store) closeSubs() {
 		s.drain()
 		s.sendReady(math.MinInt64, true)
 		o.done = true
-		o.heap = nil
+		o.held, o.batch, o.tmp = nil, nil, nil
 	}
 	o.mu.Unlock()
 	for _, sub := range s.subs.Close() {
@@ -666,20 +709,15 @@ func (sub *Subscription) Close() {
 	o.mu.Lock()
 	if !sub.ended && !o.done {
 		s.drain()
+		o.merge()
 		var mine []item
-		for i := range o.heap {
-			it := &o.heap[i]
+		for i := range o.held[o.hs:] {
+			it := &o.held[o.hs+i]
 			if it.pos >= sub.from[it.q] && sub.matches(it.r) {
 				mine = append(mine, *it)
 			}
 		}
-		slices.SortFunc(mine, func(a, b item) int {
-			if a.less(&b) {
-				return -1
-			}
-			return 1
-		})
-		for i := range mine {
+		for i := range mine { // in order, as held
 			s.handTo(sub, &mine[i])
 		}
 	}
