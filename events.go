@@ -538,8 +538,10 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // sends them: an event is sent once the Foundation's clock has passed its
 // Time and every Store that read the clock before has committed, so it
 // arrives microseconds after it is stored (a Store descheduled between its
-// clock read and its commit holds the others back until it commits; with a
-// manual clock, events stamped by the clock wait until it moves). An event
+// clock read and its commit holds the others back until it commits, and so
+// does one waiting for room under the block policy, at most
+// interface.query_timeout; with a manual clock, events stamped by the
+// clock wait until it moves). An event
 // stored with an explicit Time ahead of the clock is held until the clock
 // passes it, or the Foundation's Close. An event that cannot take its
 // place any more is late: one stored with an explicit Time below an event
@@ -551,7 +553,9 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // Events whose Time the clock set are never late while the clock does not
 // go back. At most 65,536 events (or 64 MiB of them) wait for the clock;
 // past that the earliest are sent before their turn, and what comes below
-// them later is late. The store's Close first sends every event held.
+// them later is late. The Foundation's Close first sends every event held
+// (waiting at most a second for the Stores in flight), and
+// [EventSubscription.Close] those held for that subscription.
 //
 // The channel buffers [DefaultSubscriptionBuffer] events, or what
 // [SubscriptionBuffer] sets (at most [MaxSubscriptionBuffer]); its memory
@@ -633,8 +637,10 @@ func (sub *EventSubscription) Late() uint64 {
 	return sub.sub.Late()
 }
 
-// Close ends the subscription and closes its channel; events still in the
-// buffer can be read. Close is idempotent.
+// Close ends the subscription and closes its channel, after sending the
+// events already stored that wait for it (held for the clock: see
+// [EventStore.Subscribe]); events still in the buffer can be read. Close
+// is idempotent.
 func (sub *EventSubscription) Close() {
 	if sub.sub != nil {
 		sub.sub.Close()

@@ -25,10 +25,10 @@ import (
 // per-P counters split by epoch (two parities, as in SRCU): the Store adds
 // one to the lock counter of the current epoch's parity on the cell of its
 // P, and later one to the unlock counter of the same parity on the cell of
-// whatever P it is then on; only the sums matter. A round of the delivery
-// reads the clock (T_k), moves the epoch on, and waits until the old
-// parity's unlock sum equals its lock sum (unlocks summed first, then locks,
-// so a Store counted in the unlocks is in the locks). After round k every
+// whatever P it is then on; only the sums matter. A round (advance) reads
+// the clock (T_k), moves the epoch on, and completes once the old parity's
+// unlock sum equals its lock sum (unlocks summed first, then locks, so a
+// Store counted in the unlocks is in the locks). After round k every
 // Store still in flight registered after round k-1's check, so it read the
 // clock after T_{k-1}: W = T_{k-1} (exclusive; a coarse clock can give the
 // same reading again). A Store that read the epoch just before a flip and
@@ -44,7 +44,14 @@ import (
 // delivery's sleeping flag, and a release store on its P's line; the lines
 // are the P's own (the delivery only reads them), so no line is written by
 // every Store on every core. Copies and channel sends happen on the
-// delivery, not on the Store.
+// delivery, not on the Store, except when the delivery falls behind and a
+// Store's queue is full (publish): that Store then does the delivery's work.
+//
+// A clock that steps back is seen when a round reads less than the round
+// before, or less than a Time it set on an event already drained: two
+// rounds later everything stamped before the step is drained, and the held
+// events up to the highest reading seen are sent (advance), instead of
+// waiting for the clock to come back.
 //
 // Events with a caller-set Time register nothing: they join the held list at
 // their place, and one whose Time is already below what a subscription was

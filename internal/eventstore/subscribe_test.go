@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -419,5 +420,51 @@ func TestSubscribeIdleDoesNotSpin(t *testing.T) {
 	clk.Add(2 * time.Hour)
 	if got := rec.waitFor(t, 1); got[0].Type != "ahead" {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestSubscribeStoresHelp: with the delivery task not running (as when it
+// gets no CPU), Stores that find their queue full do its work: every event
+// arrives, in order, none lost.
+func TestSubscribeStoresHelp(t *testing.T) {
+	ts := &tasks{}
+	ts.ctx, ts.cancel = context.WithCancel(context.Background())
+	start := func(name string, fn func(context.Context) error) error {
+		if name == "events.subscriptions" {
+			return nil // never runs
+		}
+		return ts.start(name, fn)
+	}
+	lim := Limits{MaxResults: 1000, QueryTimeout: 10 * time.Second, PruneInterval: time.Hour, MaxAge: time.Hour}
+	s, err := New(capacity(1<<14), "drop_oldest", Deps{Clock: clock.Real(), Go: start, Limits: func() Limits { return lim }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.stop()
+	rec := newRecorder()
+	sub := s.Subscribe(Query{}, rec.send, rec.close)
+	const n = 10 * queueSize
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n / 2 {
+				if _, err := s.Store(&Event{Type: fmt.Sprint("w", w), Data: []byte(fmt.Sprint(i))}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	helped := len(rec.events())
+	s.Close()
+	got := rec.events()
+	if len(got) != n || sub.Lost() != 0 || sub.Late() != 0 || len(lateOf(got)) != 0 {
+		t.Fatalf("received %d of %d, lost %d, late %d", len(got), n, sub.Lost(), sub.Late())
+	}
+	if helped == 0 {
+		t.Fatal("no event sent before Close: the Stores did not help")
 	}
 }
