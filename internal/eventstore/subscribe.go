@@ -177,10 +177,14 @@ func (o *orderer) init() {
 // enter is called by a Store before it reads the clock (stamped) or, with a
 // caller-set Time, before it pushes: with no subscription it costs one load.
 func (s *Store) enter(stamped bool) flight {
-	o := &s.ord
-	if !o.active.Load() {
+	if !s.ord.active.Load() { // inlined: the whole cost without a subscription
 		return flightOff
 	}
+	return s.register(stamped)
+}
+
+func (s *Store) register(stamped bool) flight {
+	o := &s.ord
 	if !stamped {
 		return flightFree
 	}
@@ -197,9 +201,12 @@ func (s *Store) enter(stamped bool) flight {
 
 // exit ends what enter registered, after the commit (or the failure).
 func (s *Store) exit(f flight) {
-	if f <= 0 {
-		return
+	if f > 0 { // inlined
+		s.unregister(f)
 	}
+}
+
+func (s *Store) unregister(f flight) {
 	e := int(f - 1)
 	o := &s.ord
 	pid := procpin.Pin()
