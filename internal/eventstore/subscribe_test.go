@@ -11,6 +11,7 @@ import (
 
 	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/internal/fanout"
+	"github.com/elixirscope-go/foundation/ring"
 )
 
 // recorder is a subscription's send func with an unbounded buffer.
@@ -75,11 +76,16 @@ func lateOf(evs []Event) []Event {
 // order except the backfilled events, which are late and counted as such;
 // with an unbounded buffer nothing matching is lost; with a small one,
 // received + dropped is what matched; the Limit delivers exactly Limit.
-func TestSubscribeOrderStress(t *testing.T) {
-	const (
-		writers   = 4
-		perWriter = 3000
-	)
+func TestSubscribeOrderStress(t *testing.T) { orderStress(t, 4, 3000) }
+
+// TestSubscribeOrderStressManyPs: the same with more Ps than the store has
+// per-P cells and queues (the Ps beyond share one).
+func TestSubscribeOrderStressManyPs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(flightCells + 8))
+	orderStress(t, 2*flightCells, 400)
+}
+
+func orderStress(t *testing.T, writers, perWriter int) {
 	s := testStore(t, capacity(1<<15), nil)
 	type subCase struct {
 		name string
@@ -466,5 +472,47 @@ func TestSubscribeStoresHelp(t *testing.T) {
 	}
 	if helped == 0 {
 		t.Fatal("no event sent before Close: the Stores did not help")
+	}
+}
+
+// TestSubscribeBlockPolicy: under the block policy a Store waiting for
+// room holds the delivery back (it read the clock); once a prune makes
+// room, everything arrives in order, the pruned event too (it was
+// committed before it left).
+func TestSubscribeBlockPolicy(t *testing.T) {
+	s := testStore(t, Config{Capacity: 4, Policy: ring.Block}, nil)
+	rec := newRecorder()
+	sub := s.Subscribe(Query{}, rec.send, rec.close)
+	defer sub.Close()
+	var first Event
+	for i := range 4 {
+		e := Event{Type: "t", Data: []byte{byte(i)}}
+		id, err := s.Store(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first, _ = s.Get(id)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Store(&Event{Type: "t", Data: []byte{4}})
+		done <- err
+	}()
+	for s.PruneBefore(first.Time+1) == 0 {
+		runtime.Gosched()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := rec.waitFor(t, 5)
+	if len(lateOf(got)) != 0 || sub.Late() != 0 {
+		t.Fatalf("out of order: %+v", got)
+	}
+	for i, e := range got {
+		if e.Data[0] != byte(i) {
+			t.Fatalf("event %d carries %d", i, e.Data[0])
+		}
 	}
 }
