@@ -33,7 +33,9 @@ import (
 // clock after T_{k-1}: W = T_{k-1} (exclusive; a coarse clock can give the
 // same reading again). A Store that read the epoch just before a flip and
 // registered after the check (a straggler) lands in the parity that the
-// next-but-one round checks: the one-round lag is what covers it. Nothing in
+// next-but-one round checks: the one-round lag is what covers it. When,
+// after the check, the new parity has no Store in flight either, every
+// Store still to commit reads the clock after T_k: W = T_k. Nothing in
 // this depends on how many goroutines share a P, and no time is kept per
 // cell: a laggard (a Store descheduled between its clock read and its
 // commit) holds W back until it commits, no longer.
@@ -465,8 +467,9 @@ func (s *Store) sendReady(upTo int64, all bool) {
 		clear(o.held[n:])
 		o.held, o.hs = o.held[:n], 0
 	}
-	if cap(o.held) > 1024 && len(o.held) < cap(o.held)/4 {
-		o.held = append([]item(nil), o.held...) // give back a burst's memory
+	if n := len(o.held); cap(o.held) > 4096 && n < cap(o.held)/8 {
+		// Give back a burst's memory, keeping room for the usual load.
+		o.held = append(make([]item, 0, max(2*n, 1024)), o.held...)
 	}
 }
 
@@ -534,6 +537,14 @@ func (s *Store) advance() bool {
 	}
 	o.hi = max(o.hi, o.flipT)
 	o.w = max(o.w, o.prevT)
+	if o.inFlight(1-o.oldP) == 0 {
+		// No Store of the new parity is in flight either: every Store
+		// still to commit registers after this check (or registered in
+		// the old parity after its check), so it reads the clock after
+		// flipT. The watermark needs no lag (one round saved when the
+		// store is quiet).
+		o.w = max(o.w, o.flipT)
+	}
 	o.prevT = o.flipT
 	s.sendReady(upTo, false)
 	return true
