@@ -333,10 +333,12 @@ func (s *EventStore) Store(ev Event) (uint64, error) {
 }
 
 // storeRef is Store for an event the caller reuses (the config change
-// recorder): no copy of the Event on the way in. The store copies what it
-// keeps.
+// recorder): no copy of the Event on the way in (the store copies what it
+// keeps), and never a wait: under the block policy a full store refuses at
+// once, since the recorder runs under the config service's lock and every
+// config change would otherwise wait up to interface.query_timeout.
 func (s *EventStore) storeRef(ev *Event) error {
-	if _, err := s.eng.Store((*eventstore.Event)(unsafe.Pointer(ev))); err != nil {
+	if _, err := s.eng.StoreNoWait((*eventstore.Event)(unsafe.Pointer(ev))); err != nil {
 		return mapError(err)
 	}
 	return nil

@@ -270,3 +270,34 @@ func TestStatsSaneWhileStoring(t *testing.T) {
 	}
 	assert.Equal(t, bytes, st.Bytes)
 }
+
+// TestConfigUpdateDoesNotWaitForAFullStore: under the block policy a full
+// event store makes a Store wait for room (up to interface.query_timeout,
+// here an hour), but a config change, which stores its event while the
+// config service holds its lock, is applied at once: its event is refused
+// and counted, so no config change waits on the event store.
+func TestConfigUpdateDoesNotWaitForAFullStore(t *testing.T) {
+	f, clk := newStore(t, 10, func(c *foundation.Config) {
+		c.Capture.RingBuffer.OverflowStrategy = foundation.Block
+		c.Interface.QueryTimeout = time.Hour
+	})
+	es := f.Events()
+	for range 10 {
+		clk.Add(time.Millisecond)
+		_, err := es.Store(foundation.Event{Type: "fill"})
+		require.NoError(t, err)
+	}
+	failures := f.Telemetry().Counter(foundation.MetricConfigEventFailures)
+	before := failures.Value()
+	done := make(chan error, 1)
+	go func() { done <- f.Config().Update("ai.planning.sampling_rate", 0.5) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second): // a guard: the wait would last an hour
+		t.Fatal("Update waited for room in the event store")
+	}
+	assert.Equal(t, 0.5, f.Config().Get().Config().AI.Planning.SamplingRate)
+	assert.Equal(t, before+1, failures.Value())
+	assert.Equal(t, 10, es.Stats().Len)
+}

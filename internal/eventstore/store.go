@@ -456,7 +456,17 @@ func (s *Store) validate(ev *Event, i int) error {
 // subscription matches, queues the event for the subscriptions' delivery
 // without blocking (subscribe.go). It allocates the stored copy and its
 // Data.
-func (s *Store) Store(ev *Event) (uint64, error) {
+func (s *Store) Store(ev *Event) (uint64, error) { return s.store(ev, true) }
+
+// StoreNoWait is [Store.Store], except that under the Block policy a full
+// store fails at once (ErrFull) instead of waiting for room: for a caller
+// that must not wait, such as the config service, which stores its change
+// events while it holds its lock.
+func (s *Store) StoreNoWait(ev *Event) (uint64, error) { return s.store(ev, false) }
+
+// store is Store; wait says whether a full store under Block waits for
+// room.
+func (s *Store) store(ev *Event, wait bool) (uint64, error) {
 	if s.closed.Load() {
 		return 0, errClosed("events.store")
 	}
@@ -470,7 +480,7 @@ func (s *Store) Store(ev *Event) (uint64, error) {
 	}
 	r := s.newRecord(ev, now)
 	if s.policy != ring.DropOldest {
-		if err := s.reserve(1, r.size()); err != nil {
+		if err := s.reserve(1, r.size(), wait); err != nil {
 			s.exit(fl)
 			return 0, err
 		}
@@ -490,12 +500,13 @@ func (s *Store) Store(ev *Event) (uint64, error) {
 
 // reserve takes room for n events of size bytes in all (DropNewest,
 // Block): ErrFull under DropNewest, and under Block a wait for a prune to
-// make room, up to Limits.QueryTimeout (ErrTimeout).
-func (s *Store) reserve(n int, size int64) error {
+// make room, up to Limits.QueryTimeout (ErrTimeout), when wait is set
+// (ErrFull at once otherwise).
+func (s *Store) reserve(n int, size int64, wait bool) error {
 	if s.tryReserve(n, size) {
 		return nil
 	}
-	if s.policy != ring.Block {
+	if s.policy != ring.Block || !wait {
 		return s.pushError(ring.ErrFull, n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.deps.Limits().QueryTimeout)
@@ -822,7 +833,7 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 		if len(evs) > 1 && size > s.maxBytes {
 			return nil, s.pushError(ring.ErrFull, len(evs))
 		}
-		if err := s.reserve(len(evs), size); err != nil {
+		if err := s.reserve(len(evs), size, true); err != nil {
 			return nil, err
 		}
 	}
