@@ -162,7 +162,13 @@ func (s *Store) allocRecord(n uint64) (unsafe.Pointer, uint8) {
 		}
 		atomicx.StoreRelease(&a.off, off+n)
 		procpin.Unpin()
-		return unsafe.Pointer(&cur[off]), uint8(pid)
+		// unsafe.Add, not &cur[off]: indexing checks cur for nil by
+		// reading its first byte, and on a slab's fresh page that read
+		// maps the kernel's shared zero page, so the record's first
+		// write then takes a second fault, a copy-on-write that flushes
+		// the page from every core's TLB (an interrupt to each core the
+		// process runs on). Written first, the page takes one fault.
+		return unsafe.Add(unsafe.Pointer(cur), off), uint8(pid)
 	}
 }
 
