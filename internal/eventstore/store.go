@@ -160,15 +160,19 @@ type byteCell struct {
 // budget (checkBudget), so each P checks it once per 1<<checkShift bytes it
 // stores, at the cost of a shift and a compare.
 func (s *Store) addBytes(d int64) (check bool) {
-	pid := procpin.Pin()
+	check = s.addBytesPinned(procpin.Pin(), d)
+	procpin.Unpin()
+	return check
+}
+
+// addBytesPinned is addBytes for a caller pinned to P pid.
+func (s *Store) addBytesPinned(pid int, d int64) (check bool) {
 	if pid < byteStripes {
 		c := &s.bytes[pid].n
 		old := c.Load()
 		atomicx.StoreRelease(c, old+uint64(d))
-		procpin.Unpin()
 		return d > 0 && old>>s.checkShift != (old+uint64(d))>>s.checkShift
 	}
-	procpin.Unpin()
 	v := s.bytes[byteStripes].n.Add(uint64(d))
 	return d > 0 && (v-uint64(d))>>s.checkShift != v>>s.checkShift
 }
@@ -388,10 +392,13 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 // of up to 64 IDs per P, so that a Store writes the shared claim counter
 // once per 64 events instead of once per event, as long as a block per P
 // (which may sit unused, see ring.Config.ClaimBlock) is at most 1/8 of the
-// capacity, and at least 8; 1 (one ID per claim) otherwise and under the
-// other policies, whose room check is a CAS on the counter.
+// capacity, and at least 8; 1 (one ID per claim) otherwise, with one P
+// (GOMAXPROCS at New), and under the other policies, whose room check is a
+// CAS on the counter.
 func claimBlock(p ring.Policy, slots, procs int) int {
-	if p != ring.DropOldest {
+	if p != ring.DropOldest || procs <= 1 {
+		// With one P, blocks save no contention and cost a pin and a CAS
+		// per claim; Ps added after New claim one ID at a time anyway.
 		return 1
 	}
 	b := 64
@@ -721,7 +728,7 @@ func (s *Store) onDiscard(id uint64, r *record, why ring.Reason) {
 			slot := &c.recs[q/2&(evictLag-1)]
 			atomicx.StoreRelease(&c.seq, q+1)
 			if old := slot.Load(); old != nil {
-				s.settle(old, why) // its line prefetched evictLag evictions ago
+				s.settleEviction(pid, old) // its line prefetched evictLag evictions ago
 			}
 			atomicx.StorePointerBeforeRelease(slot, r)
 			atomicx.StoreRelease(&c.seq, q+2)
@@ -731,6 +738,20 @@ func (s *Store) onDiscard(id uint64, r *record, why ring.Reason) {
 		procpin.Unpin()
 	}
 	s.settle(r, why)
+}
+
+// settleEviction is settle for an eviction, by a caller pinned to P pid
+// (onDiscard): the byte count goes to that P's cell without a second pin.
+func (s *Store) settleEviction(pid int, r *record) {
+	old := r.state.Swap(stGone)
+	if old == stPruned { // already hidden, unindexed, uncounted in bytes and counted as pruned
+		s.overwrittenPruned.Add(1)
+		return
+	}
+	s.addBytesPinned(pid, -r.size())
+	if s.policy != ring.DropOldest {
+		s.release(1, r.size())
+	}
 }
 
 // settle is what an event leaving the ring changes: its state, the byte
