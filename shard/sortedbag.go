@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/puzpuzpuz/xsync/v3"
@@ -32,7 +33,18 @@ type SortedBag[K comparable, V cmp.Ordered] struct {
 	_      noCopy
 	h      hasher[K]
 	shards []*xsync.MapOf[hkey[K], *sortedList[V]]
+	// hot remembers the list of a recently inserted key per slot (the
+	// low bits of its hash), so that an insert under a hot key (an event
+	// type) skips the map lookup, half the cost of finding the list: a
+	// hit compares the hash and the key with the ones the list was made
+	// for. A miss looks in the map and remembers what it found. A dead
+	// list found here is forgotten (the inserter then asks the map).
+	hot []atomic.Pointer[sortedList[V]]
 }
+
+// hotSlots is the size of a SortedBag's cache of hot lists (a power of
+// two): 8 bytes each.
+const hotSlots = 128
 
 // sortedList is one key's values: a sorted deque in a ring buffer.
 //
@@ -46,9 +58,14 @@ type SortedBag[K comparable, V cmp.Ordered] struct {
 type sortedList[V cmp.Ordered] struct {
 	mu   sync.Mutex // writers dominate: a plain Mutex costs one atomic per Lock and Unlock, an RWMutex two
 	dead bool       // under mu: emptied and removed from the map
-	buf  []V        // ring; len is 0 or a power of two
-	head int        // index in buf of the smallest value
-	n    int        // values held
+	// The hash and the key (a *K, as the map stores it) the list was made
+	// for, set before it is published and never changed: SortedBag.hot
+	// checks a hit against them.
+	h    uint64
+	key  unsafe.Pointer
+	buf  []V // ring; len is 0 or a power of two
+	head int // index in buf of the smallest value
+	n    int // values held
 	// floor is a lower bound of the values held (when n > 0): the smallest
 	// value inserted since the list was last trimmed, or the trim's bound.
 	// A trim whose bound is <= floor has nothing to remove and is decided
@@ -211,7 +228,8 @@ func NewSortedBag[K comparable, V cmp.Ordered](opts ...Option) (*SortedBag[K, V]
 	if err != nil {
 		return nil, err
 	}
-	b := &SortedBag[K, V]{h: newHasher[K](st.shards), shards: make([]*xsync.MapOf[hkey[K], *sortedList[V]], st.shards)}
+	b := &SortedBag[K, V]{h: newHasher[K](st.shards), shards: make([]*xsync.MapOf[hkey[K], *sortedList[V]], st.shards),
+		hot: make([]atomic.Pointer[sortedList[V]], hotSlots)}
 	for i := range b.shards {
 		b.shards[i] = xsync.NewMapOfWithHasher[hkey[K], *sortedList[V]](hkeyHash[K], xsync.WithPresize(st.sizeHint/st.shards))
 	}
@@ -241,8 +259,28 @@ func (b *SortedBag[K, V]) list(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[
 	if s, ok := any(hk.k).(string); ok {
 		hk.k = any(strings.Clone(s)).(K)
 	}
-	l, _ := m.LoadOrCompute(hk, newSortedList[V])
+	l, _ := m.LoadOrCompute(hk, func() *sortedList[V] {
+		k := hk.k
+		return &sortedList[V]{h: hk.h, key: unsafe.Pointer(&k)}
+	})
 	return l
+}
+
+// hotList is list through the cache of hot lists: the list of hk from its
+// slot when the slot holds it, else from the map (and then remembered).
+func (b *SortedBag[K, V]) hotList(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[K]) *sortedList[V] {
+	slot := &b.hot[hk.h&(hotSlots-1)]
+	if l := slot.Load(); l != nil && l.h == hk.h && *(*K)(l.key) == hk.k {
+		return l
+	}
+	l := b.list(m, hk)
+	slot.Store(l)
+	return l
+}
+
+// forgetHot drops l from the cache of hot lists: it is dead.
+func (b *SortedBag[K, V]) forgetHot(l *sortedList[V]) {
+	b.hot[l.h&(hotSlots-1)].CompareAndSwap(l, nil)
 }
 
 // Insert adds v to key k's values (ets:insert/2 on a bag: an object already
@@ -253,10 +291,11 @@ func (b *SortedBag[K, V]) list(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[
 func (b *SortedBag[K, V]) Insert(k K, v V) {
 	m, hk := b.locate(k)
 	for {
-		l := b.list(m, hk)
+		l := b.hotList(m, hk)
 		l.mu.Lock()
 		if l.dead { // emptied and removed meanwhile: look again
 			l.mu.Unlock()
+			b.forgetHot(l)
 			continue
 		}
 		l.insert(v)
@@ -275,10 +314,11 @@ func (b *SortedBag[K, V]) Insert(k K, v V) {
 func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
 	m, hk := b.locate(k)
 	for {
-		l := b.list(m, hk)
+		l := b.hotList(m, hk)
 		l.mu.Lock()
 		if l.dead {
 			l.mu.Unlock()
+			b.forgetHot(l)
 			continue
 		}
 		p := l.trimBelow(bound)
