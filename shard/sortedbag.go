@@ -259,11 +259,16 @@ func (b *SortedBag[K, V]) list(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[
 	if s, ok := any(hk.k).(string); ok {
 		hk.k = any(strings.Clone(s)).(K)
 	}
-	l, _ := m.LoadOrCompute(hk, func() *sortedList[V] {
-		k := hk.k
-		return &sortedList[V]{h: hk.h, key: unsafe.Pointer(&k)}
-	})
+	kl := &keyedList[K, V]{k: hk.k} // one allocation for the list and its key
+	kl.l.h, kl.l.key = hk.h, unsafe.Pointer(&kl.k)
+	l, _ := m.LoadOrStore(hk, &kl.l)
 	return l
+}
+
+// keyedList is a new list with its key, allocated together (list).
+type keyedList[K comparable, V cmp.Ordered] struct {
+	l sortedList[V]
+	k K
 }
 
 // hotList is list through the cache of hot lists: the list of hk from its
