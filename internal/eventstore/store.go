@@ -243,7 +243,10 @@ type Store struct {
 	// trimMask rounds the index trim bound down (commit): a list is trimmed
 	// once per trimMask+1 IDs, not per insert, and between trims its
 	// sortedList.floor settles the check without reading the list's old
-	// front. The stale IDs this leaves are at most trimMask+1 per index.
+	// front. A trim searches that front, old memory: a cache miss per step
+	// of the search, whose steps grow with the log of what it removes, so
+	// rarer trims cost less in all. The stale IDs this leaves are at most
+	// trimMask+1 per index (up to 4096: 32 KiB).
 	trimMask   uint64
 	times      timeIndex
 	policy     ring.Policy
@@ -373,7 +376,7 @@ func New(cfg Config, policyName string, deps Deps) (*Store, error) {
 	s.types = newInterner()
 	s.sweep = make(chan struct{}, 1)
 	s.sweepMask = 1<<(bits.Len(uint(max(s.capacity/2, 1)))-1) - 1
-	s.trimMask = 1<<(bits.Len(uint(min(max(s.capacity/16, 1), 1024)))-1) - 1
+	s.trimMask = 1<<(bits.Len(uint(min(max(s.capacity/16, 1), 4096)))-1) - 1
 	s.alloc = make([]recordAlloc, len(s.byType.stripes))
 	every := max(min(s.maxBytes/int64(16*len(s.byType.stripes)), 1<<30), 4096)
 	s.checkShift = uint(bits.Len64(uint64(every))) - 1 // rounded down to a power of two
