@@ -421,7 +421,7 @@ func TestSubscribe(t *testing.T) {
 		t.Fatal("closed subscription delivered")
 	}
 	st.Update("count", 1)
-	if len(st.subs) != 1 {
+	if len(st.subs.Load()) != 1 {
 		t.Fatal("subscription not freed")
 	}
 	st.Close()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/elixirscope-go/foundation/internal/fanout"
 	"os"
 	"reflect"
 	"sort"
@@ -189,9 +190,7 @@ type Store[T any] struct {
 	commitMu sync.Mutex // group-commit leader lock (durable): d, cur, notification order
 	d        *disk
 
-	subMu sync.Mutex
-	subs  map[*Subscription]struct{} // nil after Close
-	nsubs atomic.Int32               // len(subs), written under subMu: notify skips the lock when no one listens
+	subs fanout.List[*Subscription] // copy-on-write: notify loads it without a lock
 
 	block    atomic.Pointer[snapBlock[T]] // where newSnapshot hands out snapshots from
 	perBlock int                          // snapshots per block; 1: one allocation each
@@ -293,7 +292,6 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 		validate:  cfg.Validate,
 		clone:     cfg.Clone,
 		now:       clockNow(cfg.Clock),
-		subs:      map[*Subscription]struct{}{},
 		allowed:   map[string]*field{},
 	}
 	st.perBlock = max(1, (snapBlockBytes-8)/int(unsafe.Sizeof(Snapshot[T]{})))
@@ -1020,12 +1018,9 @@ func (st *Store[T]) Close() error {
 		err = st.d.release()
 	}
 	st.commitMu.Unlock()
-	st.subMu.Lock()
-	for s := range st.subs {
-		close(s.c)
+	for _, s := range st.subs.Close() {
+		s.sub.Close()
 	}
-	st.subs = nil
-	st.subMu.Unlock()
 	return err
 }
 

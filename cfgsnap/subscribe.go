@@ -1,14 +1,13 @@
 package cfgsnap
 
-import "sync/atomic"
+import "github.com/elixirscope-go/foundation/internal/fanout"
 
 // Subscription receives every change of a [Store], in version order. It is
 // safe for concurrent use; its zero value is not usable (use
 // [Store.Subscribe]).
 type Subscription struct {
-	c       chan Change
-	dropped atomic.Uint64
-	owner   interface{ unsubscribe(*Subscription) }
+	sub   *fanout.Sub[Change]
+	owner interface{ unsubscribe(*Subscription) }
 }
 
 // Subscribe returns a subscription whose channel buffers up to buffer
@@ -17,26 +16,16 @@ type Subscription struct {
 // next received Version also jumps). On a closed store the returned
 // subscription's channel is already closed.
 func (st *Store[T]) Subscribe(buffer int) *Subscription {
-	s := &Subscription{c: make(chan Change, max(buffer, 0)), owner: st}
-	st.subMu.Lock()
-	if st.subs == nil {
-		close(s.c)
-	} else {
-		st.subs[s] = struct{}{}
-		st.nsubs.Store(int32(len(st.subs)))
+	s := &Subscription{sub: fanout.NewSub[Change](buffer), owner: st}
+	if !st.subs.Add(s) {
+		s.sub.Close()
 	}
-	st.subMu.Unlock()
 	return s
 }
 
 func (st *Store[T]) unsubscribe(s *Subscription) {
-	st.subMu.Lock()
-	if _, ok := st.subs[s]; ok {
-		delete(st.subs, s)
-		st.nsubs.Store(int32(len(st.subs)))
-		close(s.c)
-	}
-	st.subMu.Unlock()
+	st.subs.Remove(s)
+	s.sub.Close()
 }
 
 // announce notifies ch, or, for an UpdateMany, each of many.
@@ -51,32 +40,22 @@ func (st *Store[T]) announce(ch Change, many []Change) {
 }
 
 // notify offers ch to every subscriber without blocking. Called by the one
-// goroutine that publishes (so in version order); subMu makes the sends and
-// the closes in Close/unsubscribe mutually exclusive.
+// goroutine that publishes, so in version order. The list is one atomic
+// load (none when no one listens); a subscription closed meanwhile refuses
+// the send.
 func (st *Store[T]) notify(ch Change) {
-	if st.nsubs.Load() == 0 {
-		// No subscriber: a Subscribe racing this change starts after it,
-		// as it would had it taken the lock after this notify.
-		return
+	for _, s := range st.subs.Load() {
+		s.sub.Send(ch)
 	}
-	st.subMu.Lock()
-	for s := range st.subs {
-		select {
-		case s.c <- ch:
-		default:
-			s.dropped.Add(1)
-		}
-	}
-	st.subMu.Unlock()
 }
 
 // C returns the channel of changes. It is closed by [Subscription.Close] or
 // [Store.Close], never otherwise.
-func (s *Subscription) C() <-chan Change { return s.c }
+func (s *Subscription) C() <-chan Change { return s.sub.C() }
 
 // Dropped returns how many changes this subscriber lost because its buffer
 // was full (it read too slowly).
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+func (s *Subscription) Dropped() uint64 { return s.sub.Dropped() }
 
 // Close stops the subscription and closes its channel; the store keeps no
 // reference to it afterwards. Idempotent.
