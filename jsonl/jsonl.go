@@ -51,6 +51,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/elixirscope-go/foundation/internal/fsx"
 )
 
 // Sentinel errors; the errors of this package match one of them with
@@ -254,48 +256,19 @@ func (s *Sink[E]) open() error {
 // parent of each one it created, so that a file acknowledged in a new (or
 // recreated) directory is reachable after a crash. Under mu.
 func (s *Sink[E]) mkdir() error {
-	var made []string // missing directories, deepest first
-	for d := filepath.Clean(s.dir); ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		made = append(made, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if err := os.MkdirAll(s.dir, s.set.dmode); err != nil {
-		return err
-	}
-	for _, d := range made {
-		if err := s.fail("syncparent", filepath.Dir(d)); err != nil {
+	return fsx.MkdirAll(s.dir, s.set.dmode, func(parent string) error {
+		if err := s.fail("syncparent", parent); err != nil {
 			return err
 		}
-		if err := syncPath(filepath.Dir(d)); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fsx.SyncDir(parent)
+	})
 }
 
 func (s *Sink[E]) syncDir() error {
 	if err := s.fail("syncdir", s.dir); err != nil {
 		return err
 	}
-	return syncPath(s.dir)
-}
-
-// syncPath fsyncs the directory dir.
-func syncPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsx.SyncDir(s.dir)
 }
 
 // abandon closes the current file; the next Export starts a new one.

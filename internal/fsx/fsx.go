@@ -1,7 +1,7 @@
 // Package fsx holds the file-system steps that the durable packages
-// (cfgsnap, segment) share: creating a directory durably, fsyncing a
+// (cfgsnap, segment, jsonl) share: creating a directory durably, fsyncing a
 // directory and releasing a directory lock. Each package keeps its own
-// fault seam around them; jsonl, standard library only, keeps its own copy.
+// fault seam around them. It imports the standard library only.
 package fsx
 
 import (
