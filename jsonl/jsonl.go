@@ -1,7 +1,7 @@
 // Package jsonl is a durable JSON Lines sink: it appends batches of records
 // of any type E, one JSON value per line, to numbered files in a directory
-// (events-000001.jsonl, events-000002.jsonl, …), rotated by size. It uses the
-// standard library only.
+// (events-000001.jsonl, events-000002.jsonl, …), rotated by size. It needs
+// nothing beyond the standard library.
 //
 // A *Sink[E] has the method Export(ctx, []E) error, so a
 // *Sink[foundation.Event] is a foundation.Exporter as it is: give it to
