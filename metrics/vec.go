@@ -143,6 +143,17 @@ func newVec[T any](r *Registry, name string, kind Kind, d Desc, mk func() *T) *v
 }
 
 // lookup returns the series of the joined values key, or nil.
+// with returns the series of the tag set values, creating it on first use
+// (the With of both kinds of vec).
+func (v *vec[T]) with(values []string) *T {
+	var buf [128]byte
+	k := joinKey(buf[:0], values)
+	if m := v.lookup(k); m != nil {
+		return m
+	}
+	return v.create(string(k), values)
+}
+
 func (v *vec[T]) lookup(key []byte) *T {
 	if s := (*v.series.Load())[string(key)]; s != nil { // no allocation: a map index by converted bytes
 		return s.m
@@ -228,14 +239,7 @@ func (c *CounterVec) Tags() []string { return append([]string(nil), c.v.desc.Tag
 // keys), creating it on first use: one map lookup; keep the handle to avoid
 // even that. A wrong number of values, or a new tag set beyond the caps,
 // returns the overflow series and counts the refusal.
-func (c *CounterVec) With(values ...string) *Counter {
-	var buf [128]byte
-	k := joinKey(buf[:0], values)
-	if m := c.v.lookup(k); m != nil {
-		return m
-	}
-	return c.v.create(string(k), values)
-}
+func (c *CounterVec) With(values ...string) *Counter { return c.v.with(values) }
 
 // Overflowed returns how many tag sets were refused (and folded into the
 // overflow series).
@@ -251,14 +255,7 @@ func (h *HistogramVec) Tags() []string { return append([]string(nil), h.v.desc.T
 func (h *HistogramVec) Unit() Unit { return h.v.desc.Unit }
 
 // With returns the histogram of the tag set values, as [CounterVec.With].
-func (h *HistogramVec) With(values ...string) *Histogram {
-	var buf [128]byte
-	k := joinKey(buf[:0], values)
-	if m := h.v.lookup(k); m != nil {
-		return m
-	}
-	return h.v.create(string(k), values)
-}
+func (h *HistogramVec) With(values ...string) *Histogram { return h.v.with(values) }
 
 // Overflowed returns how many tag sets were refused.
 func (h *HistogramVec) Overflowed() uint64 { return h.v.refused.Load() }
