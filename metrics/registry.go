@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -325,7 +326,7 @@ func (r *Registry) CounterVec(name string, d Desc) (*CounterVec, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v, ok := r.cvecs.Load(name); ok {
-		if !slicesEqual(v.v.desc.Tags, d.Tags) {
+		if !slices.Equal(v.v.desc.Tags, d.Tags) {
 			return nil, fmt.Errorf("%w: counter %q exists with tags %q", ErrInvalidName, name, v.v.desc.Tags)
 		}
 		return v, nil
@@ -354,7 +355,7 @@ func (r *Registry) HistogramVec(name string, d Desc) (*HistogramVec, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v, ok := r.hvecs.Load(name); ok {
-		if !slicesEqual(v.v.desc.Tags, d.Tags) || v.v.desc.Unit != d.Unit {
+		if !slices.Equal(v.v.desc.Tags, d.Tags) || v.v.desc.Unit != d.Unit {
 			return nil, fmt.Errorf("%w: histogram %q exists with tags %q, unit %q", ErrInvalidName, name, v.v.desc.Tags, v.v.desc.Unit)
 		}
 		return v, nil
@@ -375,18 +376,6 @@ func (r *Registry) HistogramVec(name string, d Desc) (*HistogramVec, error) {
 	r.vecMu.Unlock()
 	r.hvecs.Store(name, v)
 	return v, nil
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Snapshot is every metric of a registry at one moment (each metric is read
