@@ -190,6 +190,26 @@ func (l *latency) report(b *testing.B, start time.Time, cpu0 time.Duration) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
 }
 
+// runTimed calls store(i) for i in [0, b.N) from a reset timer, timing every
+// 16th call into a latency histogram, then reports as [latency.report].
+func runTimed(b *testing.B, store func(i int)) {
+	lat := newLatency()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if i&15 == 0 {
+			t := mono()
+			store(i)
+			_ = lat.h.RecordValue(int64(mono() - t))
+			continue
+		}
+		store(i)
+	}
+	b.StopTimer()
+	lat.report(b, start, cpu0)
+}
+
 type benchImpl struct {
 	name string
 	make func(b *testing.B) (store func(reply chan uint64, ev foundation.Event) (uint64, error))
@@ -226,21 +246,7 @@ func BenchmarkStore(b *testing.B) {
 			for i := 0; i < benchCap; i++ { // fill: measure the steady state
 				_, _ = store(reply, benchEvent(i))
 			}
-			lat := newLatency()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
-			for i := 0; i < b.N; i++ {
-				if i&15 == 0 {
-					t := mono()
-					_, _ = store(reply, benchEvent(i))
-					_ = lat.h.RecordValue(int64(mono() - t))
-					continue
-				}
-				_, _ = store(reply, benchEvent(i))
-			}
-			b.StopTimer()
-			lat.report(b, start, cpu0)
+			runTimed(b, func(i int) { _, _ = store(reply, benchEvent(i)) })
 		})
 	}
 }
@@ -473,21 +479,7 @@ func BenchmarkStoreSpill(b *testing.B) {
 			for i := 0; i < benchCap; i++ {
 				_, _ = es.Store(benchEvent(i))
 			}
-			lat := newLatency()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
-			for i := 0; i < b.N; i++ {
-				if i&15 == 0 {
-					t := mono()
-					_, _ = es.Store(benchEvent(i))
-					_ = lat.h.RecordValue(int64(mono() - t))
-					continue
-				}
-				_, _ = es.Store(benchEvent(i))
-			}
-			b.StopTimer()
-			lat.report(b, start, cpu0)
+			runTimed(b, func(i int) { _, _ = es.Store(benchEvent(i)) })
 			if spill {
 				st := es.Stats().Warm
 				b.ReportMetric(float64(st.Dropped)/float64(b.N), "warm-dropped/op")

@@ -36,21 +36,7 @@ func BenchmarkStoreSubscribed(b *testing.B) {
 			received++
 		}
 	}()
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	lat := newLatency()
-	for i := 0; i < b.N; i++ {
-		if i&15 == 0 {
-			t := mono()
-			_, _ = es.Store(benchEvent(i))
-			_ = lat.h.RecordValue(int64(mono() - t))
-			continue
-		}
-		_, _ = es.Store(benchEvent(i))
-	}
-	b.StopTimer()
-	lat.report(b, start, cpu0)
+	runTimed(b, func(i int) { _, _ = es.Store(benchEvent(i)) })
 	sub.Close()
 	wg.Wait()
 	b.ReportMetric(float64(received)/float64(b.N), "received/op")
