@@ -136,7 +136,7 @@ func (p *exportPipeline) fill() {
 func (p *exportPipeline) waitFor(id uint64) bool {
 	p.kickAt.Store(id)
 	if id < p.eng.Next() {
-		if _, st := p.eng.Read(id); st != eventstore.ReadInFlight {
+		if p.eng.StateOf(id) != eventstore.ReadInFlight {
 			p.kickAt.Store(math.MaxUint64)
 			return true
 		}

@@ -1100,27 +1100,40 @@ func (s *Store) First() uint64 { return s.ring.First() }
 // Read returns a copy of the event id for a reader that walks IDs in order
 // (the export pipeline), and what it found there.
 func (s *Store) Read(id uint64) (Event, ReadState) {
+	r, st := s.find(id)
+	if st != ReadFound {
+		return Event{}, st
+	}
+	return s.copyOut(id, r), ReadFound
+}
+
+// StateOf is what Read would find at id, without copying the event.
+func (s *Store) StateOf(id uint64) ReadState {
+	_, st := s.find(id)
+	return st
+}
+
+// find returns the record at id when Read may return it, and the state.
+func (s *Store) find(id uint64) (*record, ReadState) {
 	r, ok := s.ring.Get(id)
 	if !ok {
 		if id < s.ring.First() {
-			return Event{}, ReadGone
+			return nil, ReadGone
 		}
-		if s.ring.Settle(id) {
-			// Gone above First: a hole (an ID no event got, perhaps
-			// made just now of an idle P's unused block), or it left
-			// meanwhile.
-			if r, ok = s.ring.Get(id); !ok {
-				if id < s.ring.First() {
-					return Event{}, ReadGone
-				}
-				return Event{}, ReadSkip
+		if !s.ring.Settle(id) {
+			return nil, ReadInFlight
+		}
+		// Gone above First: a hole (an ID no event got, perhaps made just
+		// now of an idle P's unused block), or it left meanwhile.
+		if r, ok = s.ring.Get(id); !ok {
+			if id < s.ring.First() {
+				return nil, ReadGone
 			}
-		} else {
-			return Event{}, ReadInFlight
+			return nil, ReadSkip
 		}
 	}
 	if !r.visible() {
-		return Event{}, ReadHidden
+		return nil, ReadHidden
 	}
-	return s.copyOut(id, r), ReadFound
+	return r, ReadFound
 }
