@@ -72,13 +72,13 @@ type Query struct {
 	After         EventCursor
 }
 
-// MaxQueryOffset caps [Query.Offset]. A query keeps its Offset+Limit best
+// MaxQueryOffset (1,048,576) caps [Query.Offset]. A query keeps its Offset+Limit best
 // candidates while it walks, and with the warm tier on those are copies of
 // events read from disk, so an uncapped Offset would let one call hold any
 // amount of memory; at the cap that is about Offset × (the event's size +
 // 100 bytes). Pages deeper than this use [Query.After], which costs
 // O(log n + Limit) at any depth.
-const MaxQueryOffset = 1 << 20
+const MaxQueryOffset = eventstore.MaxOffset
 
 // EventCursor is a position in (Time, ID) order, for [Query.After]. The
 // zero value means "from the start".
@@ -391,11 +391,6 @@ func (s *EventStore) Query(q Query) ([]Event, error) {
 // Offset, an Offset over [MaxQueryOffset] or Since > Until; [ErrTimeout]
 // when ctx ends or interface.query_timeout passes first (no partial result).
 func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error) {
-	if q.Offset > MaxQueryOffset {
-		return nil, newError(kInvalidQuery, nil,
-			fmt.Sprintf("query offset %d is over %d: page with After", q.Offset, MaxQueryOffset),
-			"field", "offset", "value", q.Offset, "max", MaxQueryOffset)
-	}
 	out, err := s.eng.QueryContext(ctx, q.engine())
 	if err != nil {
 		return nil, mapError(err)

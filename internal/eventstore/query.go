@@ -100,6 +100,10 @@ func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
 	panic("unreachable: a query without skip mode does not restart")
 }
 
+// MaxOffset caps Query.Offset: a query keeps Offset+Limit candidates, and
+// with Deps.Older those are copies of the older tier's events.
+const MaxOffset = 1 << 20
+
 // checkQuery validates q and returns its effective limit.
 func checkQuery(q *Query, maxResults int) (int, error) {
 	switch {
@@ -107,6 +111,9 @@ func checkQuery(q *Query, maxResults int) (int, error) {
 		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query limit %d is negative", q.Limit), "field", "limit", "value", q.Limit)
 	case q.Offset < 0:
 		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query offset %d is negative", q.Offset), "field", "offset", "value", q.Offset)
+	case q.Offset > MaxOffset:
+		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query offset %d is over %d: page with After", q.Offset, MaxOffset),
+			"field", "offset", "value", q.Offset, "max", MaxOffset)
 	case q.Since != 0 && q.Until != 0 && q.Since > q.Until:
 		return 0, errf(ErrInvalidQuery, nil, fmt.Sprintf("query since %d is after until %d", q.Since, q.Until),
 			"field", "since", "since", q.Since, "until", q.Until)
