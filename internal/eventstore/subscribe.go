@@ -735,15 +735,8 @@ func (sub *Subscription) Close() {
 	if !sub.ended && !o.done {
 		s.drain()
 		o.merge()
-		var mine []item
-		for i := range o.held[o.hs:] {
-			it := &o.held[o.hs+i]
-			if it.pos >= sub.from[it.q] && sub.matches(it.r) {
-				mine = append(mine, *it)
-			}
-		}
-		for i := range mine { // in order, as held
-			s.handTo(sub, &mine[i])
+		for i := o.hs; i < len(o.held); i++ { // in order, as held
+			s.handTo(sub, &o.held[i]) // sends only sub's own
 		}
 	}
 	sub.ended = true
