@@ -115,18 +115,16 @@ type qslot struct {
 	stamped bool // the store's clock set its Time
 }
 
-// item is an event the delivery holds: its key, its record, and where it
-// came from (queue and position), which tells the subscriptions made after
-// it was queued.
+// item is an event the delivery holds: its (Time, ID) key and record (a
+// query's cand, ordered as queries order), and where it came from (queue
+// and position), which tells the subscriptions made after it was queued.
 type item struct {
-	t   int64
-	id  uint64
-	r   *record
+	cand
 	pos uint64
 	q   int
 }
 
-func (a *item) less(b *item) bool { return a.t < b.t || (a.t == b.t && a.id < b.id) }
+func (a *item) less(b *item) bool { return a.cmp(b.cand) < 0 }
 
 // orderer is the ordered delivery's state, a part of Store.
 type orderer struct {
@@ -351,7 +349,7 @@ func (s *Store) drain() {
 			if sl.stamped {
 				s.ord.hi = max(s.ord.hi, sl.r.time)
 			}
-			s.ord.push(item{t: sl.r.time, id: sl.id, r: sl.r, pos: p, q: i})
+			s.ord.push(item{cand: cand{t: sl.r.time, id: sl.id, r: sl.r}, pos: p, q: i})
 			sl.r = nil // the record is the held list's now
 		}
 		if t != h {
@@ -416,15 +414,7 @@ func (o *orderer) merge() {
 	o.batch = b[:0]
 }
 
-func cmpItem(a, b item) int {
-	if a.less(&b) {
-		return -1
-	}
-	if b.less(&a) {
-		return 1
-	}
-	return 0
-}
+func cmpItem(a, b item) int { return a.cmp(b.cand) }
 
 // held returns how many events are held, and the smallest Time among them.
 // Under o.mu.
@@ -490,11 +480,10 @@ func (s *Store) handTo(sub *Subscription, it *item) {
 	if !ok {
 		return
 	}
-	c := Cursor{Time: it.t, ID: it.id}
-	if sub.handed && !(sub.last.Time < c.Time || sub.last.Time == c.Time && sub.last.ID < c.ID) {
+	if sub.handed && (cand{t: sub.last.Time, id: sub.last.ID}).cmp(it.cand) >= 0 {
 		sub.late.Add(1)
 	} else {
-		sub.last, sub.handed = c, true
+		sub.last, sub.handed = Cursor{Time: it.t, ID: it.id}, true
 	}
 	sub.send(s.copyOut(it.id, it.r))
 	if last {
