@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/elixirscope-go/foundation/clock"
 	"github.com/elixirscope-go/foundation/internal/atomicx"
 	"github.com/elixirscope-go/foundation/internal/pad"
 	"github.com/elixirscope-go/foundation/internal/procpin"
@@ -416,7 +417,7 @@ func (o *orderer) merge() {
 
 func cmpItem(a, b item) int { return a.cmp(b.cand) }
 
-// held returns how many events are held, and the smallest Time among them.
+// minHeld returns how many events are held, and the smallest Time among them.
 // Under o.mu.
 func (o *orderer) minHeld() (int, int64) {
 	o.merge()
@@ -590,12 +591,12 @@ func (s *Store) runDelivery(ctx context.Context) error {
 			continue
 		}
 		var tc <-chan time.Time
-		var tm interface{ Stop() bool }
+		var tm clock.Timer
 		if wait > 0 {
-			t := s.deps.Clock.NewTimer(wait)
-			tc, tm = t.C(), t
+			tm = s.deps.Clock.NewTimer(wait)
+			tc = tm.C()
 			if s.now() > minT { // the clock moved on before the timer was set
-				t.Stop()
+				tm.Stop()
 				o.sleeping.Store(false)
 				continue
 			}
