@@ -130,9 +130,14 @@ func (a *item) less(b *item) bool { return a.cmp(b.cand) < 0 }
 // orderer is the ordered delivery's state, a part of Store.
 type orderer struct {
 	_ [pad.FalseSharingRange]byte
-	// active is read by every Store: true while a subscription exists.
+	// Read by every Store, written only as subscriptions come and go:
+	// active, true while a subscription exists; queues and wake, which
+	// every Store that publishes loads. They are kept off the lines of mu
+	// and the delivery's state, which the delivery writes on every pass.
 	active atomic.Bool
-	_      [pad.FalseSharingRange - 4]byte
+	queues atomic.Pointer[[flightCells + 1]queue] // allocated by the first Subscribe
+	wake   chan struct{}
+	_      [pad.FalseSharingRange - 24]byte
 	// epoch is read by registering Stores and written by each round;
 	// sleeping is read after every enqueue and written when the delivery
 	// sleeps and wakes.
@@ -140,8 +145,6 @@ type orderer struct {
 	sleeping atomic.Bool
 	_        [pad.FalseSharingRange - 12]byte
 	cells    [flightCells + 1]flightCell
-	queues   atomic.Pointer[[flightCells + 1]queue] // allocated by the first Subscribe
-	wake     chan struct{}
 
 	subMu sync.Mutex // Subscribe and Close: activation, queues
 
