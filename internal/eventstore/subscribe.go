@@ -484,10 +484,10 @@ func (s *Store) handTo(sub *Subscription, it *item) {
 	if !ok {
 		return
 	}
-	if sub.handed && (cand{t: sub.last.Time, id: sub.last.ID}).cmp(it.cand) >= 0 {
+	if sub.last.ID != 0 && (cand{t: sub.last.Time, id: sub.last.ID}).cmp(it.cand) >= 0 {
 		sub.late.Add(1)
 	} else {
-		sub.last, sub.handed = Cursor{Time: it.t, ID: it.id}, true
+		sub.last = Cursor{Time: it.t, ID: it.id}
 	}
 	sub.send(s.copyOut(it.id, it.r))
 	if last {
@@ -663,11 +663,11 @@ type Subscription struct {
 	left  atomic.Int64            // with q.Limit > 0: matching events still to hand over
 	lost  atomic.Uint64           // matching events that found a queue full
 	late  atomic.Uint64           // events handed over below one handed before
-	// Under the delivery's mu: the largest (Time, ID) handed over, and
-	// whether Close or the Limit ended it.
-	last   Cursor
-	handed bool
-	ended  bool
+	// Under the delivery's mu: the largest (Time, ID) handed over (ID 0
+	// before the first: IDs start at 1), and whether Close or the Limit
+	// ended it.
+	last  Cursor
+	ended bool
 }
 
 // Subscribe registers a subscription to the events stored from now on that
