@@ -289,9 +289,7 @@ func (s *Store) publish(subs []*Subscription, id uint64, r *record, fl flight) {
 			o.mu.Lock()
 		}
 		if !o.done {
-			s.drain()
-			s.advance()
-			s.sendReady(math.MinInt64, false)
+			s.pass()
 		}
 		o.mu.Unlock()
 	}
@@ -543,6 +541,18 @@ func (s *Store) advance() bool {
 	return true
 }
 
+// pass is one pass of the delivery: a round if it can complete (advance),
+// else a drain of the queues and the sends that the bounds force. It
+// reports whether a round completed. Under o.mu.
+func (s *Store) pass() bool {
+	if s.advance() {
+		return true
+	}
+	s.drain()
+	s.sendReady(math.MinInt64, false) // only what the bounds force
+	return false
+}
+
 // runDelivery is the supervised task that delivers subscriptions' events:
 // rounds while events are held and the clock is past the smallest, a sleep
 // until the next commit when nothing is held, a timer on the store's clock
@@ -559,11 +569,7 @@ func (s *Store) runDelivery(ctx context.Context) error {
 			o.mu.Unlock()
 			break
 		}
-		moved := s.advance()
-		if !moved {
-			s.drain()
-			s.sendReady(math.MinInt64, false) // only what the bounds force
-		}
+		moved := s.pass()
 		n, minT := o.minHeld()
 		flush := o.flushAt > o.rounds
 		o.mu.Unlock()
