@@ -35,11 +35,12 @@ import (
 // same reading again). A Store that read the epoch just before a flip and
 // registered after the check (a straggler) lands in the parity that the
 // next-but-one round checks: the one-round lag is what covers it. When,
-// after the check, the new parity has no Store in flight either, every
-// Store still to commit reads the clock after T_k: W = T_k. Nothing in
-// this depends on how many goroutines share a P, and no time is kept per
-// cell: a laggard (a Store descheduled between its clock read and its
-// commit) holds W back until it commits, no longer.
+// after the check and before the round drains the queues, the new parity
+// has no Store in flight either, every Store still to commit reads the
+// clock after T_k: W = T_k. Nothing in this depends on how many
+// goroutines share a P, and no time is kept per cell: a laggard (a Store
+// descheduled between its clock read and its commit) holds W back until
+// it commits, no longer.
 //
 // What it costs a Store. With no subscription: one load of a read-mostly
 // flag (active). With one: a locked add on its P's line before the clock
@@ -511,6 +512,16 @@ func (s *Store) advance() bool {
 		return false
 	}
 	o.flipped = false
+	// No Store of the new parity is in flight either: every Store that
+	// registered before this check has committed, and its event is in a
+	// queue that the drain below moves into held; every Store still to
+	// commit registers after this check (or registered in the old parity
+	// after its check), so it reads the clock after flipT. The watermark
+	// needs no lag then (one round saved when the store is quiet). The
+	// check must precede the drain: a Store of the new parity that
+	// committed after the drain would be neither in flight nor held, and
+	// its event, stamped before flipT, would come after ones sent past it.
+	quiet := o.inFlight(1-o.oldP) == 0
 	s.drain()
 	o.rounds++
 	upTo := int64(math.MinInt64)
@@ -528,12 +539,7 @@ func (s *Store) advance() bool {
 	}
 	o.hi = max(o.hi, o.flipT)
 	o.w = max(o.w, o.prevT)
-	if o.inFlight(1-o.oldP) == 0 {
-		// No Store of the new parity is in flight either: every Store
-		// still to commit registers after this check (or registered in
-		// the old parity after its check), so it reads the clock after
-		// flipT. The watermark needs no lag (one round saved when the
-		// store is quiet).
+	if quiet {
 		o.w = max(o.w, o.flipT)
 	}
 	o.prevT = o.flipT
