@@ -11,7 +11,7 @@ import "math/bits"
 type pathIndex struct {
 	mul   uint64
 	shift uint8
-	slots []*field // nil when no multiplier separated the paths: look them up in the map
+	slots []*field // nil when no multiplier separated the paths: look them up in the schema's map
 }
 
 // pathKey mixes the length and the first and last 8 bytes of p. Paths of
@@ -37,9 +37,9 @@ func le64(s string) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// newPathIndex builds the index of fields, or one with no slots when no
-// multiplier among the ones tried separates their paths.
-func newPathIndex(fields map[string]*field) pathIndex {
+// newPathIndex builds the index of fields (distinct paths), or one with no
+// slots when no multiplier among the ones tried separates their paths.
+func newPathIndex(fields []*field) pathIndex {
 	if len(fields) == 0 {
 		return pathIndex{}
 	}
@@ -48,11 +48,9 @@ func newPathIndex(fields map[string]*field) pathIndex {
 		size *= 2
 	}
 	shift := uint8(64 - bits.TrailingZeros(uint(size)))
-	keys := make([]uint64, 0, len(fields))
-	fs := make([]*field, 0, len(fields))
-	for _, f := range fields {
-		keys = append(keys, pathKey(f.path))
-		fs = append(fs, f)
+	keys := make([]uint64, len(fields))
+	for i, f := range fields {
+		keys[i] = pathKey(f.path)
 	}
 	slots := make([]*field, size)
 	seed := uint64(0x243f6a8885a308d3)
@@ -69,7 +67,7 @@ func newPathIndex(fields map[string]*field) pathIndex {
 				ok = false
 				break
 			}
-			slots[h] = fs[i]
+			slots[h] = fields[i]
 		}
 		if ok {
 			return pathIndex{mul: mul, shift: shift, slots: slots}

@@ -8,7 +8,7 @@ import (
 
 // The index finds exactly the allowed paths: every one of them, and no
 // other string (near misses of the same length, prefix or suffix, short
-// and empty strings, random ones), agreeing with the map.
+// and empty strings, random ones), agreeing with the schema's map.
 func TestPathIndex(t *testing.T) {
 	for _, updatable := range [][]string{nil, {"rate"}, {"count", "debug", "pair.a", "pair.b", "custom_name"}} {
 		st := open(t, Config[testCfg]{Updatable: updatable})
@@ -30,7 +30,11 @@ func TestPathIndex(t *testing.T) {
 		}
 		for _, p := range probes {
 			got, ok := st.index.lookup(p)
-			if want := st.allowed[p]; !ok || got != want {
+			want := st.schema.fields[p]
+			if want != nil && !want.updatable {
+				want = nil
+			}
+			if !ok || got != want {
 				t.Fatalf("%v: lookup(%q) = %v, %v; the map has %v", updatable, p, got, ok, want)
 			}
 		}
@@ -40,9 +44,9 @@ func TestPathIndex(t *testing.T) {
 // Paths the hash cannot tell apart (same length, same first and last 8
 // bytes) leave the index empty: lookups go to the map.
 func TestPathIndexFallback(t *testing.T) {
-	fields := map[string]*field{}
+	var fields []*field
 	for _, p := range []string{"abcdefgh.x.stuvwxyz", "abcdefgh.y.stuvwxyz"} {
-		fields[p] = &field{path: p}
+		fields = append(fields, &field{path: p})
 	}
 	x := newPathIndex(fields)
 	if x.slots != nil {
@@ -56,18 +60,18 @@ func TestPathIndexFallback(t *testing.T) {
 // The config schemas of this module's users have tens of paths: the
 // search finds a multiplier for a hundred distinct ones.
 func TestPathIndexMany(t *testing.T) {
-	fields := map[string]*field{}
+	var fields []*field
 	for i := 0; i < 100; i++ {
 		p := "section_" + string(rune('a'+i%26)) + ".sub.key_" + strings.Repeat("k", i/26) + string(rune('a'+i%26))
-		fields[p] = &field{path: p}
+		fields = append(fields, &field{path: p})
 	}
 	x := newPathIndex(fields)
 	if x.slots == nil {
 		t.Fatal("no multiplier found")
 	}
-	for p, f := range fields {
-		if got, ok := x.lookup(p); !ok || got != f {
-			t.Fatalf("lookup(%q) = %v", p, got)
+	for _, f := range fields {
+		if got, ok := x.lookup(f.path); !ok || got != f {
+			t.Fatalf("lookup(%q) = %v", f.path, got)
 		}
 	}
 }

@@ -48,7 +48,10 @@ type field struct {
 	kind   leafKind
 	enum   []string // kindEnum: the set, sorted
 	secret bool     // `cfg:",secret"`: value never printed in errors
-	exact  exactType
+	// updatable: the path is in the store's allow-list (Config.Updatable),
+	// set at Open.
+	updatable bool
+	exact     exactType
 	// last is the box of the last value an update set in this field (exact
 	// types only): the next update's old value when the field still holds
 	// that value (checked), instead of a new box. Any writer may store it.

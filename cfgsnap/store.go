@@ -7,7 +7,6 @@ import (
 	"github.com/elixirscope-go/foundation/internal/fanout"
 	"os"
 	"reflect"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,8 +195,7 @@ type Store[T any] struct {
 	perBlock int                          // snapshots per block; 1: one allocation each
 
 	schema    *schema
-	allowed   map[string]*field
-	index     pathIndex // allowed, without the map
+	index     pathIndex // the updatable fields, found without a map
 	updatable []string
 	validate  func(*T) error
 	clone     func(*T) T
@@ -292,7 +290,6 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 		validate:  cfg.Validate,
 		clone:     cfg.Clone,
 		now:       clockNow(cfg.Clock),
-		allowed:   map[string]*field{},
 	}
 	st.perBlock = max(1, (snapBlockBytes-8)/int(unsafe.Sizeof(Snapshot[T]{})))
 	st.initial = st.copyOf(&initial)
@@ -304,7 +301,7 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 	if cfg.Updatable == nil {
 		for _, p := range sch.leaves {
 			if f := sch.fields[p]; !f.secret || cfg.Dir == "" {
-				st.allowed[p] = f
+				f.updatable = true
 			}
 		}
 	} else {
@@ -319,21 +316,24 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 			if f.secret && cfg.Dir != "" {
 				return nil, &PathError{Op: "open", Path: p, Err: ErrOption, Cause: errors.New("a secret is never written to Config.Dir, so it cannot be updatable in durable mode")}
 			}
-			st.allowed[p] = f
+			f.updatable = true
 		}
 	}
-	for p := range st.allowed {
-		st.updatable = append(st.updatable, p)
+	var allowed []*field
+	for _, p := range sch.leaves { // sorted, so updatable is too
+		if f := sch.fields[p]; f.updatable {
+			st.updatable = append(st.updatable, p)
+			allowed = append(allowed, f)
+		}
 	}
-	st.index = newPathIndex(st.allowed)
+	st.index = newPathIndex(allowed)
 	if cfg.ValidatePath != nil && cfg.Validate != nil {
-		for p, f := range st.allowed {
-			if chk := cfg.ValidatePath(p); chk != nil {
+		for _, f := range allowed {
+			if chk := cfg.ValidatePath(f.path); chk != nil {
 				f.check = chk
 			}
 		}
 	}
-	sort.Strings(st.updatable)
 	if st.validate != nil {
 		if err := st.validate(&st.initial); err != nil {
 			return nil, &PathError{Op: "open", Err: ErrInvalid, Cause: err}
@@ -756,7 +756,10 @@ func (st *Store[T]) allowedField(path string) *field {
 	if f, ok := st.index.lookup(path); ok {
 		return f
 	}
-	return st.allowed[path]
+	if f := st.schema.fields[path]; f != nil && f.updatable {
+		return f
+	}
+	return nil
 }
 
 func (st *Store[T]) conflict(op string, want, have uint64) error {
