@@ -10,27 +10,6 @@ import (
 	"unsafe"
 )
 
-// appendChangeJSON appends the Data of a config change event,
-// {"path":…,"old":…,"new":…,"version":…}, byte for byte what encoding/json
-// gives for it, without reflection or allocation for the leaf types of the
-// schema; other values (a Reset's whole configs) go through encoding/json.
-func appendChangeJSON(b []byte, path string, old, new any, version uint64) ([]byte, error) {
-	b = append(b, `{"path":`...)
-	b = appendJSONString(b, path)
-	b = append(b, `,"old":`...)
-	b, err := appendJSONValue(b, old)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"new":`...)
-	if b, err = appendJSONValue(b, new); err != nil {
-		return b, err
-	}
-	b = append(b, `,"version":`...)
-	b = strconv.AppendUint(b, version, 10)
-	return append(b, '}'), nil
-}
-
 // changeEncoder encodes change events into one reused buffer. It keeps
 // what the next change of the same path can copy instead of formatting
 // again: the buffer's prefix {"path":"…","old": (rewritten only when the
@@ -163,11 +142,6 @@ func (r *changeRecorder) record(cc ConfigChange, at int64) {
 		r.failures.Add(1)
 		r.log.Warn("config change not recorded as an event", "path", cc.Path, "version", cc.Version, "error", err)
 	}
-}
-
-func appendJSONValue(b []byte, v any) ([]byte, error) {
-	b, _, err := appendLeaf(b, v)
-	return b, err
 }
 
 // appendLeaf appends v's JSON, itself for the leaf types of the schema

@@ -4,9 +4,31 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
+
+// appendChangeJSON appends the Data of a config change event,
+// {"path":…,"old":…,"new":…,"version":…}, from appendJSONString and
+// appendLeaf with nothing kept between calls: the reference the tests hold
+// changeEncoder to, and hold to encoding/json's bytes.
+func appendChangeJSON(b []byte, path string, old, new any, version uint64) ([]byte, error) {
+	b = append(b, `{"path":`...)
+	b = appendJSONString(b, path)
+	b = append(b, `,"old":`...)
+	b, _, err := appendLeaf(b, old)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"new":`...)
+	if b, _, err = appendLeaf(b, new); err != nil {
+		return b, err
+	}
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, version, 10)
+	return append(b, '}'), nil
+}
 
 // appendChangeJSON must give exactly encoding/json's bytes.
 func TestAppendChangeJSONMatchesEncodingJSON(t *testing.T) {
