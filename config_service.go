@@ -299,10 +299,7 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 // Called under mu.
 func (c *ConfigService) committed(kind ChangeKind, ch *cfgsnap.Change) {
 	c.applySettings(c.Get().cfg())
-	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
-	if kind == Reset {
-		cc.Path = ""
-	}
+	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version} // a Reset's Path is ""
 	c.changed(cc, ch.Time.UnixNano())
 }
 

@@ -139,6 +139,7 @@ func TestWiringUpdateStoresEventAndCounts(t *testing.T) {
 	require.NoError(t, f.Config().Reset())
 	ch = <-sub.C()
 	assert.Equal(t, foundation.Reset, ch.Kind)
+	assert.Equal(t, "", ch.Path)
 	assert.Equal(t, uint64(2), ch.Version)
 	evs, _ = f.Events().Query(foundation.Query{Type: "config_reset"})
 	assert.Len(t, evs, 1)

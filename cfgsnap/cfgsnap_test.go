@@ -321,7 +321,7 @@ func TestCompareAndUpdateFuncReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch, err = st.Reset()
-	if err != nil || ch.Kind != Reset || ch.Version != 3 || st.Load().Value() != defaults() {
+	if err != nil || ch.Kind != Reset || ch.Path != "" || ch.Version != 3 || st.Load().Value() != defaults() {
 		t.Fatalf("Reset: %+v %v", ch, err)
 	}
 	if st.Load().Version() != 3 {

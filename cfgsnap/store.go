@@ -101,8 +101,8 @@ func (k Kind) String() string {
 
 // Change describes one published change. For an update of one path, Old
 // and New are that field's values (of the field's type); for
-// [Store.UpdateFunc] (Path "") and [Store.Reset] they are whole T values
-// (copies). Version is the version the change created.
+// [Store.UpdateFunc] and [Store.Reset] Path is "" and they are whole T
+// values (copies). Version is the version the change created.
 type Change struct {
 	Kind     Kind
 	Path     string
