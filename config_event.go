@@ -13,9 +13,10 @@ import (
 // changeEncoder encodes change events into one reused buffer. It keeps
 // what the next change of the same path can copy instead of formatting
 // again: the buffer's prefix {"path":"…","old": (rewritten only when the
-// path changes), the last change's new value and its encoding (the next
-// change's old value, unless another writer got in between), and the last
-// version's digits (the next version, one more, is an increment of them).
+// path changes), the last change's new value and its encoding (copied
+// when the next change's old value is that same box, as cfgsnap hands it
+// back when the field still holds it), and the last version's digits (the
+// next version, one more, is an increment of them).
 // Not safe for concurrent use (the config service holds its lock).
 type changeEncoder struct {
 	buf    []byte // the last event's Data; reused (the event store copies it)
@@ -38,8 +39,10 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 		b = append(b, `","old":`...)
 		e.buf, e.path, e.pre, e.val = b, path, len(b), nil
 	}
-	reuse := e.val != nil && (sameBox(old, e.val) || old == e.val) // e.val is comparable: == can't panic
-	e.val = nil                                                    // buf[vs:ve] is overwritten below
+	// The same box only: an equal value is not always the same encoding
+	// (0.0 == -0.0, but they encode as 0 and -0).
+	reuse := e.val != nil && sameBox(old, e.val)
+	e.val = nil // buf[vs:ve] is overwritten below
 	b := e.buf[:e.pre]
 	var err error
 	if reuse {
@@ -97,7 +100,7 @@ func (e *changeEncoder) versionDigits(v uint64) []byte {
 // sameBox reports whether a and b are the same interface value word for
 // word: the same dynamic type and the same data pointer. For the schema's
 // leaf types, which are boxed by pointer to an immutable copy, that means
-// the same value, without comparing it.
+// the same value, bit for bit, without comparing it.
 func sameBox(a, b any) bool {
 	wa, wb := (*[2]unsafe.Pointer)(unsafe.Pointer(&a)), (*[2]unsafe.Pointer)(unsafe.Pointer(&b))
 	return wa[0] == wb[0] && wa[1] == wb[1] // word by word: an array == is a memequal call

@@ -99,12 +99,14 @@ func TestEnumValidMatchesValues(t *testing.T) {
 // The encoder's reuse of the last new value gives the same bytes.
 func TestChangeEncoderReuse(t *testing.T) {
 	var e changeEncoder
+	negZero := math.Copysign(0, -1) // == 0, but encoded -0: an equal old value is not the last one's encoding
 	steps := []struct {
 		path     string
 		old, new any
 	}{
 		{"a", 1.0, 0.5}, {"a", 0.5, 0.25}, {"b", 0.25, 3}, {"a", 0.25, 0.5}, {"a", 0.5, 0.5},
 		{"c", DefaultConfig(), DefaultConfig()}, {"c", DefaultConfig(), 1}, {"c", 1, "x"}, {"c", "x", true},
+		{"d", 1.0, negZero}, {"d", 0.0, 0.5}, {"d", 0.5, 0.0}, {"d", negZero, 1.0},
 	}
 	for i, s := range steps {
 		want, _ := appendChangeJSON(nil, s.path, s.old, s.new, uint64(i))
