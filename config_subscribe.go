@@ -9,14 +9,9 @@ import "github.com/elixirscope-go/foundation/internal/fanout"
 // subscription's Close or the Foundation's Close.
 func (c *ConfigService) Subscribe() *ConfigSubscription {
 	s := &ConfigSubscription{sub: newSubscriber[ConfigChange](64)}
-	if c.closed.Load() {
+	if !c.subs.add(s.sub) { // the service's close has closed the list (and every sub in it)
 		s.sub.Close()
 		return s
-	}
-	c.subs.add(s.sub)
-	if c.closed.Load() { // Close ran between the check and add
-		c.subs.remove(s.sub)
-		s.sub.Close()
 	}
 	s.remove = func() { c.subs.remove(s.sub) }
 	return s
