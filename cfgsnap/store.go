@@ -4,16 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/elixirscope-go/foundation/internal/fanout"
 	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/elixirscope-go/foundation/clock"
 	"unsafe"
 
+	"github.com/elixirscope-go/foundation/clock"
+	"github.com/elixirscope-go/foundation/internal/fanout"
 	"github.com/elixirscope-go/foundation/internal/pad"
 )
 
