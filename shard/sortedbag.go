@@ -48,8 +48,9 @@ const hotSlots = 128
 
 // sortedList is one key's values: a sorted deque in a ring buffer.
 //
-// Life cycle: a list is created by an inserter (under the map's bucket lock,
-// LoadOrCompute) and removed from the map by the writer that empties it,
+// Life cycle: a list is created by an inserter (LoadOrStore: of two racing
+// inserters, one list is kept and the other is dropped unpublished) and
+// removed from the map by the writer that empties it,
 // which first sets dead under mu and then deletes it from the map while
 // still holding mu. An inserter that finds dead set (it loaded the list
 // before the removal) unlocks and looks the key up again, creating a new
