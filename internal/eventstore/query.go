@@ -157,7 +157,7 @@ func (s *Store) Correlated(correlationID string) ([]Event, error) {
 			hits = append(hits, cand{r.time, id, r})
 		}
 	}
-	slices.SortFunc(hits, func(a, b cand) int { return a.cmp(b) })
+	sortCands(hits, false)
 	qr := queryRun{s: s, q: Query{CorrelationID: correlationID}}
 	out := qr.copyAll(hits)
 	if o := s.deps.Older; o != nil {
@@ -404,12 +404,7 @@ func (qr *queryRun) run() error {
 			return qr.err
 		}
 	}
-	slices.SortFunc(qr.pending, func(a, b cand) int {
-		if q.Descending {
-			return b.cmp(a)
-		}
-		return a.cmp(b)
-	})
+	sortCands(qr.pending, q.Descending)
 	// The sealed blocks, in ID order, candidates only.
 	qr.phase = phaseSealed
 	desc := q.Descending
@@ -781,14 +776,7 @@ func merge2(a, b *cursor, key string, desc bool, ids []uint64) int {
 // results sorts the kept candidates into the query's order, drops the
 // Offset first and copies the rest out.
 func (qr *queryRun) results() []Event {
-	h := qr.heap
-	switch {
-	case !qr.heaped: // already in order
-	case qr.q.Descending:
-		slices.SortFunc(h, func(a, b cand) int { return b.cmp(a) })
-	default:
-		slices.SortFunc(h, func(a, b cand) int { return a.cmp(b) })
-	}
+	h := qr.kept()
 	if !qr.skipMode {
 		if qr.q.Offset >= len(h) {
 			return nil
@@ -801,15 +789,25 @@ func (qr *queryRun) results() []Event {
 // ordered returns copies of every kept candidate, in the query's order
 // (Offset and Limit not applied: the older tier's merge applies them).
 func (qr *queryRun) ordered() []Event {
-	h := qr.heap
-	switch {
-	case !qr.heaped:
-	case qr.q.Descending:
-		slices.SortFunc(h, func(a, b cand) int { return b.cmp(a) })
-	default:
-		slices.SortFunc(h, func(a, b cand) int { return a.cmp(b) })
+	return qr.copyAll(qr.kept())
+}
+
+// kept returns the kept candidates in the query's order: the sorted run
+// as it is, or the heap sorted.
+func (qr *queryRun) kept() []cand {
+	if qr.heaped {
+		sortCands(qr.heap, qr.q.Descending)
 	}
-	return qr.copyAll(h)
+	return qr.heap
+}
+
+// sortCands sorts cs by (Time, ID), ascending or with desc descending.
+func sortCands(cs []cand, desc bool) {
+	if desc {
+		slices.SortFunc(cs, func(a, b cand) int { return b.cmp(a) })
+		return
+	}
+	slices.SortFunc(cs, func(a, b cand) int { return a.cmp(b) })
 }
 
 // copyAll copies the candidates out, in order: one slice of Events and one
