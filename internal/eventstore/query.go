@@ -257,13 +257,8 @@ func (qr *queryRun) worse(a, b cand) bool {
 var runs = sync.Pool{New: func() any { return new(queryRun) }}
 
 // getRun returns a cleared queryRun that keeps the buffers of an earlier
-// one.
-func getRun() *queryRun {
-	qr := runs.Get().(*queryRun)
-	heap, pend, curs := qr.heap[:0], qr.pendBuf[:0], qr.curs
-	*qr = queryRun{heap: heap, pendBuf: pend, curs: curs}
-	return qr
-}
+// one: the pool holds only new ones and those putRun cleared.
+func getRun() *queryRun { return runs.Get().(*queryRun) }
 
 // putRun clears what qr points to (records must not stay reachable from
 // the pool, nor the store or the query's strings) and pools it, unless its
