@@ -156,16 +156,34 @@ func (t *timeIndex) slotMinMax(l, r int) (mn, mx int64) {
 // blockMinMax returns the min and max Time over the sealed blocks
 // [b0, b1) (at most nb of them): O(log nb); under mu.
 func (t *timeIndex) blockMinMax(b0, b1 uint64) (mn, mx int64) {
+	mn, mx = math.MaxInt64, math.MinInt64
 	if b0 >= b1 {
-		return math.MaxInt64, math.MinInt64
+		return mn, mx
 	}
+	sp, k := t.spans(b0, b1)
+	for _, v := range sp[:k] {
+		a, b := t.slotMinMax(v.l, v.r)
+		mn, mx = min(mn, a), max(mx, b)
+	}
+	return mn, mx
+}
+
+// span is the slots [l, r) of consecutive sealed blocks, blk0 the block of
+// slot l.
+type span struct {
+	l, r int
+	blk0 uint64
+}
+
+// spans returns the slots of the blocks [b0, b1) (b0 < b1, at most nb
+// blocks) in block order: one span, or two when they wrap around the end
+// of the slots.
+func (t *timeIndex) spans(b0, b1 uint64) ([2]span, int) {
 	n, s0 := b1-b0, b0%t.nb
 	if s0+n <= t.nb {
-		return t.slotMinMax(int(s0), int(s0+n))
+		return [2]span{{int(s0), int(s0 + n), b0}}, 1
 	}
-	mn, mx = t.slotMinMax(int(s0), int(t.nb))
-	mn2, mx2 := t.slotMinMax(0, int(s0+n-t.nb))
-	return min(mn, mn2), max(mx, mx2)
+	return [2]span{{int(s0), int(t.nb), b0}, {0, int(s0 + n - t.nb), b0 + (t.nb - s0)}}, 2
 }
 
 // leafMeets reports whether sealed block b's summary intersects [lo, hi].
@@ -181,22 +199,11 @@ func (t *timeIndex) firstCandidate(b0, b1 uint64, lo, hi int64, desc bool) (uint
 	if b0 >= b1 {
 		return 0, false
 	}
-	type iv struct {
-		l, r int
-		blk0 uint64 // block of slot l
-	}
-	n, s0 := b1-b0, b0%t.nb
-	ivs := [2]iv{{int(s0), int(s0 + n), b0}}
-	k := 1
-	if s0+n > t.nb {
-		ivs[0].r = int(t.nb)
-		ivs[1] = iv{0, int(s0 + n - t.nb), b0 + (t.nb - s0)}
-		k = 2
-	}
+	sp, k := t.spans(b0, b1)
 	for j := range k {
-		v := ivs[j]
+		v := sp[j]
 		if desc {
-			v = ivs[k-1-j]
+			v = sp[k-1-j]
 		}
 		found := -1
 		t.walk(1, 0, t.size, v.l, v.r, lo, hi, desc, func(slot int) bool {
@@ -275,30 +282,13 @@ func (t *timeIndex) candidates(s *Store, lo, hi int64, desc bool, yield func(a, 
 		if fb >= sb {
 			return true
 		}
-		n := sb - fb
-		s0 := fb % t.nb
-		// The sealed blocks occupy slots [s0, s0+n) modulo nb: one or two
-		// slot intervals, each walked in block order.
-		type iv struct {
-			l, r int
-			blk0 uint64 // block of slot l
-		}
-		var ivs [2]iv
-		k := 0
-		if s0+n <= t.nb {
-			ivs[0] = iv{int(s0), int(s0 + n), fb}
-			k = 1
-		} else {
-			ivs[0] = iv{int(s0), int(t.nb), fb}
-			ivs[1] = iv{0, int(s0 + n - t.nb), fb + (t.nb - s0)}
-			k = 2
-		}
-		order := []int{0, 1}[:k]
-		if desc && k == 2 {
-			order = []int{1, 0}
-		}
-		for _, j := range order {
-			v := ivs[j]
+		// One or two spans of slots, each walked in block order.
+		sp, k := t.spans(fb, sb)
+		for j := range k {
+			v := sp[j]
+			if desc {
+				v = sp[k-1-j]
+			}
 			ok := t.walk(1, 0, t.size, v.l, v.r, lo, hi, desc, func(slot int) bool {
 				return emit(v.blk0 + uint64(slot-v.l))
 			})
