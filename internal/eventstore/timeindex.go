@@ -217,10 +217,11 @@ func (t *timeIndex) firstCandidate(b0, b1 uint64, lo, hi int64, desc bool) (uint
 	return 0, false
 }
 
-// candidates calls yield with the runs [a, b] of IDs (inclusive, in query
-// order, merged when adjacent) that may hold events with Time in [lo, hi].
-// It seals first. yield returns false to stop.
-func (t *timeIndex) candidates(s *Store, lo, hi int64, desc bool, yield func(a, b uint64) bool) {
+// candidates calls yield with the runs [a, b] of IDs (inclusive,
+// ascending, merged when adjacent) that may hold events with Time in
+// [lo, hi]. It seals first. yield returns false to stop; all but the
+// last call run under mu's read lock.
+func (t *timeIndex) candidates(s *Store, lo, hi int64, yield func(a, b uint64) bool) {
 	t.seal(s)
 	first, next := s.ring.First(), s.ring.Next()
 	if next <= first {
@@ -241,12 +242,8 @@ func (t *timeIndex) candidates(s *Store, lo, hi int64, desc bool, yield func(a, 
 	emit := func(blk uint64) bool {
 		a, b := blk<<blockShift, (blk+1)<<blockShift-1
 		if have {
-			if !desc && a == runB+1 {
+			if a == runB+1 {
 				runB = b
-				return true
-			}
-			if desc && b+1 == runA {
-				runA = a
 				return true
 			}
 			if !flush() {
@@ -257,54 +254,29 @@ func (t *timeIndex) candidates(s *Store, lo, hi int64, desc bool, yield func(a, 
 		return true
 	}
 
-	t.mu.RLock()
-	sb := max(t.frontier, fb) // blocks [fb, sb) are sealed, [sb, lb] are not
-	unsealed := func() bool {
-		if desc {
-			for blk := lb; blk >= sb && blk+1 > 0; blk-- {
-				if !emit(blk) {
+	ok := func() bool {
+		t.mu.RLock()
+		defer t.mu.RUnlock()
+		sb := max(t.frontier, fb) // blocks [fb, sb) are sealed, [sb, lb] are not
+		if fb < sb {
+			// One or two spans of slots, each walked in block order.
+			sp, k := t.spans(fb, sb)
+			for _, v := range sp[:k] {
+				ok := t.walk(1, 0, t.size, v.l, v.r, lo, hi, false, func(slot int) bool {
+					return emit(v.blk0 + uint64(slot-v.l))
+				})
+				if !ok {
 					return false
 				}
-				if blk == 0 {
-					break
-				}
 			}
-			return true
 		}
-		for blk := sb; blk <= lb; blk++ {
+		for blk := sb; blk <= lb; blk++ { // the unsealed blocks: all candidates
 			if !emit(blk) {
 				return false
 			}
 		}
 		return true
-	}
-	sealed := func() bool {
-		if fb >= sb {
-			return true
-		}
-		// One or two spans of slots, each walked in block order.
-		sp, k := t.spans(fb, sb)
-		for j := range k {
-			v := sp[j]
-			if desc {
-				v = sp[k-1-j]
-			}
-			ok := t.walk(1, 0, t.size, v.l, v.r, lo, hi, desc, func(slot int) bool {
-				return emit(v.blk0 + uint64(slot-v.l))
-			})
-			if !ok {
-				return false
-			}
-		}
-		return true
-	}
-	var ok bool
-	if desc {
-		ok = unsealed() && sealed()
-	} else {
-		ok = sealed() && unsealed()
-	}
-	t.mu.RUnlock()
+	}()
 	if ok {
 		flush()
 	}
@@ -333,7 +305,7 @@ func (t *timeIndex) pruneBefore(s *Store, cut int64) int {
 		return 0
 	}
 	n := 0
-	t.candidates(s, math.MinInt64, cut-1, false, func(a, b uint64) bool {
+	t.candidates(s, math.MinInt64, cut-1, func(a, b uint64) bool {
 		for id := a; id <= b; id++ {
 			if r, ok := s.ring.Get(id); ok && r.time < cut && s.pruneRecord(id, r) {
 				n++
