@@ -295,18 +295,24 @@ func (b *SortedBag[K, V]) forgetHot(l *sortedList[V]) {
 // and shifts the shorter side. It locks k's list only; it allocates when a
 // key is new or its ring grows.
 func (b *SortedBag[K, V]) Insert(k K, v V) {
+	l := b.lockList(k)
+	l.insert(v)
+	l.mu.Unlock()
+}
+
+// lockList returns key k's live list, created when absent, with its lock
+// held: the list through the cache of hot lists, looked up again while the
+// one found is dead (emptied and removed meanwhile).
+func (b *SortedBag[K, V]) lockList(k K) *sortedList[V] {
 	m, hk := b.locate(k)
 	for {
 		l := b.hotList(m, hk)
 		l.mu.Lock()
-		if l.dead { // emptied and removed meanwhile: look again
-			l.mu.Unlock()
-			b.forgetHot(l)
-			continue
+		if !l.dead {
+			return l
 		}
-		l.insert(v)
 		l.mu.Unlock()
-		return
+		b.forgetHot(l)
 	}
 }
 
@@ -318,20 +324,11 @@ func (b *SortedBag[K, V]) Insert(k K, v V) {
 // sequence number), which can then be trimmed as they grow instead of one
 // delete per expired value. v itself is kept even when it is below bound.
 func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
-	m, hk := b.locate(k)
-	for {
-		l := b.hotList(m, hk)
-		l.mu.Lock()
-		if l.dead {
-			l.mu.Unlock()
-			b.forgetHot(l)
-			continue
-		}
-		p := l.trimBelow(bound)
-		l.insert(v)
-		l.mu.Unlock()
-		return p
-	}
+	l := b.lockList(k)
+	p := l.trimBelow(bound)
+	l.insert(v)
+	l.mu.Unlock()
+	return p
 }
 
 // TrimAll removes, under every key, the values below bound, and the keys
