@@ -224,10 +224,9 @@ type queryRun struct {
 	// The candidates of the unsealed blocks, collected first and sorted in
 	// the query's order, then merged into the sealed walk, so that the
 	// candidates are offered in order when Time follows ID: pending is
-	// what is left to offer of pendBuf[:pendLen].
+	// what is left to offer of pendBuf.
 	pending []cand
 	pendBuf []cand
-	pendLen int
 
 	phase     int
 	fb, sb    uint64 // sealed blocks: [fb, sb)
@@ -268,7 +267,7 @@ func putRun(qr *queryRun) {
 		return
 	}
 	clear(qr.heap)
-	clear(qr.pendBuf[:qr.pendLen])
+	clear(qr.pendBuf)
 	for i := range qr.curs {
 		qr.curs[i].bag = nil
 	}
@@ -394,7 +393,7 @@ func (qr *queryRun) run() error {
 	qr.pending = qr.pendBuf
 	if a := max(sb<<blockShift, first); a <= next-1 {
 		ok := scan(a, next-1)
-		qr.pendBuf, qr.pendLen = qr.pending, len(qr.pending)
+		qr.pendBuf = qr.pending
 		if !ok && qr.stop {
 			return qr.err
 		}
