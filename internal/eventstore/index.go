@@ -128,3 +128,15 @@ func (c *cursor) fill(key string, desc bool) bool {
 	}
 	return true
 }
+
+// take copies c's next IDs into ids, paging as it goes, and returns how
+// many: len(ids) unless the stripe runs out.
+func (c *cursor) take(key string, desc bool, ids []uint64) int {
+	n := 0
+	for n < len(ids) && c.fill(key, desc) {
+		m := copy(ids[n:], c.ids[c.pos:])
+		c.pos += m
+		n += m
+	}
+	return n
+}

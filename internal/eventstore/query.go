@@ -633,12 +633,7 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 		n := 0
 		switch len(curs) {
 		case 1:
-			c := &curs[0]
-			for n < want && c.fill(key, desc) {
-				m := copy(ids[n:want], c.ids[c.pos:])
-				c.pos += m
-				n += m
-			}
+			n = curs[0].take(key, desc, ids[:want])
 		case 2:
 			n = merge2(&curs[0], &curs[1], key, desc, ids[:want])
 		default:
@@ -738,15 +733,9 @@ func merge2(a, b *cursor, key string, desc bool, ids []uint64) int {
 		case !okA && !okB:
 			return n
 		case !okB:
-			m := copy(ids[n:], a.ids[a.pos:])
-			a.pos += m
-			n += m
-			continue
+			return n + a.take(key, desc, ids[n:])
 		case !okA:
-			m := copy(ids[n:], b.ids[b.pos:])
-			b.pos += m
-			n += m
-			continue
+			return n + b.take(key, desc, ids[n:])
 		}
 		// Both pages hold IDs: merge until one of them runs out.
 		pa, pb := a.ids[a.pos:], b.ids[b.pos:]
