@@ -775,7 +775,7 @@ func (d *Dispatcher) Span(event string, md Metadata, fn func() error) error {
 	t := d.load()
 	var names *spanNames
 	if d.s.reg != nil {
-		rec := d.entry(event, t).rec
+		rec := d.named(event, t).rec
 		if names = rec.span.Load(); names == nil {
 			names = &spanNames{start: event + ".start", stop: event + ".stop", exception: event + ".exception"}
 			rec.span.Store(names)
