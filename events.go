@@ -535,10 +535,10 @@ func SubscriptionBuffer(n int) SubscribeOption {
 // sends them: an event is sent once the Foundation's clock has passed its
 // Time and every Store that read the clock before has committed, so it
 // arrives microseconds after it is stored (a Store descheduled between its
-// clock read and its commit holds the others back until it commits, and so
-// does one waiting for room under the block policy, at most
-// interface.query_timeout; with a manual clock, events stamped by the
-// clock wait until it moves). An event
+// clock read and its commit holds the others back until it commits; one
+// waiting for room under the block policy registers only once it has the
+// room, so it holds nothing back; with a manual clock, events stamped by
+// the clock wait until it moves). An event
 // stored with an explicit Time ahead of the clock is held until the clock
 // passes it, or the Foundation's Close. An event that cannot take its
 // place any more is late: one stored with an explicit Time below an event

@@ -80,6 +80,11 @@ func (r *record) size() int64 {
 	return int64(r.tlen) + int64(r.clen) + int64(r.dlen) + recordOverhead
 }
 
+// eventSize is the size of the record that ev will be stored as.
+func eventSize(ev *Event) int64 {
+	return int64(len(ev.Type)) + int64(len(ev.CorrelationID)) + int64(len(ev.Data)) + recordOverhead
+}
+
 // visible reports whether Get and Query may return the record.
 func (r *record) visible() bool { return r.state.Load() < stPruned }
 

@@ -483,22 +483,26 @@ func (s *Store) store(ev *Event, wait bool) (uint64, error) {
 	if err := s.validate(ev, -1); err != nil {
 		return 0, err
 	}
+	// Room is taken before the Store registers in flight and reads the
+	// clock: a Store waiting for room (Block) holds no subscription's
+	// delivery back, and its Time is when it was stored, not when it began
+	// to wait.
+	size := eventSize(ev)
+	if s.policy != ring.DropOldest {
+		if err := s.reserve(1, size, wait); err != nil {
+			return 0, err
+		}
+	}
 	fl := s.enter(ev.Time == 0) // before the clock read (subscribe.go)
 	var now int64
 	if ev.Time == 0 {
 		now = s.now()
 	}
 	r := s.newRecord(ev, now)
-	if s.policy != ring.DropOldest {
-		if err := s.reserve(1, r.size(), wait); err != nil {
-			s.exit(fl)
-			return 0, err
-		}
-	}
 	id, err := s.push(r)
 	if err != nil {
 		if s.policy != ring.DropOldest {
-			s.release(1, r.size())
+			s.release(1, size)
 		}
 		s.exit(fl)
 		return 0, err
@@ -841,18 +845,12 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 	if len(evs) > s.capacity {
 		return nil, s.pushError(ring.ErrFull, len(evs))
 	}
-	fl := s.enter(needNow) // before the clock read (subscribe.go)
-	defer s.exit(fl)
-	var now int64
-	if needNow {
-		now = s.now()
-	}
-	recs := make([]*record, len(evs))
 	var size int64
 	for i := range evs {
-		recs[i] = s.newRecord(&evs[i], now)
-		size += recs[i].size()
+		size += eventSize(&evs[i])
 	}
+	// Room first, as in store: a batch waiting for room holds no
+	// subscription's delivery back.
 	if s.policy != ring.DropOldest {
 		if len(evs) > 1 && size > s.maxBytes {
 			return nil, s.pushError(ring.ErrFull, len(evs))
@@ -860,6 +858,16 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 		if err := s.reserve(len(evs), size, true); err != nil {
 			return nil, err
 		}
+	}
+	fl := s.enter(needNow) // before the clock read (subscribe.go)
+	defer s.exit(fl)
+	var now int64
+	if needNow {
+		now = s.now()
+	}
+	recs := make([]*record, len(evs))
+	for i := range evs {
+		recs[i] = s.newRecord(&evs[i], now)
 	}
 	var (
 		first uint64

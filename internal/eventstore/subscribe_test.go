@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -514,5 +515,62 @@ func TestSubscribeBlockPolicy(t *testing.T) {
 		if e.Data[0] != byte(i) {
 			t.Fatalf("event %d carries %d", i, e.Data[0])
 		}
+	}
+}
+
+// TestSubscribeBlockedStoreHoldsNothingBack: a Store waiting for room under
+// block has not registered in flight nor read the clock, so the events
+// before it are delivered while it waits (they waited for it until
+// interface.query_timeout when it registered first).
+func TestSubscribeBlockedStoreHoldsNothingBack(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	clk := clock.NewManual(t0)
+	s := testStore(t, Config{Capacity: 1, Policy: ring.Block}, clk) // QueryTimeout 10 s
+	rec := newRecorder()
+	sub := s.Subscribe(Query{}, rec.send, rec.close)
+	defer sub.Close()
+	a, err := s.Store(&Event{Type: "a"}) // Time t0: held until the clock passes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Store(&Event{Type: "b"}) // full: waits for room
+		done <- err
+	}()
+	waitForStack(t, "eventstore.(*Store).reserve")
+	clk.Add(time.Second)
+	got := rec.waitFor(t, 1)
+	select {
+	case err := <-done:
+		t.Fatalf("a was delivered only once b gave up waiting (%v)", err)
+	default:
+	}
+	if got[0].ID != a {
+		t.Fatalf("got %+v, want a", got[0])
+	}
+	for s.PruneBefore(t0.UnixNano()+1) == 0 {
+		runtime.Gosched()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Second)
+	if got = rec.waitFor(t, 2); got[1].Type != "b" || got[1].Time != t0.Add(time.Second).UnixNano() {
+		t.Fatalf("got %+v: want b, stamped when it was stored", got[1])
+	}
+}
+
+// waitForStack waits until some goroutine's stack holds fn (a generous
+// guard, not a timing assertion).
+func waitForStack(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine reached %s", fn)
+		}
+		runtime.Gosched()
 	}
 }
