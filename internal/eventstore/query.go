@@ -48,6 +48,12 @@ func (s *Store) Query(q Query) ([]Event, error) {
 // [ErrTimeout] when ctx ends or Limits.QueryTimeout passes first (no
 // partial result).
 func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
+	return s.query(ctx, q, nil)
+}
+
+// query runs q; the results are copied into buf when it is not nil (see
+// QueryInto), else into new memory.
+func (s *Store) query(ctx context.Context, q Query, buf *Buffer) ([]Event, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -84,8 +90,9 @@ func (s *Store) QueryContext(ctx context.Context, q Query) ([]Event, error) {
 		restart := qr.restart
 		if err == nil && !restart {
 			if older == nil {
-				out = qr.results()
+				out = qr.results(buf)
 			} else {
+				// The merge allocates its results (see QueryInto).
 				out, err = s.mergeOlder(ctx, q, limit, lim.QueryTimeout, qr.ordered())
 			}
 		}
@@ -757,8 +764,8 @@ func merge2(a, b *cursor, key string, desc bool, ids []uint64) int {
 }
 
 // results sorts the kept candidates into the query's order, drops the
-// Offset first and copies the rest out.
-func (qr *queryRun) results() []Event {
+// Offset first and copies the rest out: into buf when it is not nil.
+func (qr *queryRun) results(buf *Buffer) []Event {
 	h := qr.kept()
 	if !qr.skipMode {
 		if qr.q.Offset >= len(h) {
@@ -766,7 +773,11 @@ func (qr *queryRun) results() []Event {
 		}
 		h = h[qr.q.Offset:]
 	}
-	return qr.copyAll(h[:min(len(h), qr.limit)])
+	h = h[:min(len(h), qr.limit)]
+	if buf != nil {
+		return qr.copyInto(buf, h)
+	}
+	return qr.copyAll(h)
 }
 
 // ordered returns copies of every kept candidate, in the query's order
@@ -793,38 +804,66 @@ func sortCands(cs []cand, desc bool) {
 	slices.SortFunc(cs, func(a, b cand) int { return a.cmp(b) })
 }
 
-// copyAll copies the candidates out, in order: one slice of Events and one
-// arena for every CorrelationID and Data (each Data capped by a 3-index
-// slice, so that a caller's append cannot reach a neighbour). The Type and
-// the CorrelationID are the query's own when it names them (every result
-// has them), else the Type is the store's interned copy and the
-// CorrelationID is copied into the arena.
+// copyAll copies the candidates out, in order, into new memory: one slice
+// of Events and one arena for their bytes (see copyOut).
 func (qr *queryRun) copyAll(cs []cand) []Event {
 	if len(cs) == 0 {
 		return nil
 	}
-	qcorr := qr.q.CorrelationID
-	n := 0
-	for i := range cs {
-		r := cs[i].r
-		n += int(r.dlen)
-		if qcorr == "" {
-			n += int(r.clen)
-		}
-	}
 	out := make([]Event, len(cs))
 	var arena []byte
-	if n > 0 {
+	if n := qr.arenaLen(cs); n > 0 {
 		arena = make([]byte, n)
 	}
+	qr.copyOut(out, arena, cs)
+	return out
+}
+
+// copyInto copies the candidates out, in order, into buf's memory, grown
+// when it is too small.
+func (qr *queryRun) copyInto(buf *Buffer, cs []cand) []Event {
+	if len(cs) == 0 {
+		return nil
+	}
+	out, arena := buf.take(len(cs), qr.arenaLen(cs))
+	qr.copyOut(out, arena, cs)
+	return out
+}
+
+// arenaLen returns the bytes copyOut needs for cs: every Data, and every
+// CorrelationID unless the query names it.
+func (qr *queryRun) arenaLen(cs []cand) int {
+	n := 0
+	if qr.q.CorrelationID != "" {
+		for i := range cs {
+			n += int(cs[i].r.dlen)
+		}
+		return n
+	}
+	for i := range cs {
+		r := cs[i].r
+		n += int(r.clen + r.dlen)
+	}
+	return n
+}
+
+// copyOut writes copies of the candidates' events, in order, to out
+// (len(cs) Events, every field written: out may hold an earlier page), and
+// their bytes to arena (arenaLen(cs) bytes): each CorrelationID and Data,
+// each Data capped by a 3-index slice, so that a caller's append cannot
+// reach a neighbour. The Type and the CorrelationID are the query's own
+// when it names them (every result has them), else the Type is the
+// store's interned copy and the CorrelationID is backed by the arena.
+func (qr *queryRun) copyOut(out []Event, arena []byte, cs []cand) {
+	qtype, qcorr := qr.q.Type, qr.q.CorrelationID
 	var lastType string
 	off := 0
 	for i := range cs {
 		c := &cs[i]
 		r := c.r
-		e := &out[i] // zeroed: only the fields that are set are written
+		e := &out[i]
 		e.ID, e.Time, e.ParentID = c.id, r.time, r.parent
-		if e.Type = qr.q.Type; e.Type == "" {
+		if e.Type = qtype; qtype == "" {
 			if t := r.typ(); t == lastType {
 				e.Type = lastType
 			} else {
@@ -833,13 +872,12 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 			}
 		}
 		src, cl := r.tail(), int(r.clen)
+		e.CorrelationID = qcorr
 		if qcorr != "" {
-			e.CorrelationID = qcorr
 			src, cl = r.data(), 0
 		}
+		e.Data = nil
 		if m := len(src); m > 0 {
-			// The Data slice is capped, so that a caller's append cannot
-			// reach the next event's bytes.
 			b := arena[off : off+m : off+m]
 			copy(b, src)
 			if cl > 0 {
@@ -851,5 +889,4 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 			off += m
 		}
 	}
-	return out
 }

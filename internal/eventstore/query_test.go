@@ -3,6 +3,8 @@ package eventstore
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -47,7 +49,10 @@ func TestQueryAllocs(t *testing.T) {
 // two goroutines at once (so both index stripes hold IDs of every key),
 // with some explicit Times out of order, some events pruned in place, and
 // the ring wrapped: keys, time ranges, After, Offset, both orders, and
-// limits from 1 to past what one batch or one index page holds.
+// limits from 1 to past what one batch or one index page holds. QueryInto,
+// with one Buffer reused by every query (pages longer and shorter than the
+// last, events with and without Data or a CorrelationID in the slots of
+// earlier pages), returns the same events as Query.
 func TestQueryMatchesModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -62,7 +67,10 @@ func TestQueryMatchesModel(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 3000 {
-				ev := Event{Type: types[r.IntN(3)], CorrelationID: corrs[r.IntN(3)], Data: []byte{byte(i)}}
+				ev := Event{Type: types[r.IntN(3)], CorrelationID: corrs[r.IntN(3)], ParentID: uint64(r.IntN(3))}
+				if r.IntN(4) != 0 {
+					ev.Data = bytes.Repeat([]byte{byte(i)}, 1+r.IntN(40))
+				}
 				if r.IntN(10) == 0 {
 					ev.Time = 1 + r.Int64N(1<<40) // out of order
 				}
@@ -118,6 +126,7 @@ func TestQueryMatchesModel(t *testing.T) {
 		return out[:min(limit, len(out))]
 	}
 	mid := held[len(held)/2].Time
+	var buf Buffer
 	for i := range 400 {
 		q := Query{Limit: []int{1, 5, 64, 100, 300, 1000}[rng.IntN(6)], Descending: rng.IntN(2) == 0}
 		switch rng.IntN(4) {
@@ -150,10 +159,142 @@ func TestQueryMatchesModel(t *testing.T) {
 			t.Fatalf("query %d %+v: %d events, model %d", i, q, len(got), len(want))
 		}
 		for j := range got {
-			if got[j].ID != want[j].ID || got[j].Time != want[j].Time || got[j].Type != want[j].Type ||
-				got[j].CorrelationID != want[j].CorrelationID || !bytes.Equal(got[j].Data, want[j].Data) {
+			if !sameEvent(got[j], want[j]) {
 				t.Fatalf("query %d %+v: [%d] = %+v, model %+v", i, q, j, got[j], want[j])
 			}
 		}
+		into, err := s.QueryInto(context.Background(), &buf, q)
+		if err != nil {
+			t.Fatalf("query %d %+v into a buffer: %v", i, q, err)
+		}
+		if len(into) != len(want) {
+			t.Fatalf("query %d %+v into a buffer: %d events, model %d", i, q, len(into), len(want))
+		}
+		for j := range into {
+			if !sameEvent(into[j], want[j]) {
+				t.Fatalf("query %d %+v into a buffer: [%d] = %+v, model %+v", i, q, j, into[j], want[j])
+			}
+		}
+	}
+}
+
+// sameEvent reports whether a and b are equal in every field, Data's nil
+// included (the store returns empty Data as nil).
+func sameEvent(a, b Event) bool {
+	return a.ID == b.ID && a.Time == b.Time && a.Type == b.Type && a.CorrelationID == b.CorrelationID &&
+		a.ParentID == b.ParentID && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil)
+}
+
+// TestQueryIntoAllocs: once its Buffer has grown, QueryInto allocates
+// nothing (the events are in memory and their types interned).
+func TestQueryIntoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	s := testStore(t, capacity(1<<12), nil)
+	data := make([]byte, 16)
+	for i := range 1000 {
+		ev := Event{Type: "t" + strconv.Itoa(i&3), CorrelationID: "c" + strconv.Itoa(i&7), Data: data}
+		if _, err := s.Store(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	var buf Buffer
+	for _, q := range []Query{
+		{Type: "t1", Limit: 100, Descending: true},
+		{Type: "t2", Limit: 100},
+		{CorrelationID: "c3", Limit: 50},
+		{Limit: 100, Descending: true},
+		{Type: "t1", Since: 1, Limit: 10},
+		{Type: "t3", Limit: 20, Offset: 30},
+	} {
+		if _, err := s.QueryInto(ctx, &buf, q); err != nil { // grows buf
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			if evs, err := s.QueryInto(ctx, &buf, q); err != nil || len(evs) == 0 {
+				t.Fatalf("%+v: %d events, %v", q, len(evs), err)
+			}
+		}); n != 0 {
+			t.Errorf("%+v: %v allocations per query into a grown buffer, want 0", q, n)
+		}
+	}
+}
+
+// TestQueryIntoOwnership: the results of QueryInto are the caller's until
+// the buffer is next used: writing to a Data changes neither the store nor
+// a neighbour, an append to a Data does not reach the next event's bytes,
+// and the Events slice is capped at its length. A nil Buffer is an error.
+func TestQueryIntoOwnership(t *testing.T) {
+	s := testStore(t, capacity(1<<10), nil)
+	for i := range 10 {
+		ev := Event{Type: "t", CorrelationID: "c" + strconv.Itoa(i), Data: []byte{byte(i), byte(i)}}
+		if _, err := s.Store(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	var buf Buffer
+	q := Query{Type: "t"}
+	evs, err := s.QueryInto(ctx, &buf, q)
+	if err != nil || len(evs) != 10 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	if cap(evs) != len(evs) {
+		t.Errorf("results: cap %d, len %d", cap(evs), len(evs))
+	}
+	for i := range evs {
+		if cap(evs[i].Data) != len(evs[i].Data) {
+			t.Errorf("[%d].Data: cap %d, len %d", i, cap(evs[i].Data), len(evs[i].Data))
+		}
+	}
+	evs[0].Data[0] = 0xff
+	evs[0].Data = append(evs[0].Data, 0xee, 0xee, 0xee, 0xee)
+	if evs[1].CorrelationID != "c1" || !bytes.Equal(evs[1].Data, []byte{1, 1}) {
+		t.Errorf("a write to [0] changed [1]: %+v", evs[1])
+	}
+	e, err := s.Get(evs[0].ID)
+	if err != nil || !bytes.Equal(e.Data, []byte{0, 0}) {
+		t.Errorf("a write to a result changed the store: %+v, %v", e, err)
+	}
+	again, err := s.QueryInto(ctx, &buf, q)
+	if err != nil || len(again) != 10 || !bytes.Equal(again[0].Data, []byte{0, 0}) {
+		t.Errorf("the next query: %+v, %v", again, err)
+	}
+	if _, err := s.QueryInto(ctx, nil, q); !errors.Is(err, ErrInvalidQuery) {
+		t.Errorf("nil buffer: %v, want ErrInvalidQuery", err)
+	}
+	if _, err := s.QueryInto(ctx, &buf, Query{Limit: -1}); !errors.Is(err, ErrInvalidQuery) {
+		t.Errorf("negative limit: %v, want ErrInvalidQuery", err)
+	}
+}
+
+// TestBufferBound: a Buffer keeps what its largest page needed, not the
+// sum of its pages, and Reset drops it.
+func TestBufferBound(t *testing.T) {
+	s := testStore(t, capacity(1<<10), nil)
+	for i := range 200 {
+		ev := Event{Type: "t" + strconv.Itoa(i&1), Data: make([]byte, 10*(1+i&1))}
+		if _, err := s.Store(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	var buf Buffer
+	for range 5 {
+		for _, q := range []Query{{Type: "t0", Limit: 50}, {Type: "t1", Limit: 100}, {Limit: 10}} {
+			if _, err := s.QueryInto(ctx, &buf, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The largest page: 100 events of 20 bytes.
+	if cap(buf.events) != 100 || cap(buf.bytes) != 2000 {
+		t.Errorf("buffer: %d events, %d bytes; want 100 and 2000", cap(buf.events), cap(buf.bytes))
+	}
+	buf.Reset()
+	if buf.events != nil || buf.bytes != nil {
+		t.Error("Reset kept memory")
 	}
 }

@@ -123,6 +123,7 @@ func TestOlderTier(t *testing.T) {
 	for _, e := range all {
 		want = append(want, e)
 	}
+	var buf Buffer
 	for _, q := range []Query{{}, {Descending: true}, {Type: "t1"}, {CorrelationID: "c2", Descending: true},
 		{Since: 2000, Until: 4000}, {Offset: 250, Limit: 100}, {Offset: 10, Limit: 30, Descending: true, Type: "t2"},
 		{After: Cursor{Time: 2990, ID: 299}, Limit: 50}} {
@@ -145,6 +146,9 @@ func TestOlderTier(t *testing.T) {
 		for i := range exp {
 			require.Equal(t, exp[i].ID, got[i].ID, "%+v at %d", q, i)
 		}
+		into, err := s.QueryInto(context.Background(), &buf, q)
+		require.NoError(t, err)
+		require.Equal(t, got, into, "%+v into a buffer", q)
 	}
 	e, err := s.Get(5)
 	require.NoError(t, err)

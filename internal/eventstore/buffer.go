@@ -1,0 +1,58 @@
+package eventstore
+
+import "context"
+
+// Buffer is caller-owned memory for the results of [Store.QueryInto]: a
+// slice of Events and an arena for their CorrelationIDs and Data, reused
+// from one query to the next, so that a query copies its results without
+// allocating once the buffer has grown to the size of its pages. The zero
+// Buffer is ready to use. A Buffer is not safe for concurrent use.
+//
+// Memory: each part is grown to exactly what a page needs when it is too
+// small, and never shrunk, so a Buffer keeps what its largest page needed:
+// at most Limits.MaxResults Events and MaxResults × the event size limit
+// bytes. Reset drops it.
+type Buffer struct {
+	events []Event
+	bytes  []byte
+}
+
+// Reset drops the buffer's memory (the results it backs stay valid for
+// whoever holds them).
+func (b *Buffer) Reset() { *b = Buffer{} }
+
+// take returns n Events and m bytes of b's memory, grown when too small.
+// The Events are capped at n, so that a caller's append cannot write into
+// the buffer.
+func (b *Buffer) take(n, m int) ([]Event, []byte) {
+	if cap(b.bytes) < m {
+		// The Events past this page's still point into the old arena:
+		// drop them, so that it is not kept alive.
+		clear(b.events[:cap(b.events)])
+		b.bytes = make([]byte, m)
+	}
+	if cap(b.events) < n {
+		b.events = make([]Event, n)
+	}
+	return b.events[:n:n], b.bytes[:m]
+}
+
+// QueryInto is [Store.QueryContext] with the results copied into buf's
+// memory instead of new memory: the Events are backed by buf, and so are
+// their CorrelationIDs (unless q names one) and Data. They are valid until
+// buf is next used; a caller keeps what it needs past that by copying it
+// (strings.Clone, bytes.Clone). Each Data is capped, so an append to it
+// allocates instead of reaching a neighbour's bytes.
+//
+// Allocations: none once buf is large enough, for the events in memory
+// whose Type is interned (see interner). With Deps.Older the merge of the
+// two tiers allocates its results as QueryContext does, and buf is not
+// used.
+//
+// Errors: those of QueryContext, and [ErrInvalidQuery] for a nil buf.
+func (s *Store) QueryInto(ctx context.Context, buf *Buffer, q Query) ([]Event, error) {
+	if buf == nil {
+		return nil, errf(ErrInvalidQuery, nil, "query buffer is nil", "field", "buffer")
+	}
+	return s.query(ctx, q, buf)
+}
