@@ -398,6 +398,60 @@ func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error)
 	return toEvents(out), nil
 }
 
+// EventBuffer is memory for the results of [EventStore.QueryInto], reused
+// from one query to the next, so that paging, exports and dashboards query
+// without allocating once it has grown to the size of their pages. The zero
+// value is ready to use. An EventBuffer is not safe for concurrent use: use
+// one per goroutine.
+//
+// Memory: it grows to exactly what a page needs when it is too small and
+// does not shrink, so it keeps what its largest page needed: at most
+// interface.max_results Events (80 bytes each) and interface.max_results ×
+// the max event size ([WithMaxEventSize]) bytes of CorrelationIDs and
+// Data — with the defaults, 1,000 events and their bytes, under 1 GB at
+// the very worst. [EventBuffer.Reset] drops it.
+type EventBuffer struct {
+	b eventstore.Buffer
+}
+
+// Reset drops the buffer's memory, for when a rare large page grew it.
+// Results it backs stay valid for whoever still holds them.
+func (b *EventBuffer) Reset() { b.b.Reset() }
+
+// QueryInto is [EventStore.Query] with the results written into buf's
+// memory instead of new memory. It is [EventStore.QueryIntoContext] with a
+// background context.
+func (s *EventStore) QueryInto(buf *EventBuffer, q Query) ([]Event, error) {
+	return s.QueryIntoContext(context.Background(), buf, q)
+}
+
+// QueryIntoContext returns the events that match q, as
+// [EventStore.QueryContext] does (same order, cost and errors), written
+// into buf's memory: the returned slice, and the CorrelationIDs (unless q
+// names one) and Data of its events, are backed by buf. They are the
+// caller's to read and modify until buf is next used, which overwrites
+// them: copy what must outlive the page (strings.Clone, bytes.Clone; the
+// Type is never backed by buf). Each Data is capped at its length, so an
+// append to it allocates rather than reaching a neighbour's bytes.
+//
+// Allocations: none once buf has grown to the size of the pages, for
+// events held in memory whose Type is among the 4,096 interned (types of at
+// most 256 bytes). With the warm tier on, the merge of the two tiers
+// allocates the results, as Query does, and buf is not used.
+//
+// Errors: those of QueryContext, and [ErrInvalidQuery] for a nil buf.
+func (s *EventStore) QueryIntoContext(ctx context.Context, buf *EventBuffer, q Query) ([]Event, error) {
+	var b *eventstore.Buffer
+	if buf != nil {
+		b = &buf.b
+	}
+	out, err := s.eng.QueryInto(ctx, b, q.engine())
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return toEvents(out), nil
+}
+
 // Correlated returns copies of every event held with this correlation id,
 // ascending by Time (ties by ID). It is not capped by interface.max_results:
 // the store's capacity bounds it (with the warm tier on, the tier adds at

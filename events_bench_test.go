@@ -418,21 +418,24 @@ func BenchmarkQueryPage(b *testing.B) {
 	}
 }
 
+// queryCases are BenchmarkQuery's and BenchmarkQueryInto's queries: 100
+// hits each.
+var queryCases = []struct {
+	name string
+	q    foundation.Query
+}{
+	{"type=rare", foundation.Query{Type: "rare", Limit: 100}},
+	{"type+corr=rare", foundation.Query{Type: "rare", CorrelationID: "rare-corr", Limit: 100}},
+	{"type=common/desc/offset=10000", foundation.Query{Type: benchTypes[1], Limit: 100, Offset: 10_000, Descending: true}},
+	{"all/limit=100", foundation.Query{Limit: 100}},
+	{"time-range/100", foundation.Query{Since: 500_001, Until: 500_100}},
+	{"time+type/100", foundation.Query{Type: benchTypes[3], Since: 400_001, Until: 400_800}},
+}
+
 func BenchmarkQuery(b *testing.B) {
 	f, es := queryStore(b)
 	defer f.Close()
-	queries := []struct {
-		name string
-		q    foundation.Query
-	}{
-		{"type=rare", foundation.Query{Type: "rare", Limit: 100}},
-		{"type+corr=rare", foundation.Query{Type: "rare", CorrelationID: "rare-corr", Limit: 100}},
-		{"type=common/desc/offset=10000", foundation.Query{Type: benchTypes[1], Limit: 100, Offset: 10_000, Descending: true}},
-		{"all/limit=100", foundation.Query{Limit: 100}},
-		{"time-range/100", foundation.Query{Since: 500_001, Until: 500_100}},
-		{"time+type/100", foundation.Query{Type: benchTypes[3], Since: 400_001, Until: 400_800}},
-	}
-	for _, c := range queries {
+	for _, c := range queryCases {
 		b.Run(c.name, func(b *testing.B) {
 			evs, err := es.Query(c.q)
 			if err != nil || len(evs) != 100 {
@@ -444,6 +447,31 @@ func BenchmarkQuery(b *testing.B) {
 			c0 := cpuTime()
 			for i := 0; i < b.N; i++ {
 				_, _ = es.Query(c.q)
+			}
+			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// BenchmarkQueryInto is BenchmarkQuery with QueryInto: the results are
+// written into one EventBuffer reused by every query, so a query
+// allocates nothing.
+func BenchmarkQueryInto(b *testing.B) {
+	f, es := queryStore(b)
+	defer f.Close()
+	for _, c := range queryCases {
+		b.Run(c.name, func(b *testing.B) {
+			var buf foundation.EventBuffer
+			evs, err := es.QueryInto(&buf, c.q)
+			if err != nil || len(evs) != 100 {
+				b.Fatalf("%d hits, %v", len(evs), err)
+			}
+			runtime.GC() // the fill's garbage is not the query's cost
+			b.ReportAllocs()
+			b.ResetTimer()
+			c0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				_, _ = es.QueryInto(&buf, c.q)
 			}
 			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
 		})

@@ -225,6 +225,7 @@ func checkQueries(t *testing.T, es *foundation.EventStore, m *model, maxResults 
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 2))
 	span := int64(len(m.evs)*10 + 2000)
+	var buf foundation.EventBuffer // one for every query: QueryInto must match Query
 	for _, typ := range []string{"", "a", "b", "zzz"} {
 		for _, corr := range []string{"", "x", "y", "nope"} {
 			for _, desc := range []bool{false, true} {
@@ -251,6 +252,9 @@ func checkQueries(t *testing.T, es *foundation.EventStore, m *model, maxResults 
 					for i := range got {
 						require.Equal(t, want[i], got[i])
 					}
+					into, err := es.QueryInto(&buf, q)
+					require.NoError(t, err, "%+v", q)
+					require.Equal(t, got, into, "%+v into a buffer", q)
 				}
 			}
 		}
@@ -664,6 +668,10 @@ func TestEventStressRace(t *testing.T) {
 	}
 }
 
+// fuzzBuf is reused by every run of FuzzEventQuery in a process, so that
+// QueryInto writes each page over an earlier one of another store.
+var fuzzBuf foundation.EventBuffer
+
 func FuzzEventQuery(f *testing.F) {
 	f.Add(uint64(1), 40, "a", "", int64(0), int64(0), 0, 0, false)
 	f.Add(uint64(2), 300, "b", "x", int64(1100), int64(2000), 5, 3, true)
@@ -719,5 +727,8 @@ func FuzzEventQuery(f *testing.F) {
 		}
 		require.NoError(t, err)
 		require.Equal(t, ids(m.query(q, 1000)), ids(got))
+		into, err := es.QueryInto(&fuzzBuf, q)
+		require.NoError(t, err)
+		require.Equal(t, got, into, "into a reused buffer")
 	})
 }

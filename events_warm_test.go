@@ -101,6 +101,14 @@ func TestWarmTier(t *testing.T) {
 		off, err := f.Events().Query(Query{Offset: 10, Limit: 5})
 		require.NoError(t, err)
 		require.Equal(t, all[10:15], off)
+		var buf EventBuffer
+		for _, q := range []Query{{Offset: 10, Limit: 5}, {Type: "t2", Descending: true, Limit: 700}, {CorrelationID: "c3", Limit: 3}} {
+			want, err := f.Events().Query(q)
+			require.NoError(t, err)
+			into, err := f.Events().QueryInto(&buf, q)
+			require.NoError(t, err)
+			require.Equal(t, want, into, "%+v into a buffer", q)
+		}
 		e, err := f.Events().Get(all[0].ID)
 		require.NoError(t, err)
 		require.Equal(t, all[0], e)

@@ -1,6 +1,7 @@
 package foundation_test
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -50,6 +51,53 @@ func ExampleEventStore_Query() {
 	// req-1 page logout
 	// true
 	// 5 5
+}
+
+// Paging through every event of a type with one reused buffer: each page
+// is written over the last, so the loop allocates nothing once the buffer
+// has grown to a page. What must outlive a page is copied out.
+func ExampleEventStore_QueryInto() {
+	clk := foundation.NewManualClock(time.Unix(1_700_000_000, 0))
+	f, err := foundation.New(foundation.WithClock(clk))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	es := f.Events()
+	for i := range 10 {
+		clk.Add(time.Second)
+		_, _ = es.Store(foundation.Event{Type: "order", Data: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+
+	var buf foundation.EventBuffer
+	q := foundation.Query{Type: "order", Limit: 4, Descending: true}
+	var newest []byte
+	for {
+		page, err := es.QueryInto(&buf, q)
+		if err != nil {
+			panic(err)
+		}
+		for i, e := range page {
+			if i > 0 {
+				fmt.Print(" ")
+			}
+			fmt.Print(string(e.Data))
+		}
+		fmt.Println()
+		if newest == nil && len(page) > 0 {
+			newest = bytes.Clone(page[0].Data) // the next page overwrites page
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		q.After = page[len(page)-1].Cursor()
+	}
+	fmt.Println("newest:", string(newest))
+	// Output:
+	// {"n":9} {"n":8} {"n":7} {"n":6}
+	// {"n":5} {"n":4} {"n":3} {"n":2}
+	// {"n":1} {"n":0}
+	// newest: {"n":9}
 }
 
 func ExampleEventStore_Subscribe() {
