@@ -173,9 +173,26 @@ func popFront(idx map[string][]uint64, key string, id uint64) {
 
 // Query returns copies of the events matching q, as [EventStore.Query] says:
 // through the type index, else the correlation index, else every event.
+// Each Data is a copy of its own (an allocation per event).
 func (s *EventLog) Query(q *foundation.Query) ([]foundation.Event, error) {
+	out, _, err := s.query(q, nil, nil, false)
+	return out, err
+}
+
+// QueryAppend is Query with the results appended to dst and their Data
+// copied into arena (appended, each capped at its length): with dst and
+// arena reused from one query to the next (dst[:0], arena[:0]), a query
+// allocates nothing once they have grown. It returns both grown. The Types
+// and CorrelationIDs are the log's own strings, as Query's are.
+func (s *EventLog) QueryAppend(dst []foundation.Event, arena []byte, q *foundation.Query) ([]foundation.Event, []byte, error) {
+	return s.query(q, dst, arena, true)
+}
+
+// query is Query (into false: new memory) and QueryAppend (into: dst and
+// arena).
+func (s *EventLog) query(q *foundation.Query, dst []foundation.Event, arena []byte, into bool) ([]foundation.Event, []byte, error) {
 	if q.Limit < 0 || q.Offset < 0 || (q.Since != 0 && q.Until != 0 && q.Since > q.Until) {
-		return nil, fmt.Errorf("events.query: negative limit or offset, or since > until: %w", foundation.ErrInvalidQuery)
+		return dst, arena, fmt.Errorf("events.query: negative limit or offset, or since > until: %w", foundation.ErrInvalidQuery)
 	}
 	limit := q.Limit
 	if limit == 0 || limit > s.maxRs {
@@ -193,7 +210,10 @@ func (s *EventLog) Query(q *foundation.Query) ([]foundation.Event, error) {
 	if indexed {
 		n = len(ids)
 	}
-	out := make([]foundation.Event, 0, min(limit, n))
+	if !into {
+		dst = make([]foundation.Event, 0, min(limit, n))
+	}
+	start := len(dst)
 	skip := q.Offset
 	for k := range n {
 		i := k
@@ -217,12 +237,18 @@ func (s *EventLog) Query(q *foundation.Query) ([]foundation.Event, error) {
 		}
 		c := *e
 		if c.Data != nil {
-			c.Data = bytes.Clone(c.Data)
+			if into {
+				a := len(arena)
+				arena = append(arena, c.Data...)
+				c.Data = arena[a:len(arena):len(arena)]
+			} else {
+				c.Data = bytes.Clone(c.Data)
+			}
 		}
-		out = append(out, c)
-		if len(out) == limit {
+		dst = append(dst, c)
+		if len(dst)-start == limit {
 			break
 		}
 	}
-	return out, nil
+	return dst, arena, nil
 }

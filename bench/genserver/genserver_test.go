@@ -2,6 +2,7 @@ package genserver
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -91,4 +92,37 @@ func TestSystem(t *testing.T) {
 		t.Fatalf("after Stop: %v", err)
 	}
 	s.Execute("req", nil, nil) // dropped, no panic
+}
+
+// TestEventLogQueryAppend: QueryAppend, reusing its slices, returns what
+// Query returns, with each Data a capped copy in the arena.
+func TestEventLogQueryAppend(t *testing.T) {
+	log := NewEventLog(100, 50, 1000)
+	for i := range 150 {
+		ev := foundation.Event{Type: []string{"a", "b"}[i%2], CorrelationID: []string{"", "x", "y"}[i%3], Time: int64(i + 1)}
+		if i%4 != 0 {
+			ev.Data = []byte{byte(i), byte(i)}
+		}
+		if _, _, err := log.Store(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		dst   []foundation.Event
+		arena []byte
+	)
+	for _, q := range []foundation.Query{{}, {Type: "a", Descending: true}, {CorrelationID: "x", Limit: 5, Offset: 2},
+		{Since: 70, Until: 90}, {Type: "b", Limit: 1}, {Limit: -1}} {
+		want, werr := log.Query(&q)
+		var err error
+		dst, arena, err = log.QueryAppend(dst[:0], arena[:0], &q)
+		if (err == nil) != (werr == nil) || len(want) != len(dst) || (len(want) > 0 && !reflect.DeepEqual(want, dst)) {
+			t.Fatalf("%+v: %v %v, Query %v %v", q, dst, err, want, werr)
+		}
+		for i := range dst {
+			if cap(dst[i].Data) != len(dst[i].Data) {
+				t.Fatalf("%+v: [%d].Data not capped", q, i)
+			}
+		}
+	}
 }

@@ -73,6 +73,22 @@ func (m *mutexEvents) query(q foundation.Query) ([]foundation.Event, error) {
 	return m.log.Query(&q)
 }
 
+// mutexBuffer is a reused result buffer for the mutex design: the Events
+// and an arena for their Data.
+type mutexBuffer struct {
+	evs   []foundation.Event
+	arena []byte
+}
+
+// queryInto is query with the results written over buf's previous ones.
+func (m *mutexEvents) queryInto(buf *mutexBuffer, q foundation.Query) ([]foundation.Event, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var err error
+	buf.evs, buf.arena, err = m.log.QueryAppend(buf.evs[:0], buf.arena[:0], &q)
+	return buf.evs, err
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -165,6 +181,16 @@ func init() {
 				return func(i int) uint64 { return uint64(len(must(es.Query(query(i))))) }
 			})
 		}},
+		Case{Op: "Events.query", Impl: "foundation-into", Note: "QueryInto: results written into one EventBuffer per goroutine, reused by every query", Run: func(b *testing.B, par bool) {
+			es := newFoundation(b, foundation.WithEventCapacity(eventCapacity)).Events()
+			for i := range queryFill {
+				must(es.Store(event(i)))
+			}
+			drive(b, par, func() func(int) uint64 {
+				buf := new(foundation.EventBuffer)
+				return func(i int) uint64 { return uint64(len(must(es.QueryInto(buf, query(i))))) }
+			})
+		}},
 		Case{Op: "Events.query", Impl: "genserver", Note: "a call; the query runs in the server through its type index", Run: func(b *testing.B, par bool) {
 			cfg := foundation.DefaultConfig()
 			cfg.Storage.Hot.MaxEvents = eventCapacity
@@ -183,6 +209,16 @@ func init() {
 			}
 			drive(b, par, func() func(int) uint64 {
 				return func(i int) uint64 { return uint64(len(must(m.query(query(i))))) }
+			})
+		}},
+		Case{Op: "Events.query", Impl: "mutex-into", Note: "the mutex design appending into one reused []Event and Data arena per goroutine (EventLog.QueryAppend)", Run: func(b *testing.B, par bool) {
+			m := newMutexEvents(eventCapacity)
+			for i := range queryFill {
+				must(m.store(event(i)))
+			}
+			drive(b, par, func() func(int) uint64 {
+				buf := new(mutexBuffer)
+				return func(i int) uint64 { return uint64(len(must(m.queryInto(buf, query(i))))) }
 			})
 		}},
 	)

@@ -204,7 +204,8 @@ func print(w io.Writer, results []*result, ps []int, benchtime time.Duration) {
 			}
 			var b *result
 			for _, res := range results {
-				if res.c.Op != op.Name || res == fnd || !res.ran[k] || strings.HasPrefix(res.c.Impl, "foundation") {
+				if res.c.Op != op.Name || res == fnd || !res.ran[k] || strings.HasPrefix(res.c.Impl, "foundation") ||
+					variantPeer(results, op.Name, res.c.Impl) {
 					continue
 				}
 				if b == nil || ns(res.r[k]) < ns(b.r[k]) {
@@ -219,10 +220,90 @@ func print(w io.Writer, results []*result, ps []int, benchtime time.Duration) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", op.Name, strings.Join(seedX, " / "), strings.Join(genX, " / "),
 			strings.Join(best, " / "), strings.Join(bestX, " / "))
 	}
-	fmt.Fprintf(w, "\nThe best other implementation may do less work than foundation: see each row's note.\n")
+	fmt.Fprintf(w, "\nThe best other implementation may do less work than foundation: see each row's note. "+
+		"It is not a variant's peer (below).\n")
+	printVariants(w, results, ps)
 	for _, res := range results {
 		if res.failed != "" {
 			fmt.Fprintf(w, "\n%s %s: benchmark failed (see stderr)\n", res.c.Op, res.c.Impl)
+		}
+	}
+}
+
+// variant returns v for an impl named "<design>-<v>" ("foundation-into":
+// "into"), else "".
+func variant(impl string) string {
+	if i := strings.LastIndexByte(impl, '-'); i > 0 {
+		return impl[i+1:]
+	}
+	return ""
+}
+
+// variantPeer reports whether impl is another design's form of a
+// foundation variant of op ("mutex-into" when "foundation-into" runs): it
+// works under that variant's contract, so it is compared with it, not with
+// foundation.
+func variantPeer(results []*result, op, impl string) bool {
+	v := variant(impl)
+	if v == "" || strings.HasPrefix(impl, "foundation") {
+		return false
+	}
+	for _, res := range results {
+		if res.c.Op == op && res.c.Impl == "foundation-"+v {
+			return true
+		}
+	}
+	return false
+}
+
+// printVariants prints, for each foundation variant ("foundation-<v>"),
+// its ns/op against foundation's, the mutex design's and each other
+// design's same variant ("<design>-<v>").
+func printVariants(w io.Writer, results []*result, ps []int) {
+	ratio := func(a, b *result) string {
+		if a == nil || b == nil {
+			return "—"
+		}
+		var xs []string
+		for k := range ps {
+			if a.ran[k] && b.ran[k] {
+				xs = append(xs, fmtX(ns(a.r[k])/ns(b.r[k])))
+			}
+		}
+		return strings.Join(xs, " / ")
+	}
+	header := false
+	for _, op := range suite.Ops {
+		find := func(impl string) *result {
+			for _, res := range results {
+				if res.c.Op == op.Name && res.c.Impl == impl {
+					return res
+				}
+			}
+			return nil
+		}
+		for _, fv := range results {
+			v := variant(fv.c.Impl)
+			if fv.c.Op != op.Name || !strings.HasPrefix(fv.c.Impl, "foundation-") || v == "" {
+				continue
+			}
+			if !header {
+				fmt.Fprintf(w, "\n### Variants\n\nA foundation variant's ns/op (\"foundation-<v>\") against foundation's, the mutex design's, "+
+					"and each other design's same variant (\"<design>-<v>\", the same contract). -cpu %d", ps[0])
+				if len(ps) > 1 {
+					fmt.Fprintf(w, " / -cpu %d", ps[1])
+				}
+				fmt.Fprintf(w, ".\n\n| operation | variant | ÷ foundation | ÷ mutex | ÷ peer variants |\n|---|---|---|---|---|\n")
+				header = true
+			}
+			var peers []string
+			for _, res := range results {
+				if res.c.Op == op.Name && res != fv && variant(res.c.Impl) == v && !strings.HasPrefix(res.c.Impl, "foundation") {
+					peers = append(peers, res.c.Impl+" "+ratio(fv, res))
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", op.Name, fv.c.Impl, ratio(fv, find("foundation")), ratio(fv, find("mutex")),
+				strings.Join(peers, "; "))
 		}
 	}
 }
