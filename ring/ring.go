@@ -792,6 +792,45 @@ func (b *Buffer[T]) Get(seq uint64) (*T, bool) {
 	return v, true
 }
 
+// GetBatch is Get for many seqs at once: out[i] is the item seqs[i], or
+// nil where Get would report false. It panics if out is shorter than seqs.
+// The ring's geometry is read once for the batch, and the lookups of
+// different seqs are independent loads, so the CPU overlaps their cache
+// misses; with a power-of-two capacity and shard count (the common case)
+// each lookup is inline, where Get is a call. No allocation.
+func (b *Buffer[T]) GetBatch(seqs []uint64, out []*T) {
+	if len(out) < len(seqs) {
+		panic("ring: GetBatch: out is shorter than seqs")
+	}
+	out = out[:len(seqs)]
+	if !b.capPow2 || !b.shPow2 {
+		for i, s := range seqs {
+			out[i], _ = b.Get(s)
+		}
+		return
+	}
+	// slot's arithmetic for powers of two: shards divides capacity, so
+	// extra is 0 and base is a power of two too; the shifts are masked to
+	// 63, so that they compile to one instruction each.
+	slots, capMask, shMask := b.slots, b.capacity-1, b.shards-1
+	shShift, baseShift := uint(b.shShift)&63, uint(bits.TrailingZeros64(b.base))&63
+	for i, s := range seqs {
+		var v *T
+		if s < maxSeq {
+			pos := s & capMask
+			sl := &slots[(pos&shMask)<<baseShift|pos>>shShift]
+			pub := pubState(s)
+			if sl.state.Load() == pub {
+				v = sl.val.Load()
+				if sl.state.Load() != pub {
+					v = nil
+				}
+			}
+		}
+		out[i] = v
+	}
+}
+
 // Ascend returns an iterator over the retained items with seq >= from, in
 // strictly ascending seq order. It is not a snapshot: it reads Next() when it
 // starts and does not go beyond it; it yields each item present when it

@@ -751,3 +751,41 @@ func TestClaimBlockHoles(t *testing.T) {
 	assert.Zero(t, st.Len)
 	assert.Equal(t, st.Pushed, st.Overwritten+st.Removed)
 }
+
+// TestGetBatch: GetBatch agrees with Get for every seq (retained,
+// overwritten, removed, not yet assigned, past the largest seq), with power
+// of two geometries (the inline path) and others.
+func TestGetBatch(t *testing.T) {
+	for _, c := range []struct{ capacity, shards int }{{1, 1}, {8, 1}, {8, 2}, {8, 8}, {64, 4}, {5, 2}, {7, 3}, {8, 3}} {
+		t.Run(strconv.Itoa(c.capacity)+"/"+strconv.Itoa(c.shards), func(t *testing.T) {
+			b, err := ring.New(c.capacity, ring.Config[int]{Shards: c.shards})
+			require.NoError(t, err)
+			defer b.Close()
+			for i := 1; i <= 3*c.capacity+1; i++ {
+				_, err := b.Push(ptr(i))
+				require.NoError(t, err)
+			}
+			f := b.First()
+			b.RemoveOldest(func(s uint64, _ *int) bool { return s == f })
+			var seqs []uint64
+			for s := uint64(0); s <= b.Next()+2; s++ {
+				seqs = append(seqs, s)
+			}
+			seqs = append(seqs, math.MaxUint64, 1<<62, 1<<62-1)
+			out := make([]*int, len(seqs))
+			for i := range out {
+				out[i] = ptr(-1) // overwritten by GetBatch, found or not
+			}
+			b.GetBatch(seqs, out)
+			for i, s := range seqs {
+				v, ok := b.Get(s)
+				if !ok {
+					assert.Nil(t, out[i], "seq %d", s)
+					continue
+				}
+				assert.Same(t, v, out[i], "seq %d", s)
+			}
+			assert.Panics(t, func() { b.GetBatch(seqs, out[:1]) })
+		})
+	}
+}

@@ -623,7 +623,7 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 	}
 	var (
 		ids   [batch]uint64
-		recs  [batch]*record // in this frame: no write barrier
+		recs  [batch]*record
 		times [batch]int64
 	)
 	ring := qr.s.ring
@@ -664,9 +664,8 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 				n++
 			}
 		}
-		for i := range n {
-			r, _ := ring.Get(ids[i])
-			recs[i] = r
+		ring.GetBatch(ids[:n], recs[:n])
+		for i, r := range recs[:n] {
 			if r != nil {
 				times[i] = r.time // the record's miss, overlapped with the others
 			}
