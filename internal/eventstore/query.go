@@ -704,13 +704,20 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 // index of the first candidate it did not take, for consider.
 func (qr *queryRun) appendRun(ids []uint64, recs []*record, times []int64, i int, desc bool) int {
 	h, k, blk := qr.heap, qr.k, qr.curBlk
+	recs, times = recs[:len(ids)], times[:len(ids)]
+	// Room for every candidate this batch could add, so that the loop
+	// stores by index (no append, no growth check per candidate).
+	if room := min(k, len(h)+len(ids)-i); cap(h) < room {
+		h = slices.Grow(h, room-len(h))
+	}
+	n, lim := len(h), min(k, cap(h))
+	h = h[:cap(h)]
 	var lt int64
 	var lid uint64
-	if len(h) > 0 {
-		l := &h[len(h)-1]
-		lt, lid = l.t, l.id
+	if n > 0 {
+		lt, lid = h[n-1].t, h[n-1].id
 	}
-	for ; i < len(ids) && len(h) < k; i++ {
+	for ; i < len(ids) && n < lim; i++ {
 		id, r := ids[i], recs[i]
 		if r == nil || id>>blockShift != blk {
 			break
@@ -719,13 +726,20 @@ func (qr *queryRun) appendRun(ids []uint64, recs []*record, times []int64, i int
 			continue
 		}
 		t := times[i]
-		if len(h) > 0 && !(desc && (t < lt || t == lt && id < lid) || !desc && (t > lt || t == lt && id > lid)) {
-			break
+		if n > 0 {
+			if desc {
+				if !(t < lt || t == lt && id < lid) {
+					break
+				}
+			} else if !(t > lt || t == lt && id > lid) {
+				break
+			}
 		}
-		h = append(h, cand{t, id, r})
+		h[n] = cand{t, id, r}
+		n++
 		lt, lid = t, id
 	}
-	qr.heap = h
+	qr.heap = h[:n]
 	return i
 }
 
