@@ -298,3 +298,50 @@ func TestBufferBound(t *testing.T) {
 		t.Error("Reset kept memory")
 	}
 }
+
+// TestQueryCopySizes: copyOut copies every tail size exactly (its inline
+// moves cover 16 to 128 bytes; memmove the rest), with and without a
+// CorrelationID before the Data, into new memory and into a reused Buffer.
+func TestQueryCopySizes(t *testing.T) {
+	s := testStore(t, capacity(1<<12), nil)
+	want := map[uint64]Event{}
+	for n := range 300 {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(n*7 + i)
+		}
+		for _, corr := range []string{"", "c", "corr-0123456789abcdef"} {
+			ev := Event{Type: "t", CorrelationID: corr, Data: data}
+			id, err := s.Store(&ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.ID = id
+			if n == 0 {
+				ev.Data = nil
+			}
+			want[id] = ev
+		}
+	}
+	var buf Buffer
+	for _, q := range []Query{{Type: "t"}, {Type: "t", Descending: true}, {CorrelationID: "c"}, {CorrelationID: "corr-0123456789abcdef", Limit: 7}} {
+		got, err := s.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		into, err := s.QueryInto(context.Background(), &buf, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || len(got) != len(into) {
+			t.Fatalf("%+v: %d events, into a buffer %d", q, len(got), len(into))
+		}
+		for i := range got {
+			w := want[got[i].ID]
+			w.Time = got[i].Time
+			if !sameEvent(got[i], w) || !sameEvent(into[i], w) {
+				t.Fatalf("%+v [%d]: %+v and %+v, want %+v", q, i, got[i], into[i], w)
+			}
+		}
+	}
+}

@@ -67,14 +67,6 @@ func (r *record) data() []byte {
 	return unsafe.Slice(r.payload(r.tlen+r.clen), int(r.dlen))
 }
 
-// tail returns CorrelationID and Data together, as stored.
-func (r *record) tail() []byte {
-	if r.clen+r.dlen == 0 {
-		return nil
-	}
-	return unsafe.Slice(r.payload(r.tlen), int(r.clen+r.dlen))
-}
-
 // size is what the event counts in EventStats.Bytes.
 func (r *record) size() int64 {
 	return int64(r.tlen) + int64(r.clen) + int64(r.dlen) + recordOverhead
@@ -89,7 +81,8 @@ func eventSize(ev *Event) int64 {
 func (r *record) visible() bool { return r.state.Load() < stPruned }
 
 // splitTail makes the CorrelationID and Data of a copy out of buf, a copy of
-// r.tail(): the string and the slice share buf without overlapping, and the
+// the record's CorrelationID and Data (stored one after the other): the
+// string and the slice share buf without overlapping, and the
 // slice is capped so that an append cannot reach past it.
 func splitTail(e *Event, r *record, buf []byte) {
 	if r.clen > 0 {
