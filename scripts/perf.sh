@@ -16,7 +16,7 @@
 #   -out      the output directory (default perf-out/bench-<UTC date>)
 #
 # Steps (6 minutes in all on an idle 2-core machine): seedtable, config, events,
-# query, telemetry, histmem, refusedmem, ring, metrics, cfgsnap, shard,
+# query, queryinto, telemetry, histmem, refusedmem, ring, metrics, cfgsnap, shard,
 # bench-store, bench-page, prometheus, otel, nats, harness, callgrind. The
 # callgrind step needs valgrind and is skipped without it.
 set -euo pipefail
@@ -116,6 +116,9 @@ step seedtable bench go run ./cmd/seedtable -benchtime "$(t 200)"
 bstep config . . -test.bench '^BenchmarkConfig' -test.cpu 1,2 -test.benchtime "$(t 60)"
 bstep events . . -test.bench '^Benchmark(Store|StoreParallel|StoreBatch|EventGet)$' -test.cpu 1,2 -test.benchtime "$(t 200)"
 bstep query . . -test.bench '^Benchmark(Query|QueryPage)$' -test.cpu 1 -test.benchtime "$(x 40)"
+# Query against QueryInto: enough queries that the collector runs, as it
+# would under a steady load of allocating queries.
+bstep queryinto . . -test.bench '^BenchmarkQuery(Into)?$' -test.cpu 1 -test.benchtime "$(x 2000)"
 bstep telemetry . . -test.bench '^BenchmarkTelemetry' -test.cpu 1,2 -test.benchtime "$(t 120)"
 step histmem . go test -count 1 -v -run '^TestHistogramMemory$' ./metrics
 step refusedmem . go test -count 1 -v -run '^TestRefusedNamesMemory$' .
