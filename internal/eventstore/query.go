@@ -697,11 +697,14 @@ func (qr *queryRun) mergeIndex(x *index, key string, a, b uint64) bool {
 
 // appendRun is consider for the common case, without its general checks:
 // an open query (see mergeIndex's plain) in the sealed walk, nothing
-// pending, the kept candidates a sorted run. From index i on, it keeps
-// the candidates of the block entered last while there is room and each
-// is in order after the last one kept (IDs are distinct, so a tie on Time
-// is decided by the ID), and skips the records not visible. It returns the
-// index of the first candidate it did not take, for consider.
+// pending, the kept candidates a sorted run. From index i on, it keeps the
+// candidates while there is room and each is in order after the last one
+// kept (IDs are distinct, so a tie on Time is decided by the ID), and skips
+// the records not visible. It enters the next block as enterBlock does
+// (with room left, entering a block whose summary meets the query's range
+// cannot stop the walk), and leaves to consider a block whose summary does
+// not. It returns the index of the first candidate it did not take, for
+// consider.
 func (qr *queryRun) appendRun(ids []uint64, recs []*record, times []int64, i int, desc bool) int {
 	h, k, blk := qr.heap, qr.k, qr.curBlk
 	recs, times = recs[:len(ids)], times[:len(ids)]
@@ -717,10 +720,18 @@ func (qr *queryRun) appendRun(ids []uint64, recs []*record, times []int64, i int
 	if n > 0 {
 		lt, lid = h[n-1].t, h[n-1].id
 	}
+	t := &qr.s.times
 	for ; i < len(ids) && n < lim; i++ {
 		id, r := ids[i], recs[i]
-		if r == nil || id>>blockShift != blk {
+		if r == nil {
 			break
+		}
+		if b := id >> blockShift; b != blk {
+			if !t.leafMeets(b, qr.lo, qr.hi) {
+				break
+			}
+			blk = b
+			qr.curBlk, qr.blkSorted = b, t.sorted[b%t.nb]
 		}
 		if !r.visible() {
 			continue
