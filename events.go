@@ -406,10 +406,12 @@ func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error)
 //
 // Memory: it grows to exactly what a page needs when it is too small and
 // does not shrink, so it keeps what its largest page needed: at most
-// interface.max_results Events (80 bytes each) and interface.max_results ×
-// the max event size ([WithMaxEventSize]) bytes of CorrelationIDs and
-// Data — with the defaults, 1,000 events and their bytes, under 1 GB at
-// the very worst. [EventBuffer.Reset] drops it.
+// interface.max_results Events (80 bytes each; the largest max_results in
+// effect while it was used) and as many times the max event size
+// ([WithMaxEventSize]) bytes of CorrelationIDs and Data. With the defaults
+// that is 1,000 events and their bytes: 80 KB plus the events' own sizes,
+// 1 GB at the very worst (1,000 events of 1,000,000 bytes).
+// [EventBuffer.Reset] drops it.
 type EventBuffer struct {
 	b eventstore.Buffer
 }

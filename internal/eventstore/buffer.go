@@ -10,7 +10,8 @@ import "context"
 //
 // Memory: each part is grown to exactly what a page needs when it is too
 // small, and never shrunk, so a Buffer keeps what its largest page needed:
-// at most Limits.MaxResults Events and MaxResults × the event size limit
+// at most Limits.MaxResults Events (the largest in effect while it was
+// used) and as many times the event size limit (Config.MaxEventSize)
 // bytes. Reset drops it.
 type Buffer struct {
 	events []Event
