@@ -43,4 +43,5 @@ if [ $# -ge 2 ]; then one "$1" "$2"; exit; fi
 for impl in foundation atomic genserver mutex; do one "BenchmarkConfigGet/impl=$impl/serial" 100000; done
 for impl in foundation genserver mutex; do one "BenchmarkConfigUpdate/impl=$impl/serial" 5000; done
 for impl in foundation genserver mutex; do one "BenchmarkEventsStore/impl=$impl/serial" 20000; done
+for impl in foundation foundation-into mutex mutex-into; do one "BenchmarkEventsQuery/impl=$impl/serial" 5000; done
 for impl in foundation foundation-handles genserver client_golang; do one "BenchmarkTelemetryExecute/impl=$impl/serial" 50000; done
