@@ -382,14 +382,13 @@ func (qr *queryRun) run() error {
 	}
 
 	t := &s.times
-	t.seal(s)
+	t.sealRLock(s)
+	defer t.mu.RUnlock()
 	first, next := s.ring.First(), s.ring.Next()
 	if next <= first {
 		return nil
 	}
 	first = max(first, 1)
-	t.mu.RLock()
-	defer t.mu.RUnlock()
 	fb, lb := first>>blockShift, (next-1)>>blockShift
 	sb := min(max(t.frontier, fb), lb+1)
 	qr.fb, qr.sb = fb, sb

@@ -65,16 +65,36 @@ func (t *timeIndex) setLeaf(i int, mn, mx int64) {
 	}
 }
 
+// todo reports whether seal has blocks to summarize, next being the
+// ring's Next; under mu (read). After a failed attempt it waits for the ID
+// that attempt stopped at: an ID left unused in a P's claimed block (block
+// claiming) stays unsettled until that P stores again or the ring's head
+// moves its slack past it (ring.Buffer.Settled), and rescanning the block
+// on every query until then would cost each query up to a block of
+// lookups.
+func (t *timeIndex) todo(s *Store, next uint64) bool {
+	return t.frontier < next>>blockShift && (t.wait == 0 || s.ring.Settled(t.wait))
+}
+
+// sealRLock is seal, returning with mu read-locked for the caller's walk.
+// When there is nothing to seal (the common case) it keeps the read lock
+// its check took: one read lock per query, not two, each an atomic add on
+// a line that every querying core writes.
+func (t *timeIndex) sealRLock(s *Store) {
+	t.mu.RLock()
+	if !t.todo(s, s.ring.Next()) {
+		return
+	}
+	t.mu.RUnlock()
+	t.seal(s)
+	t.mu.RLock()
+}
+
 // seal computes the summaries of the complete blocks past the frontier.
 func (t *timeIndex) seal(s *Store) {
 	first, next := s.ring.First(), s.ring.Next()
 	t.mu.RLock()
-	// After a failed attempt, wait for the ID it stopped at: an ID left
-	// unused in a P's claimed block (block claiming) stays unsettled until
-	// that P stores again or the ring's head moves its slack past it
-	// (ring.Buffer.Settled), and rescanning the block on every query until
-	// then would cost each query up to a block of lookups.
-	todo := t.frontier < next>>blockShift && (t.wait == 0 || s.ring.Settled(t.wait))
+	todo := t.todo(s, next)
 	t.mu.RUnlock()
 	if !todo {
 		return
