@@ -719,18 +719,18 @@ func (qr *queryRun) appendRun(ids []uint64, recs []*record, times []int64, i int
 	if n > 0 {
 		lt, lid = h[n-1].t, h[n-1].id
 	}
-	t := &qr.s.times
+	ti := &qr.s.times
 	for ; i < len(ids) && n < lim; i++ {
 		id, r := ids[i], recs[i]
 		if r == nil {
 			break
 		}
 		if b := id >> blockShift; b != blk {
-			if !t.leafMeets(b, qr.lo, qr.hi) {
+			if !ti.leafMeets(b, qr.lo, qr.hi) {
 				break
 			}
 			blk = b
-			qr.curBlk, qr.blkSorted = b, t.sorted[b%t.nb]
+			qr.curBlk, qr.blkSorted = b, ti.sorted[b%ti.nb]
 		}
 		if !r.visible() {
 			continue
