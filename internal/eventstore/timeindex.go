@@ -215,9 +215,21 @@ func (t *timeIndex) leafMeets(b uint64, lo, hi int64) bool {
 // firstCandidate returns the first block of the sealed blocks [b0, b1), in
 // query order (the lowest, or the highest with desc), whose summary
 // intersects [lo, hi]: O(log nb) per run of skipped blocks; under mu.
+// The first few blocks in order are tried leaf by leaf first: most often
+// (an open range, or one that starts in the newest blocks) the first
+// block is the answer, found without the walk down the tree.
 func (t *timeIndex) firstCandidate(b0, b1 uint64, lo, hi int64, desc bool) (uint64, bool) {
 	if b0 >= b1 {
 		return 0, false
+	}
+	for i := uint64(0); i < min(b1-b0, 4); i++ {
+		b := b0 + i
+		if desc {
+			b = b1 - 1 - i
+		}
+		if t.leafMeets(b, lo, hi) {
+			return b, true
+		}
 	}
 	sp, k := t.spans(b0, b1)
 	for j := range k {

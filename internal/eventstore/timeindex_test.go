@@ -1,6 +1,8 @@
 package eventstore
 
 import (
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -96,5 +98,50 @@ func TestSealWaitsCheaply(t *testing.T) {
 	}
 	if stuck == 0 {
 		t.Skip("no P's block was left idle")
+	}
+}
+
+// TestFirstCandidate: firstCandidate returns the first block in order, of
+// any range of slots (wrapping or not), whose summary meets [lo, hi], as a
+// scan of the leaves would: whether its leaf-by-leaf probe of the first
+// blocks finds it or the walk down the tree does.
+func TestFirstCandidate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 50 {
+		var ti timeIndex
+		ti.init(1 << 13) // 35 slots
+		for i := range int(ti.nb) {
+			if rng.IntN(3) > 0 { // a third stay empty
+				mn := rng.Int64N(1000)
+				ti.setLeaf(i, mn, mn+rng.Int64N(100))
+			}
+		}
+		for range 200 {
+			b0 := rng.Uint64N(3 * ti.nb)
+			b1 := b0 + rng.Uint64N(ti.nb+1)
+			lo, hi := rng.Int64N(1100)-50, int64(math.MaxInt64)
+			if rng.IntN(2) == 0 {
+				hi = lo + rng.Int64N(200)
+			}
+			if rng.IntN(4) == 0 {
+				lo, hi = math.MinInt64, math.MaxInt64
+			}
+			desc := rng.IntN(2) == 0
+			want, wantOK := uint64(0), false
+			for i := range b1 - b0 {
+				b := b0 + i
+				if desc {
+					b = b1 - 1 - i
+				}
+				if ti.leafMeets(b, lo, hi) {
+					want, wantOK = b, true
+					break
+				}
+			}
+			got, ok := ti.firstCandidate(b0, b1, lo, hi, desc)
+			if ok != wantOK || got != want {
+				t.Fatalf("firstCandidate(%d, %d, %d, %d, %v) = %d %v, want %d %v", b0, b1, lo, hi, desc, got, ok, want, wantOK)
+			}
+		}
 	}
 }
