@@ -408,7 +408,7 @@ func (s *EventStore) QueryContext(ctx context.Context, q Query) ([]Event, error)
 // does not shrink, so it keeps what its largest page needed: at most
 // interface.max_results Events (80 bytes each; the largest max_results in
 // effect while it was used) and as many times the max event size
-// ([WithMaxEventSize]) bytes of CorrelationIDs and Data. With the defaults
+// ([WithMaxEventSize]) bytes of Data. With the defaults
 // that is 1,000 events and their bytes: 80 KB plus the events' own sizes,
 // 1 GB at the very worst (1,000 events of 1,000,000 bytes).
 // [EventBuffer.Reset] drops it.
@@ -429,12 +429,17 @@ func (s *EventStore) QueryInto(buf *EventBuffer, q Query) ([]Event, error) {
 
 // QueryIntoContext returns the events that match q, as
 // [EventStore.QueryContext] does (same order, cost and errors), written
-// into buf's memory: the returned slice, and the CorrelationIDs (unless q
-// names one) and Data of its events, are backed by buf. They are the
-// caller's to read and modify until buf is next used, which overwrites
-// them: copy what must outlive the page (strings.Clone, bytes.Clone; the
-// Type is never backed by buf). Each Data is capped at its length, so an
-// append to it allocates rather than reaching a neighbour's bytes.
+// into buf's memory: the returned slice and the Data of its events are
+// backed by buf. They are the caller's to read and modify until buf is
+// next used, which overwrites them: copy what must outlive the page
+// (bytes.Clone, or copy the Event and its Data). Each Data is capped at
+// its length, so an append to it allocates rather than reaching a
+// neighbour's bytes. Strings are never backed by buf, so they never
+// change: the Type is the store's interned copy (or q's), and the
+// CorrelationID is q's when q names one, else it shares the memory the
+// event is stored in, without a copy; a CorrelationID kept after the event
+// left the store keeps that memory (up to 4 KiB) alive, so clone one that
+// is kept long (strings.Clone).
 //
 // Allocations: none once buf has grown to the size of the pages, for
 // events held in memory whose Type is among the 4,096 interned (types of at

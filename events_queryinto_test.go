@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -109,4 +110,38 @@ func TestQueryIntoAllocs(t *testing.T) {
 		}
 	})
 	assert.Zero(t, n)
+}
+
+// TestQueryIntoStringsNeverChange: the strings of a page stay what they were
+// after the buffer is reused and after their events left the store (a
+// string backed by the buffer would change with the next page).
+func TestQueryIntoStringsNeverChange(t *testing.T) {
+	f, _ := newStore(t, 64, nil)
+	es := f.Events()
+	for i := range 64 {
+		_, err := es.Store(foundation.Event{Type: fmt.Sprint("type-", i%2), CorrelationID: fmt.Sprintf("corr-%03d", i), Data: []byte{byte(i)}})
+		require.NoError(t, err)
+	}
+	var buf foundation.EventBuffer
+	page, err := es.QueryInto(&buf, foundation.Query{Limit: 64})
+	require.NoError(t, err)
+	kept := map[string]string{} // the strings as a caller keeps them: map keys
+	for _, ev := range page {
+		kept[ev.CorrelationID] = ev.Type
+	}
+	for round := range 3 { // later pages over the same buffer; new events evict the old
+		for i := range 64 {
+			_, err := es.Store(foundation.Event{Type: "other", CorrelationID: fmt.Sprintf("xxxx-%d%02d", round, i), Data: []byte{0xee}})
+			require.NoError(t, err)
+		}
+		_, err := es.QueryInto(&buf, foundation.Query{Limit: 64})
+		require.NoError(t, err)
+		runtime.GC()
+	}
+	require.Len(t, kept, 64)
+	for i := range 64 {
+		typ, ok := kept[fmt.Sprintf("corr-%03d", i)]
+		require.True(t, ok, "corr-%03d changed", i)
+		require.Equal(t, fmt.Sprint("type-", i%2), typ)
+	}
 }

@@ -3,7 +3,7 @@ package eventstore
 import "context"
 
 // Buffer is caller-owned memory for the results of [Store.QueryInto]: a
-// slice of Events and an arena for their CorrelationIDs and Data, reused
+// slice of Events and an arena for their Data, reused
 // from one query to the next, so that a query copies its results without
 // allocating once the buffer has grown to the size of its pages. The zero
 // Buffer is ready to use. A Buffer is not safe for concurrent use.
@@ -39,11 +39,14 @@ func (b *Buffer) take(n, m int) ([]Event, []byte) {
 }
 
 // QueryInto is [Store.QueryContext] with the results copied into buf's
-// memory instead of new memory: the Events are backed by buf, and so are
-// their CorrelationIDs (unless q names one) and Data. They are valid until
-// buf is next used; a caller keeps what it needs past that by copying it
-// (strings.Clone, bytes.Clone). Each Data is capped, so an append to it
-// allocates instead of reaching a neighbour's bytes.
+// memory instead of new memory: the Events and their Data are backed by
+// buf, valid until buf is next used; a caller keeps what it needs past
+// that by copying it (bytes.Clone). Each Data is capped, so an append to
+// it allocates instead of reaching a neighbour's bytes. The strings are
+// never backed by buf (a string must not change): the Type is interned or
+// the query's, and so is the CorrelationID when q names one; else it is
+// backed by the stored record, which it keeps alive while held (up to a
+// 4 KiB slab: strings.Clone one that is kept long).
 //
 // Allocations: none once buf is large enough, for the events in memory
 // whose Type is interned (see interner). With Deps.Older the merge of the

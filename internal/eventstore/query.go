@@ -838,29 +838,31 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 	}
 	out := make([]Event, len(cs))
 	var arena []byte
-	if n := qr.arenaLen(cs); n > 0 {
+	if n := qr.arenaLen(cs, false); n > 0 {
 		arena = make([]byte, n)
 	}
-	qr.copyOut(out, arena, cs)
+	qr.copyOut(out, arena, cs, false)
 	return out
 }
 
 // copyInto copies the candidates out, in order, into buf's memory, grown
-// when it is too small.
+// when it is too small. The CorrelationIDs are the records' own bytes
+// (recordCorr), not buf's: a string must never change, and buf's bytes
+// change with its next page.
 func (qr *queryRun) copyInto(buf *Buffer, cs []cand) []Event {
 	if len(cs) == 0 {
 		return nil
 	}
-	out, arena := buf.take(len(cs), qr.arenaLen(cs))
-	qr.copyOut(out, arena, cs)
+	out, arena := buf.take(len(cs), qr.arenaLen(cs, true))
+	qr.copyOut(out, arena, cs, true)
 	return out
 }
 
 // arenaLen returns the bytes copyOut needs for cs: every Data, and every
-// CorrelationID unless the query names it.
-func (qr *queryRun) arenaLen(cs []cand) int {
+// CorrelationID unless the query names it or recordCorr is set.
+func (qr *queryRun) arenaLen(cs []cand, recordCorr bool) int {
 	n := 0
-	if qr.q.CorrelationID != "" {
+	if qr.q.CorrelationID != "" || recordCorr {
 		for i := range cs {
 			n += int(cs[i].r.dlen)
 		}
@@ -879,14 +881,17 @@ func (qr *queryRun) arenaLen(cs []cand) int {
 // each Data capped by a 3-index slice, so that a caller's append cannot
 // reach a neighbour. The Type and the CorrelationID are the query's own
 // when it names them (every result has them), else the Type is the
-// store's interned copy and the CorrelationID is backed by the arena.
-func (qr *queryRun) copyOut(out []Event, arena []byte, cs []cand) {
+// store's interned copy and the CorrelationID is backed by the arena, or
+// with recordCorr by the record (immutable: records are never written
+// once pushed, and the string keeps the record's memory alive).
+func (qr *queryRun) copyOut(out []Event, arena []byte, cs []cand, recordCorr bool) {
 	qtype, qcorr := qr.q.Type, qr.q.CorrelationID
 	out = out[:len(cs)]
 	// arena holds exactly the bytes of cs (arenaLen, from the same
 	// immutable lengths): the loop writes it through a pointer, with one
 	// check per event that it stays within.
-	skipCorr := qcorr != ""
+	skipCorr := qcorr != "" || recordCorr
+	recordCorr = recordCorr && qcorr == ""
 	base, off, end := unsafe.Pointer(unsafe.SliceData(arena)), uintptr(0), uintptr(len(arena))
 	for i := range cs {
 		c := &cs[i]
@@ -899,6 +904,9 @@ func (qr *queryRun) copyOut(out []Event, arena []byte, cs []cand) {
 			start, cl, m = r.tlen+r.clen, 0, r.dlen
 		}
 		corr := qcorr
+		if recordCorr {
+			corr = r.corr()
+		}
 		var data []byte
 		if m > 0 {
 			if off+uintptr(m) > end {

@@ -102,11 +102,15 @@ func splitTail(e *Event, r *record, buf []byte) {
 // Why it is safe to share a slab's life among its records: a slab is freed
 // when none of its records is referenced any more. Records leave the store
 // in ID order (eviction, pruning), the records of a slab were stored one
-// after the other on one P, and nothing outside the store keeps a record or
-// memory backed by one (results, subscriptions and exports are copies,
-// strings included; the indexes copy a key when they first see it): a slab
+// after the other on one P, and the store keeps no record or memory backed
+// by one past its removal (subscriptions and exports are copies, strings
+// included; the indexes copy a key when they first see it): a slab
 // outlives its last event by at most the time its neighbours stay stored.
 // What it costs: per stripe, up to one partly used slab of retained memory.
+// The one exception is the caller's: the CorrelationIDs of QueryInto's
+// results are backed by their records (Query's are copies), so a caller
+// that keeps one keeps its slab (4 KiB, or the record's own allocation)
+// until it drops the string.
 //
 // Why 4 KiB: in BenchmarkStore at -cpu 1 the mean is about the same from 4
 // to 32 KiB, but the tail is not. A Store that allocates a slab while the
