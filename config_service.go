@@ -16,7 +16,7 @@ import (
 // Snapshot is one immutable version of the config. Get returns the current
 // one with a single atomic load; it never changes afterwards, so a caller may
 // keep it for as long as it needs a consistent view. (Versions are allocated
-// in blocks of 8 KiB: a kept snapshot keeps its block.)
+// in blocks of 9.25 KiB: a kept snapshot keeps its block.)
 type Snapshot struct {
 	// s is the config store's own snapshot: a *Snapshot is the store's
 	// *cfgsnap.Snapshot[Config] seen through this type (see asSnapshot),

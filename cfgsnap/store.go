@@ -113,7 +113,7 @@ type Change struct {
 // Snapshot is one immutable version of the value. Nothing reachable from a
 // published Snapshot is ever written again, so any number of goroutines may
 // read it without synchronisation. Changes take their snapshots from blocks
-// of 8 KiB (one allocation for several versions; a T larger than that gets
+// of 9.25 KiB (one allocation for several versions; a T larger than that gets
 // one allocation per version): keeping a snapshot keeps its block in memory.
 type Snapshot[T any] struct {
 	v        T
@@ -708,10 +708,14 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 }
 
 // snapBlockBytes is the size of the blocks that changes take their
-// snapshot from (see snapBlock): a power of two, so a size class of the
-// allocator, that a block fills but for less than one snapshot, its 8-byte
-// malloc header included (see Open).
-const snapBlockBytes = 8192
+// snapshot from (see snapBlock): one of the allocator's size classes, so
+// that a block fills it but for less than one snapshot, its 8-byte malloc
+// header included (see Open). The class of 9472 bytes is carved from spans
+// of 56 KiB, six blocks each, where the 8 KiB class has one object per
+// span: every block of 8 KiB took a new span from the heap (sweeping for
+// it), one in six of these does. In BenchmarkConfigUpdate at -cpu 1 that
+// is about 7% of an in-memory Update (bench/'s seed table).
+const snapBlockBytes = 9472
 
 // snapBlock is a block of snapshots allocated at once: each change takes
 // the next one, so that a change costs a fraction of one allocation (and of
