@@ -168,9 +168,11 @@ type Store[T any] struct {
 	// and readers on other cores should not lose the line they load.
 	_ [pad.FalseSharingRange - unsafe.Sizeof(atomic.Pointer[int]{})]byte
 
-	// head is the newest accepted snapshot: the base for the next change.
-	// Stored under mu; loaded without it by writers starting an attempt.
-	// Equal to cur in memory mode; ahead of it while a batch is being synced.
+	// head is the newest accepted snapshot in durable mode: the base for
+	// the next change, ahead of cur while a batch is being synced. Stored
+	// under mu; loaded without it by writers starting an attempt (newest).
+	// In memory mode a change is published at once, so cur is the newest
+	// and head is not kept up to date (one atomic store less per change).
 	head   atomic.Pointer[Snapshot[T]]
 	closed atomic.Bool // set under mu (and commitMu) by Close
 
@@ -536,7 +538,7 @@ func (st *Store[T]) Check(path string, value any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := st.head.Load()
+	base := st.newest()
 	v := st.copyOf(&base.v)
 	f.set(unsafe.Pointer(&v), nv)
 	if st.validate != nil {
@@ -644,7 +646,7 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 		if st.closed.Load() {
 			return Change{}, ErrClosed
 		}
-		base := st.head.Load()
+		base := st.newest()
 		if cas && base.version != want {
 			return Change{}, st.conflict(op, want, base.version)
 		}
@@ -674,7 +676,7 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 			}
 			continue
 		}
-		if cur := st.head.Load(); cur != base {
+		if cur := st.newest(); cur != base {
 			st.mu.Unlock()
 			if cas {
 				return Change{}, st.conflict(op, want, cur.version)
@@ -687,13 +689,13 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 		for i := range c.many {
 			c.many[i].Version, c.many[i].Time = c.snap.version, ch.Time
 		}
-		st.head.Store(c.snap)
 		if st.d == nil {
 			st.cur.Store(c.snap)
 			st.announce(ch, c.many)
 			st.mu.Unlock()
 			return ch, nil
 		}
+		st.head.Store(c.snap)
 		st.pendBuf = appendRecord(st.pendBuf, &record{
 			version: c.snap.version, time: now, kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
 		})
@@ -705,6 +707,15 @@ func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, sna
 		}
 		return ch, nil
 	}
+}
+
+// newest returns the newest accepted snapshot, the base of the next change:
+// cur in memory mode, head in durable mode.
+func (st *Store[T]) newest() *Snapshot[T] {
+	if st.d == nil {
+		return st.cur.Load()
+	}
+	return st.head.Load()
 }
 
 // snapBlockBytes is the size of the blocks that changes take their
@@ -739,19 +750,25 @@ func (st *Store[T]) newSnapshot() *Snapshot[T] {
 		b := st.block.Load()
 		if b != nil {
 			if i := b.next.Add(1) - 1; i < int64(len(b.snaps)) {
-				s := &b.snaps[i]
-				s.clone = st.clone
-				return s
+				return st.fresh(&b.snaps[i])
 			}
 		}
 		nb := &snapBlock[T]{snaps: make([]Snapshot[T], st.perBlock)}
 		nb.next.Store(1)
 		if st.block.CompareAndSwap(b, nb) {
-			s := &nb.snaps[0]
-			s.clone = st.clone
-			return s
+			return st.fresh(&nb.snaps[0])
 		}
 	}
+}
+
+// fresh sets the clone function of s, a snapshot of a block never handed
+// out before: zero, so a nil clone (a T of pure values) needs no store (a
+// pointer store, with its write barrier while the collector marks).
+func (st *Store[T]) fresh(s *Snapshot[T]) *Snapshot[T] {
+	if st.clone != nil {
+		s.clone = st.clone
+	}
+	return s
 }
 
 // allowedField returns the field of an updatable path, or nil.
