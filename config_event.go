@@ -14,20 +14,43 @@ import (
 // what the next change of the same path can copy instead of formatting
 // again: the buffer's prefix {"path":"…","old": (rewritten only when the
 // path changes), the last change's new value and its encoding (copied
-// when the next change's old value is that same box, as cfgsnap hands it
-// back when the field still holds it), and the last version's digits (the
+// when the next change's old value is the same value, bit for bit, as it
+// is when the field still holds it), and the last version's digits (the
 // next version, one more, is an increment of them).
+//
+// It keeps no pointer that changes per call (the last value is its bits,
+// buf is rewritten only when it grows): a pointer store costs a write
+// barrier while the garbage collector marks.
 // Not safe for concurrent use (the config service holds its lock).
 type changeEncoder struct {
-	buf    []byte // the last event's Data; reused (the event store copies it)
-	path   string // the path buf's prefix names, when pre > 0
-	pre    int    // len of {"path":"<path>","old": at the start of buf
-	val    any    // path's last new value, when a scalar, encoded at buf[vs:ve]; nil otherwise
+	buf    []byte  // the last event's Data; reused (the event store copies it)
+	path   string  // the path buf's prefix names, when pre > 0
+	pre    int     // len of {"path":"<path>","old": at the start of buf
+	val    leafKey // path's last new value, encoded at buf[vs:ve]; zero when none
 	vs, ve int
 	ver    uint64 // the version in digits[:nd], when nd > 0
 	nd     int
 	digits [20]byte // a uint64 has at most 20 decimal digits
 }
+
+// leafKey identifies a leaf value of a numeric or bool type by its type
+// and its bits: two values with the same key have the same encoding (bits,
+// not ==: 0.0 == -0.0, but they encode as 0 and -0). The zero leafKey is
+// no value (strings, whole configs: not kept).
+type leafKey struct {
+	kind leafKind
+	bits uint64
+}
+
+type leafKind uint8
+
+const (
+	leafNone leafKind = iota
+	leafFloat
+	leafInt
+	leafBool
+	leafDuration
+)
 
 // encode returns the Data of a change event, valid until the next call.
 func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byte, error) {
@@ -37,12 +60,11 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 		b := append(e.buf[:0], `{"path":"`...)
 		b = append(b, path...)
 		b = append(b, `","old":`...)
-		e.buf, e.path, e.pre, e.val = b, path, len(b), nil
+		e.keep(b)
+		e.path, e.pre, e.val = path, len(b), leafKey{}
 	}
-	// The same box only: an equal value is not always the same encoding
-	// (0.0 == -0.0, but they encode as 0 and -0).
-	reuse := e.val != nil && sameBox(old, e.val)
-	e.val = nil // buf[vs:ve] is overwritten below
+	reuse := e.val.kind != leafNone && keyOf(old) == e.val
+	e.val = leafKey{} // buf[vs:ve] is overwritten below
 	b := e.buf[:e.pre]
 	var err error
 	if reuse {
@@ -52,8 +74,8 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 	}
 	b = append(b, `,"new":`...)
 	start := len(b)
-	var scalar bool
-	if b, scalar, err = appendLeaf(b, new); err != nil {
+	var key leafKey
+	if b, key, err = appendLeaf(b, new); err != nil {
 		return nil, err
 	}
 	end := len(b)
@@ -61,12 +83,20 @@ func (e *changeEncoder) encode(path string, old, new any, version uint64) ([]byt
 	b = append(b, e.versionDigits(version)...)
 	b = append(b, '}')
 	if cap(b) <= 4096 {
-		e.buf = b
-		if scalar {
-			e.val, e.vs, e.ve = new, start, end
-		}
+		e.keep(b)
+		e.val, e.vs, e.ve = key, start, end
 	}
 	return b, nil
+}
+
+// keep makes b, an append to buf, the buffer: only its length when b is
+// still in buf's array (no pointer store).
+func (e *changeEncoder) keep(b []byte) {
+	if unsafe.SliceData(b) == unsafe.SliceData(e.buf) {
+		e.buf = e.buf[:len(b)]
+		return
+	}
+	e.buf = b
 }
 
 // versionDigits returns v in decimal: the last version's digits as they
@@ -97,13 +127,23 @@ func (e *changeEncoder) versionDigits(v uint64) []byte {
 	return e.digits[:e.nd]
 }
 
-// sameBox reports whether a and b are the same interface value word for
-// word: the same dynamic type and the same data pointer. For the schema's
-// leaf types, which are boxed by pointer to an immutable copy, that means
-// the same value, bit for bit, without comparing it.
-func sameBox(a, b any) bool {
-	wa, wb := (*[2]unsafe.Pointer)(unsafe.Pointer(&a)), (*[2]unsafe.Pointer)(unsafe.Pointer(&b))
-	return wa[0] == wb[0] && wa[1] == wb[1] // word by word: an array == is a memequal call
+// keyOf returns v's leafKey: its type and bits for the numeric and bool
+// leaf types, zero for any other value.
+func keyOf(v any) leafKey {
+	switch x := v.(type) {
+	case float64:
+		return leafKey{leafFloat, math.Float64bits(x)}
+	case int:
+		return leafKey{leafInt, uint64(x)}
+	case time.Duration:
+		return leafKey{leafDuration, uint64(x)}
+	case bool:
+		if x {
+			return leafKey{leafBool, 1}
+		}
+		return leafKey{leafBool, 0}
+	}
+	return leafKey{}
 }
 
 // changeRecorder is the config service's on-change hook as [New] wires it:
@@ -116,7 +156,7 @@ func sameBox(a, b any) bool {
 // service calls it under its lock.
 type changeRecorder struct {
 	enc                       changeEncoder
-	ev                        Event              // the event stored, reused (the store copies it)
+	ev                        Event              // the event stored, reused (the store copies it); Data is enc's buffer
 	store                     func(*Event) error // nil until New has built the event store
 	updates, resets, failures *Counter
 	log                       *slog.Logger
@@ -137,9 +177,19 @@ func (r *changeRecorder) record(cc ConfigChange, at int64) {
 	}
 	data, err := r.enc.encode(cc.Path, cc.Old, cc.New, cc.Version)
 	if err == nil {
-		r.ev.Type, r.ev.Time, r.ev.Data = typ, at, data
+		// Pointers are stored only when they change (a write barrier
+		// each while the collector marks): Type is one of two constants,
+		// Data the encoder's buffer, which moves only when it grows.
+		if r.ev.Type != typ {
+			r.ev.Type = typ
+		}
+		if unsafe.SliceData(r.ev.Data) == unsafe.SliceData(data) {
+			r.ev.Data = r.ev.Data[:len(data)]
+		} else {
+			r.ev.Data = data
+		}
+		r.ev.Time = at
 		err = r.store(&r.ev)
-		r.ev.Data = nil // the encoder's buffer: not kept past the call
 	}
 	if err != nil {
 		r.failures.Add(1)
@@ -147,35 +197,35 @@ func (r *changeRecorder) record(cc ConfigChange, at int64) {
 	}
 }
 
-// appendLeaf appends v's JSON, itself for the leaf types of the schema
-// (scalar: true; comparable, and cheap to compare), through encoding/json
-// for other values (a Reset's whole configs).
-func appendLeaf(b []byte, v any) (_ []byte, scalar bool, err error) {
+// appendLeaf appends v's JSON, itself for the leaf types of the schema,
+// through encoding/json for other values (a Reset's whole configs). It
+// returns v's leafKey (keyOf) too.
+func appendLeaf(b []byte, v any) (_ []byte, key leafKey, err error) {
 	switch x := v.(type) {
 	case float64:
 		b, err = appendJSONFloat(b, x)
-		return b, true, err
+		return b, leafKey{leafFloat, math.Float64bits(x)}, err
 	case int:
-		return strconv.AppendInt(b, int64(x), 10), true, nil
+		return strconv.AppendInt(b, int64(x), 10), leafKey{leafInt, uint64(x)}, nil
 	case bool:
-		return strconv.AppendBool(b, x), true, nil
+		return strconv.AppendBool(b, x), keyOf(x), nil
 	case time.Duration:
-		return strconv.AppendInt(b, int64(x), 10), true, nil
+		return strconv.AppendInt(b, int64(x), 10), leafKey{leafDuration, uint64(x)}, nil
 	case string:
-		return appendJSONString(b, x), true, nil
+		return appendJSONString(b, x), leafKey{}, nil
 	case Provider:
-		return appendJSONString(b, string(x)), true, nil
+		return appendJSONString(b, string(x)), leafKey{}, nil
 	case Strategy:
-		return appendJSONString(b, string(x)), true, nil
+		return appendJSONString(b, string(x)), leafKey{}, nil
 	case OverflowStrategy:
-		return appendJSONString(b, string(x)), true, nil
+		return appendJSONString(b, string(x)), leafKey{}, nil
 	case Compression:
-		return appendJSONString(b, string(x)), true, nil
+		return appendJSONString(b, string(x)), leafKey{}, nil
 	case nil:
-		return append(b, "null"...), false, nil
+		return append(b, "null"...), leafKey{}, nil
 	}
 	raw, err := json.Marshal(v)
-	return append(b, raw...), false, err
+	return append(b, raw...), leafKey{}, err
 }
 
 // appendJSONFloat is encoding/json's float64 encoding.
