@@ -576,16 +576,22 @@ func (st *Store[T]) update(op string, cas bool, want uint64, path string, value 
 		newV = nv.Interface()
 	}
 	check, _ := f.check.(func(*T) error)
-	return st.apply(op, cas, want, func(base, snap *Snapshot[T]) (c candidate[T], err error) {
+	for { // apply's loop, with the candidate built here: no closure, no copy of it
+		base, snap, err := st.begin(op, cas, want)
+		if err != nil {
+			return Change{}, err
+		}
+		c := candidate[T]{kind: Updated, path: path, new: newV, check: check}
 		st.copyInto(&snap.v, &base.v)
-		c.kind, c.path, c.new, c.check = Updated, path, newV, check
 		c.old = f.swap(unsafe.Pointer(&snap.v), newV)
 		if st.d != nil {
 			c.rkind = recUpdate
 			c.tag, c.value = encodeLeaf(nil, f.kind, reflect.ValueOf(newV))
 		}
-		return c, nil
-	})
+		if ch, retry, err := st.commit(op, cas, want, base, snap, &c); !retry {
+			return ch, err
+		}
+	}
 }
 
 // UpdateFunc applies fn to a private copy of the newest value, validates
@@ -657,70 +663,89 @@ type candidate[T any] struct {
 // (else retry, or conflict for CAS).
 func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, snap *Snapshot[T]) (candidate[T], error)) (Change, error) {
 	for {
-		if st.closed.Load() {
-			return Change{}, ErrClosed
+		base, snap, err := st.begin(op, cas, want)
+		if err != nil {
+			return Change{}, err
 		}
-		base := st.newest()
-		if cas && base.version != want {
-			return Change{}, st.conflict(op, want, base.version)
-		}
-		snap := st.newSnapshot()
 		c, err := build(base, snap)
 		if err != nil {
 			return Change{}, err
 		}
-		c.snap = snap
-		if validate := st.validate; validate != nil {
-			if c.check != nil {
-				validate = c.check
-			}
-			if err := validate(&c.snap.v); err != nil {
-				return Change{}, &PathError{Op: op, Path: c.path, Err: ErrInvalid, Cause: err}
-			}
+		if ch, retry, err := st.commit(op, cas, want, base, snap, &c); !retry {
+			return ch, err
 		}
-		st.lockChange()
-		if st.closed.Load() {
-			st.unlockChange()
-			return Change{}, ErrClosed
-		}
-		if st.broken != nil {
-			st.unlockChange()
-			if err := st.repair(); err != nil {
-				return Change{}, err
-			}
-			continue
-		}
-		if cur := st.newest(); cur != base {
-			st.unlockChange()
-			if cas {
-				return Change{}, st.conflict(op, want, cur.version)
-			}
-			continue
-		}
-		now := st.now()
-		c.snap.version, c.snap.unixNano = base.version+1, now
-		ch := Change{Kind: c.kind, Path: c.path, Old: c.old, New: c.new, Version: c.snap.version, Time: time.Unix(0, now)}
-		for i := range c.many {
-			c.many[i].Version, c.many[i].Time = c.snap.version, ch.Time
-		}
-		if st.d == nil {
-			st.cur.Store(c.snap)
-			st.announce(ch, c.many)
-			st.unlockChange()
-			return ch, nil
-		}
-		st.head.Store(c.snap)
-		st.pendBuf = appendRecord(st.pendBuf, &record{
-			version: c.snap.version, time: now, kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
-		})
-		p := &pending[T]{snap: c.snap, change: ch, many: c.many}
-		st.pendItems = append(st.pendItems, p)
-		st.unlockChange()
-		if err := st.wait(p); err != nil {
-			return Change{}, err
-		}
-		return ch, nil
 	}
+}
+
+// begin starts an attempt at a change: the newest snapshot, the base, and
+// a fresh one for the candidate.
+func (st *Store[T]) begin(op string, cas bool, want uint64) (base, snap *Snapshot[T], err error) {
+	if st.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	base = st.newest()
+	if cas && base.version != want {
+		return nil, nil, st.conflict(op, want, base.version)
+	}
+	return base, st.newSnapshot(), nil
+}
+
+// commit validates the candidate c that was built in snap from base, then
+// publishes it (memory mode) or queues it and waits for its fsync (durable
+// mode). retry is true when another change got in first (not for CAS,
+// which fails with a conflict): the caller builds again.
+func (st *Store[T]) commit(op string, cas bool, want uint64, base, snap *Snapshot[T], c *candidate[T]) (_ Change, retry bool, _ error) {
+	c.snap = snap
+	if validate := st.validate; validate != nil {
+		if c.check != nil {
+			validate = c.check
+		}
+		if err := validate(&c.snap.v); err != nil {
+			return Change{}, false, &PathError{Op: op, Path: c.path, Err: ErrInvalid, Cause: err}
+		}
+	}
+	st.lockChange()
+	if st.closed.Load() {
+		st.unlockChange()
+		return Change{}, false, ErrClosed
+	}
+	if st.broken != nil {
+		st.unlockChange()
+		if err := st.repair(); err != nil {
+			return Change{}, false, err
+		}
+		return Change{}, true, nil
+	}
+	if cur := st.newest(); cur != base {
+		st.unlockChange()
+		if cas {
+			return Change{}, false, st.conflict(op, want, cur.version)
+		}
+		return Change{}, true, nil
+	}
+	now := st.now()
+	c.snap.version, c.snap.unixNano = base.version+1, now
+	ch := Change{Kind: c.kind, Path: c.path, Old: c.old, New: c.new, Version: c.snap.version, Time: time.Unix(0, now)}
+	for i := range c.many {
+		c.many[i].Version, c.many[i].Time = c.snap.version, ch.Time
+	}
+	if st.d == nil {
+		st.cur.Store(c.snap)
+		st.announce(ch, c.many)
+		st.unlockChange()
+		return ch, false, nil
+	}
+	st.head.Store(c.snap)
+	st.pendBuf = appendRecord(st.pendBuf, &record{
+		version: c.snap.version, time: now, kind: c.rkind, tag: c.tag, path: c.path, value: c.value,
+	})
+	p := &pending[T]{snap: c.snap, change: ch, many: c.many}
+	st.pendItems = append(st.pendItems, p)
+	st.unlockChange()
+	if err := st.wait(p); err != nil {
+		return Change{}, false, err
+	}
+	return ch, false, nil
 }
 
 // lockChange takes mu to publish a change, unless the caller serializes
