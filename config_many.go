@@ -42,7 +42,7 @@ func (c *ConfigService) UpdateMany(values map[string]any) error {
 	for i := range chs {
 		ch := &chs[i]
 		cc := ConfigChange{Kind: Updated, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version}
-		c.changed(cc, ch.Time.UnixNano())
+		c.changed(&cc, ch.Time.UnixNano())
 	}
 	clear(chs) // keep no values alive until the next UpdateMany
 	if cap(chs) <= maxReusedMany {

@@ -301,13 +301,13 @@ func (c *ConfigService) change(kind ChangeKind, path string, value any, do func(
 func (c *ConfigService) committed(kind ChangeKind, ch *cfgsnap.Change) {
 	c.applySettings(c.Get().cfg())
 	cc := ConfigChange{Kind: kind, Path: ch.Path, Old: ch.Old, New: ch.New, Version: ch.Version} // a Reset's Path is ""
-	c.changed(cc, ch.Time.UnixNano())
+	c.changed(&cc, ch.Time.UnixNano())
 }
 
 // changed runs the on-change hook and tells subscribers. Called under mu.
-func (c *ConfigService) changed(cc ConfigChange, at int64) {
+func (c *ConfigService) changed(cc *ConfigChange, at int64) {
 	if c.hooks.onChange != nil {
-		c.hooks.onChange(cc, at)
+		c.hooks.onChange(*cc, at)
 	}
 	c.subs.send(cc)
 }

@@ -54,9 +54,11 @@ func (b *broadcaster[T]) add(s *subscriber[T]) bool { return b.list.Add(s) }
 
 func (b *broadcaster[T]) remove(s *subscriber[T]) { b.list.Remove(s) }
 
-func (b *broadcaster[T]) send(v T) {
+// send offers *v to every subscriber (by pointer: copied only into a
+// subscriber's channel).
+func (b *broadcaster[T]) send(v *T) {
 	for _, s := range b.list.Load() {
-		s.Send(v)
+		s.Send(*v)
 	}
 }
 

@@ -731,7 +731,7 @@ func (st *Store[T]) commit(op string, cas bool, want uint64, base, snap *Snapsho
 	}
 	if st.d == nil {
 		st.cur.Store(c.snap)
-		st.announce(ch, c.many)
+		st.announce(&ch, c.many)
 		st.unlockChange()
 		return ch, false, nil
 	}
@@ -888,7 +888,7 @@ func (st *Store[T]) flushLocked() {
 	st.cur.Store(last.snap)
 	for _, it := range items {
 		it.done = true
-		st.announce(it.change, it.many)
+		st.announce(&it.change, it.many)
 	}
 	d.since += len(items)
 	if d.since >= d.every {

@@ -28,14 +28,16 @@ func (st *Store[T]) unsubscribe(s *Subscription) {
 	s.sub.Close()
 }
 
-// announce notifies ch, or, for an UpdateMany, each of many.
-func (st *Store[T]) announce(ch Change, many []Change) {
+// announce notifies *ch, or, for an UpdateMany, each of many. The
+// changes are passed by pointer (a Change is 11 words) and copied only
+// into a subscriber's channel.
+func (st *Store[T]) announce(ch *Change, many []Change) {
 	if many == nil {
 		st.notify(ch)
 		return
 	}
-	for _, m := range many {
-		st.notify(m)
+	for i := range many {
+		st.notify(&many[i])
 	}
 }
 
@@ -43,9 +45,9 @@ func (st *Store[T]) announce(ch Change, many []Change) {
 // goroutine that publishes, so in version order. The list is one atomic
 // load (none when no one listens); a subscription closed meanwhile refuses
 // the send.
-func (st *Store[T]) notify(ch Change) {
+func (st *Store[T]) notify(ch *Change) {
 	for _, s := range st.subs.Load() {
-		s.sub.Send(ch)
+		s.sub.Send(*ch)
 	}
 }
 
