@@ -118,7 +118,7 @@ type ConfigService struct {
 	hooks configHooks
 	st    *cfgsnap.Store[Config] // Get is its Load: one atomic load
 
-	mu     sync.Mutex       // serializes changes so that events and notifications keep version order (and for st: Serialized)
+	mu     sync.Mutex       // serializes changes so that events and notifications keep version order
 	many   []cfgsnap.Change // UpdateMany's changes, reused under mu (at most maxReusedMany kept)
 	closed atomic.Bool
 	subs   broadcaster[ConfigChange]
@@ -163,7 +163,6 @@ func newConfigService(initial Config, dir string, groupReadable bool, hooks conf
 		Dir:           dir,
 		Clock:         hooks.clock,
 		GroupReadable: groupReadable,
-		Serialized:    true, // every change and close holds mu
 		OnProblem:     func(err error) { log.Warn("config data dir problem", "dir", dir, "error", err.Error()) },
 	}
 	st, err := cfgsnap.Open(initial, opts)

@@ -12,7 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/elixirscope-go/foundation/clock"
-	"github.com/elixirscope-go/foundation/internal/atomicx"
 	"github.com/elixirscope-go/foundation/internal/fanout"
 	"github.com/elixirscope-go/foundation/internal/pad"
 )
@@ -64,16 +63,6 @@ type Config[T any] struct {
 	// NoSync skips every fsync: durable against a process crash, not
 	// against a machine crash. For benchmarks and tests only.
 	NoSync bool
-	// Serialized is the caller's promise that it never runs two changes
-	// ([Store.Update], [Store.CompareAndUpdate], [Store.UpdateFunc],
-	// [Store.UpdateMany], [Store.UpdateManyInto], [Store.Reset]), nor a
-	// change and [Store.Close], at the same time: it holds a lock of its own
-	// around them. A memory-mode store then publishes a change without
-	// taking its own lock, and claims snapshots from its block without an
-	// atomic add (three locked instructions less per change).
-	// Reads, Check, Lookup and Subscribe stay safe for concurrent use.
-	// Breaking the promise is a data race. Durable stores ignore it.
-	Serialized bool
 	// GroupReadable creates the directory 0750 and its files 0640 instead
 	// of the private default, 0700 and 0600.
 	GroupReadable bool
@@ -187,8 +176,7 @@ type Store[T any] struct {
 	head   atomic.Pointer[Snapshot[T]]
 	closed atomic.Bool // set under mu (and commitMu) by Close
 
-	mu        sync.Mutex // writer lock: head, pendBuf, pendItems, broken; not taken by a serialized memory-mode change (solo)
-	solo      bool       // Config.Serialized in memory mode: the caller serializes changes
+	mu        sync.Mutex // writer lock: head, pendBuf, pendItems, broken
 	pendBuf   []byte     // encoded records accepted but not yet written
 	pendItems []*pending[T]
 	broken    error // a log write failed and the log is not repaired yet; changes are refused
@@ -303,7 +291,6 @@ func Open[T any](initial T, cfg Config[T]) (*Store[T], error) {
 		validate:  cfg.Validate,
 		clone:     cfg.Clone,
 		now:       clockNow(cfg.Clock),
-		solo:      cfg.Serialized && cfg.Dir == "",
 	}
 	st.perBlock = max(1, (snapBlockBytes-8)/int(unsafe.Sizeof(Snapshot[T]{})))
 	st.initial = st.copyOf(&initial)
@@ -658,9 +645,8 @@ type candidate[T any] struct {
 }
 
 // apply runs the optimistic write protocol: build and validate a candidate
-// from the newest snapshot with no lock held, then under mu (none when the
-// caller serializes changes: solo) publish it if the newest has not moved
-// (else retry, or conflict for CAS).
+// from the newest snapshot with no lock held, then under mu publish it if
+// the newest has not moved (else retry, or conflict for CAS).
 func (st *Store[T]) apply(op string, cas bool, want uint64, build func(base, snap *Snapshot[T]) (candidate[T], error)) (Change, error) {
 	for {
 		base, snap, err := st.begin(op, cas, want)
@@ -704,20 +690,20 @@ func (st *Store[T]) commit(op string, cas bool, want uint64, base, snap *Snapsho
 			return Change{}, false, &PathError{Op: op, Path: c.path, Err: ErrInvalid, Cause: err}
 		}
 	}
-	st.lockChange()
+	st.mu.Lock()
 	if st.closed.Load() {
-		st.unlockChange()
+		st.mu.Unlock()
 		return Change{}, false, ErrClosed
 	}
 	if st.broken != nil {
-		st.unlockChange()
+		st.mu.Unlock()
 		if err := st.repair(); err != nil {
 			return Change{}, false, err
 		}
 		return Change{}, true, nil
 	}
 	if cur := st.newest(); cur != base {
-		st.unlockChange()
+		st.mu.Unlock()
 		if cas {
 			return Change{}, false, st.conflict(op, want, cur.version)
 		}
@@ -732,7 +718,7 @@ func (st *Store[T]) commit(op string, cas bool, want uint64, base, snap *Snapsho
 	if st.d == nil {
 		st.cur.Store(c.snap)
 		st.announce(&ch, c.many)
-		st.unlockChange()
+		st.mu.Unlock()
 		return ch, false, nil
 	}
 	st.head.Store(c.snap)
@@ -741,26 +727,11 @@ func (st *Store[T]) commit(op string, cas bool, want uint64, base, snap *Snapsho
 	})
 	p := &pending[T]{snap: c.snap, change: ch, many: c.many}
 	st.pendItems = append(st.pendItems, p)
-	st.unlockChange()
+	st.mu.Unlock()
 	if err := st.wait(p); err != nil {
 		return Change{}, false, err
 	}
 	return ch, false, nil
-}
-
-// lockChange takes mu to publish a change, unless the caller serializes
-// changes (solo).
-func (st *Store[T]) lockChange() {
-	if !st.solo {
-		st.mu.Lock()
-	}
-}
-
-// unlockChange undoes lockChange.
-func (st *Store[T]) unlockChange() {
-	if !st.solo {
-		st.mu.Unlock()
-	}
 }
 
 // newest returns the newest accepted snapshot, the base of the next change:
@@ -791,7 +762,7 @@ const snapBlockBytes = 9472
 // (validation, a lost race) is never published, and never reused.
 type snapBlock[T any] struct {
 	snaps []Snapshot[T]
-	next  atomic.Uint64 // index of the next free snapshot; past len(snaps) the block is used up
+	next  atomic.Int64 // index of the next free snapshot; past len(snaps) the block is used up
 }
 
 // newSnapshot returns a zero snapshot (but for its clone function) for a
@@ -803,7 +774,7 @@ func (st *Store[T]) newSnapshot() *Snapshot[T] {
 	for {
 		b := st.block.Load()
 		if b != nil {
-			if i := st.claim(b); i < uint64(len(b.snaps)) {
+			if i := b.next.Add(1) - 1; i < int64(len(b.snaps)) {
 				return st.fresh(&b.snaps[i])
 			}
 		}
@@ -813,17 +784,6 @@ func (st *Store[T]) newSnapshot() *Snapshot[T] {
 			return st.fresh(&nb.snaps[0])
 		}
 	}
-}
-
-// claim takes the index of b's next snapshot: an atomic add, or, when the
-// caller serializes changes (solo), a load and a store.
-func (st *Store[T]) claim(b *snapBlock[T]) uint64 {
-	if st.solo {
-		i := b.next.Load()
-		atomicx.StoreRelease(&b.next, i+1)
-		return i
-	}
-	return b.next.Add(1) - 1
 }
 
 // fresh sets the clone function of s, a snapshot of a block never handed

@@ -26,28 +26,20 @@ func seed(t testing.TB) uint64 {
 // backwards nor the two pair fields differ (the validator requires them
 // equal and UpdateFunc sets both, so a difference is a half-applied change);
 // the CAS increments sum exactly; a subscriber sees strictly rising versions
-// and received + dropped = every change. In the serialized mode
-// (Config.Serialized) the writers take a lock of their own around each
-// change, as the promise requires, while readers and the subscriber run
-// free.
+// and received + dropped = every change.
 func TestStress(t *testing.T) {
-	for _, mode := range []string{"memory", "durable", "serialized"} {
-		durable := mode == "durable"
-		t.Run(mode, func(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		name := "memory"
+		if durable {
+			name = "durable"
+		}
+		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed(t), 1))
-			opts := Config[testCfg]{Validate: validPair, Serialized: mode == "serialized"}
+			opts := Config[testCfg]{Validate: validPair}
 			if durable {
 				opts.Dir, opts.NoSync, opts.SnapshotEvery = t.TempDir(), true, 97
 			}
 			st := open(t, opts)
-			var wmu sync.Mutex // the caller's lock in the serialized mode
-			change := func(f func()) {
-				if opts.Serialized {
-					wmu.Lock()
-					defer wmu.Unlock()
-				}
-				f()
-			}
 			sub := st.Subscribe(64)
 			const readers, writers, casers, perWriter, perCaser = 4, 2, 3, 300, 200
 			var stop atomic.Bool
@@ -91,20 +83,16 @@ func TestStress(t *testing.T) {
 					defer wg.Done()
 					for range perWriter {
 						n := r.Int64N(1000)
-						change(func() {
-							if r.IntN(2) == 0 {
-								if _, err := st.UpdateFunc(func(c *testCfg) error { c.Pair = pair{n, n}; return nil }); err != nil {
-									t.Error(err)
-								}
-							} else if _, err := st.Update("pair.a", n); err != nil && !errors.Is(err, ErrInvalid) {
-								t.Error(err) // refused unless pair.b happens to equal n
-							}
-						})
-						change(func() {
-							if _, err := st.Update("rate", r.Float64()); err != nil {
+						if r.IntN(2) == 0 {
+							if _, err := st.UpdateFunc(func(c *testCfg) error { c.Pair = pair{n, n}; return nil }); err != nil {
 								t.Error(err)
 							}
-						})
+						} else if _, err := st.Update("pair.a", n); err != nil && !errors.Is(err, ErrInvalid) {
+							t.Error(err) // refused unless pair.b happens to equal n
+						}
+						if _, err := st.Update("rate", r.Float64()); err != nil {
+							t.Error(err)
+						}
 					}
 				}()
 			}
@@ -114,8 +102,7 @@ func TestStress(t *testing.T) {
 					defer wg.Done()
 					for done := 0; done < perCaser; {
 						s := st.Load()
-						var err error
-						change(func() { _, err = st.CompareAndUpdate(s.Version(), "custom_name", s.Ptr().Renamed+1) })
+						_, err := st.CompareAndUpdate(s.Version(), "custom_name", s.Ptr().Renamed+1)
 						switch {
 						case err == nil:
 							done++
