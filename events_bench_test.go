@@ -433,36 +433,28 @@ var queryCases = []struct {
 }
 
 func BenchmarkQuery(b *testing.B) {
-	f, es := queryStore(b)
-	defer f.Close()
-	for _, c := range queryCases {
-		b.Run(c.name, func(b *testing.B) {
-			evs, err := es.Query(c.q)
-			if err != nil || len(evs) != 100 {
-				b.Fatalf("%d hits, %v", len(evs), err)
-			}
-			runtime.GC() // the fill's garbage is not the query's cost
-			b.ReportAllocs()
-			b.ResetTimer()
-			c0 := cpuTime()
-			for i := 0; i < b.N; i++ {
-				_, _ = es.Query(c.q)
-			}
-			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
-		})
-	}
+	benchQueries(b, func(es *foundation.EventStore) func(foundation.Query) ([]foundation.Event, error) { return es.Query })
 }
 
 // BenchmarkQueryInto is BenchmarkQuery with QueryInto: the results are
 // written into one EventBuffer reused by every query, so a query
 // allocates nothing.
 func BenchmarkQueryInto(b *testing.B) {
+	benchQueries(b, func(es *foundation.EventStore) func(foundation.Query) ([]foundation.Event, error) {
+		var buf foundation.EventBuffer
+		return func(q foundation.Query) ([]foundation.Event, error) { return es.QueryInto(&buf, q) }
+	})
+}
+
+// benchQueries runs queryCases over queryStore's events with the query
+// function that query makes for each case.
+func benchQueries(b *testing.B, query func(*foundation.EventStore) func(foundation.Query) ([]foundation.Event, error)) {
 	f, es := queryStore(b)
 	defer f.Close()
 	for _, c := range queryCases {
 		b.Run(c.name, func(b *testing.B) {
-			var buf foundation.EventBuffer
-			evs, err := es.QueryInto(&buf, c.q)
+			run := query(es)
+			evs, err := run(c.q)
 			if err != nil || len(evs) != 100 {
 				b.Fatalf("%d hits, %v", len(evs), err)
 			}
@@ -471,7 +463,7 @@ func BenchmarkQueryInto(b *testing.B) {
 			b.ResetTimer()
 			c0 := cpuTime()
 			for i := 0; i < b.N; i++ {
-				_, _ = es.QueryInto(&buf, c.q)
+				_, _ = run(c.q)
 			}
 			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
 		})

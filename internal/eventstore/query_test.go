@@ -13,12 +13,10 @@ import (
 	"time"
 )
 
-// TestQueryAllocs: a query allocates its results only (the Events and one
-// arena for their bytes); its working state is pooled.
-func TestQueryAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
+// allocsStore is the store of the allocation tests: 1,000 events of 4
+// types and 8 correlation ids, 16 bytes of Data each.
+func allocsStore(t *testing.T) *Store {
+	t.Helper()
 	s := testStore(t, capacity(1<<12), nil)
 	data := make([]byte, 16)
 	for i := range 1000 {
@@ -27,6 +25,16 @@ func TestQueryAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return s
+}
+
+// TestQueryAllocs: a query allocates its results only (the Events and one
+// arena for their bytes); its working state is pooled.
+func TestQueryAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	s := allocsStore(t)
 	for _, q := range []Query{
 		{Type: "t1", Limit: 100, Descending: true},
 		{Type: "t2", Limit: 100},
@@ -191,14 +199,7 @@ func TestQueryIntoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	s := testStore(t, capacity(1<<12), nil)
-	data := make([]byte, 16)
-	for i := range 1000 {
-		ev := Event{Type: "t" + strconv.Itoa(i&3), CorrelationID: "c" + strconv.Itoa(i&7), Data: data}
-		if _, err := s.Store(&ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := allocsStore(t)
 	ctx := context.Background()
 	var buf Buffer
 	for _, q := range []Query{
