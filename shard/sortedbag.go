@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/elixirscope-go/foundation/internal/atomicx"
 	"github.com/puzpuzpuz/xsync/v3"
 )
 
@@ -25,7 +26,18 @@ import (
 //
 // Every method is safe for concurrent use and each is atomic for its key:
 // a reader sees a key's list before or after a write, never during. There is
-// no operation over several keys at once. Like ETS, which copies the terms
+// no operation over several keys at once.
+//
+// Readers (Page, Count, CountRange, Len, Memory) take no lock when V is 8
+// bytes on a 64-bit platform (int, int64, uint64, float64 and the like): a
+// read checks the list's sequence word around its copy and tries again when
+// a write overlapped it (a sequence lock), so readers write no shared memory
+// and neither wait for each other nor delay writers. After a few tries
+// overlapped by writes a read takes the key's lock, so it cannot starve.
+// Appending a value above the largest does not disturb the reads in flight;
+// every other write to a key (an insert below the largest, a delete, a
+// trim, a growth or shrink of the ring) makes them try again. For other V
+// (strings) a read takes the key's lock. Like ETS, which copies the terms
 // it stores, a SortedBag keeps its own copy of a new string key: a key that
 // points into a larger buffer of the caller's does not keep it alive. A
 // SortedBag must be made with [NewSortedBag] and not copied.
@@ -48,6 +60,21 @@ const hotSlots = 128
 
 // sortedList is one key's values: a sorted deque in a ring buffer.
 //
+// Writers hold mu. When lockFree (V is one 8-byte word), readers take no
+// lock: they load seq, ring, head and n, read the values, and load seq
+// again (see sortedList.read). A writer changing the list other than by an
+// append makes seq odd (open) before its first store and even again
+// (unlock) after its last, so a read overlapped by such a write sees seq
+// odd or changed and tries again. An append writes the value past the end
+// and then stores n with release order: the values a reader can see (below
+// the n it loaded) do not change, so it needs no window; neither head nor
+// ring changes without one. Values are written with plain stores where
+// [atomicx.InPlace] (x86-TSO keeps them in order with the sequence word's
+// release stores) and with sync/atomic stores elsewhere (and under the race
+// detector); readers load them with sync/atomic. A ring, once published in
+// ring, keeps its length; growth and shrinking publish a new one, so a
+// reader indexes whatever ring it loaded within bounds even when a write
+// overlaps it, and throws that copy away.
 // Life cycle: a list is created by an inserter (LoadOrStore: of two racing
 // inserters, one list is kept and the other is dropped unpublished) and
 // removed from the map by the writer that empties it,
@@ -55,18 +82,26 @@ const hotSlots = 128
 // still holding mu. An inserter that finds dead set (it loaded the list
 // before the removal) unlocks and looks the key up again, creating a new
 // list: no insert is lost to a list that left the map. Lock order: mu, then
-// the map's bucket lock; inserters never hold mu while in the map.
+// the map's bucket lock; inserters never hold mu while in the map. A dead
+// list holds no values (n is 0, ring nil): a reader that loaded it before
+// the removal reads the key as empty, as a reader that locked it did.
 type sortedList[V cmp.Ordered] struct {
 	mu   sync.Mutex // writers dominate: a plain Mutex costs one atomic per Lock and Unlock, an RWMutex two
 	dead bool       // under mu: emptied and removed from the map
 	// The hash and the key (a *K, as the map stores it) the list was made
 	// for, set before it is published and never changed: SortedBag.hot
 	// checks a hit against them.
-	h    uint64
-	key  unsafe.Pointer
-	buf  []V // ring; len is 0 or a power of two
-	head int // index in buf of the smallest value
-	n    int // values held
+	h   uint64
+	key unsafe.Pointer
+	// seq is the sequence word of lock-free reads: odd while a writer
+	// changes the list in place (only when lockFree).
+	seq atomic.Uint64
+	// ring holds buf for lock-free readers (only when lockFree): a new
+	// ring for each growth or shrink, nil once dead.
+	ring atomic.Pointer[ring[V]]
+	buf  []V           // under mu: the ring's values; len is 0 or a power of two
+	head atomic.Uint64 // index in buf of the smallest value
+	n    atomic.Uint64 // values held
 	// floor is a lower bound of the values held (when n > 0): the smallest
 	// value inserted since the list was last trimmed, or the trim's bound.
 	// A trim whose bound is <= floor has nothing to remove and is decided
@@ -77,18 +112,158 @@ type sortedList[V cmp.Ordered] struct {
 
 func newSortedList[V cmp.Ordered]() *sortedList[V] { return new(sortedList[V]) }
 
-func (l *sortedList[V]) at(i int) V     { return l.buf[(l.head+i)&(len(l.buf)-1)] }
-func (l *sortedList[V]) set(i int, v V) { l.buf[(l.head+i)&(len(l.buf)-1)] = v }
+// lockFree reports whether the list is read without its lock: V is one
+// 8-byte word on a 64-bit platform, so that sync/atomic's 64-bit operations
+// load and store a value whole (and it holds no pointer: among cmp.Ordered
+// types only strings do, and they are 16 bytes there). A constant of each
+// instantiation. (A method, not a generic function: called from the list's
+// methods it costs no dictionary lookup.)
+func (l *sortedList[V]) lockFree() bool {
+	return unsafe.Sizeof(l.floor) == 8 && unsafe.Sizeof(uintptr(0)) == 8
+}
 
-// lowerBound returns the first index whose value is >= v (n if none).
-func (l *sortedList[V]) lowerBound(v V) int { return l.lowerIn(0, l.n, v) }
+// ring is a ring buffer of a lock-free list as its readers load it: a's
+// length (a power of two) never changes.
+type ring[V cmp.Ordered] struct{ a []V }
+
+// minRing is the capacity of a list's first ring.
+const minRing = 8
+
+// firstRing is a ring of minRing values allocated with its header, so that
+// a new key's first insert allocates once.
+type firstRing[V cmp.Ordered] struct {
+	r    ring[V]
+	vals [minRing]V
+}
+
+func newRing[V cmp.Ordered](c int) *ring[V] {
+	if c == minRing {
+		f := new(firstRing[V])
+		f.r.a = f.vals[:]
+		return &f.r
+	}
+	return &ring[V]{a: make([]V, c)}
+}
+
+// put stores v in *p, an element of buf, for a writer: a plain store when
+// the list is read under its lock or where [atomicx.InPlace] (a later
+// release store of seq or n publishes it in order), else a sync/atomic
+// store.
+func (l *sortedList[V]) put(p *V, v V) {
+	if !l.lockFree() || atomicx.InPlace {
+		*p = v
+		return
+	}
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))
+}
+
+// storeWord stores v in *p for a writer inside a window (see open): plain
+// where [atomicx.InPlace], the closing release store of seq publishing it,
+// else a sync/atomic store.
+func storeWord(p *atomic.Uint64, v uint64) {
+	if atomicx.InPlace {
+		*(*uint64)(unsafe.Pointer(p)) = v
+		return
+	}
+	p.Store(v)
+}
+
+// open makes seq odd, if it is not yet, before a writer changes the list
+// other than by an append: a read it overlaps tries again. The writer's
+// unlock makes it even. Writers only.
+func (l *sortedList[V]) open() {
+	if l.lockFree() {
+		if s := l.seq.Load(); s&1 == 0 {
+			atomicx.StoreRelease(&l.seq, s+1)
+		}
+	}
+}
+
+// unlock ends the write that holds mu: it closes the window open opened,
+// if any, then unlocks.
+func (l *sortedList[V]) unlock() {
+	if s := l.seq.Load(); l.lockFree() && s&1 != 0 {
+		atomicx.StoreRelease(&l.seq, s+1)
+	}
+	l.mu.Unlock()
+}
+
+// len returns the number of values. Writers only (a reader uses read).
+func (l *sortedList[V]) len() int { return int(l.n.Load()) }
+
+// setN stores the number of values: with release order, so that it also
+// publishes an append made without a window.
+func (l *sortedList[V]) setN(n int) { atomicx.StoreRelease(&l.n, uint64(n)) }
+
+// setHead moves the smallest value to index h of buf. Inside a window only.
+func (l *sortedList[V]) setHead(h int) { storeWord(&l.head, uint64(h&(len(l.buf)-1))) }
+
+// at returns the value at index i; writers only.
+func (l *sortedList[V]) at(i int) V {
+	return l.buf[(int(l.head.Load())+i)&(len(l.buf)-1)]
+}
+
+// set stores v at index i; writers only, inside a window unless i is past
+// the end.
+func (l *sortedList[V]) set(i int, v V) {
+	l.put(&l.buf[(int(l.head.Load())+i)&(len(l.buf)-1)], v)
+}
+
+// view returns the list's values as a reader sees them: consistent under
+// mu, otherwise to be checked against seq (see Page).
+func (l *sortedList[V]) view() view[V] {
+	var a []V
+	if !l.lockFree() {
+		a = l.buf // under mu
+	} else if r := l.ring.Load(); r != nil {
+		a = r.a
+	}
+	return view[V]{a: a, head: int(l.head.Load()), n: int(l.n.Load())}
+}
+
+// wview is the list as its writer sees it (under mu).
+func (l *sortedList[V]) wview() view[V] {
+	return view[V]{a: l.buf, head: int(l.head.Load()), n: l.len()}
+}
+
+// view is a list's values in a ring (n of them from index head of a, whose
+// length is 0 or a power of two). Taken without the lock, its fields may be
+// torn by a write: at then stays within a (which a write never changes),
+// and the reader throws the result away.
+type view[V cmp.Ordered] struct {
+	a       []V
+	head, n int
+}
+
+// lockFree is sortedList.lockFree: values are loaded with sync/atomic.
+func (v *view[V]) lockFree() bool {
+	var x V
+	return unsafe.Sizeof(x) == 8 && unsafe.Sizeof(uintptr(0)) == 8
+}
+
+// at returns the value at index i: a sync/atomic load when lockFree.
+func (v *view[V]) at(i int) V { return v.load(&v.a[(v.head+i)&(len(v.a)-1)]) }
+
+// load returns *p, an element of a: a sync/atomic load when lockFree.
+func (v *view[V]) load(p *V) V {
+	if !v.lockFree() {
+		return *p
+	}
+	w := atomic.LoadUint64((*uint64)(unsafe.Pointer(p)))
+	return *(*V)(unsafe.Pointer(&w))
+}
+
+// lowerBound returns the first index whose value is >= x (n if none).
+func (v *view[V]) lowerBound(x V) int { return v.lowerIn(0, v.n, x) }
 
 // lowerIn is lowerBound within indexes [lo, hi): the first index there whose
-// value is >= v (hi if none).
-func (l *sortedList[V]) lowerIn(lo, hi int, v V) int {
+// value is >= x (hi if none).
+func (v *view[V]) lowerIn(lo, hi int, x V) int {
+	a, h := v.a, v.head // in registers: the loads below are sync/atomic
+	mask := len(a) - 1
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if cmp.Less(l.at(m), v) {
+		if cmp.Less(v.load(&a[(h+m)&mask]), x) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -101,23 +276,25 @@ func (l *sortedList[V]) lowerIn(lo, hi int, v V) int {
 // for a result p, where lowerBound is O(log n). Trims remove a few values
 // from the front of long lists; a full binary search touched log n cache
 // lines of the list for each of them.
-func (l *sortedList[V]) frontBound(v V) int {
-	if l.n == 0 || !cmp.Less(l.at(0), v) {
+func (v *view[V]) frontBound(x V) int {
+	if v.n == 0 || !cmp.Less(v.at(0), x) {
 		return 0
 	}
 	hi := 1
-	for hi < l.n && cmp.Less(l.at(hi), v) {
+	for hi < v.n && cmp.Less(v.at(hi), x) {
 		hi *= 2
 	}
-	return l.lowerIn(hi/2+1, min(hi, l.n), v) // at(hi/2) < v
+	return v.lowerIn(hi/2+1, min(hi, v.n), x) // at(hi/2) < x
 }
 
-// upperBound returns the first index whose value is > v (n if none).
-func (l *sortedList[V]) upperBound(v V) int {
-	lo, hi := 0, l.n
+// upperBound returns the first index whose value is > x (n if none).
+func (v *view[V]) upperBound(x V) int {
+	lo, hi := 0, v.n
+	a, h := v.a, v.head
+	mask := len(a) - 1
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if !cmp.Less(v, l.at(m)) {
+		if !cmp.Less(x, v.load(&a[(h+m)&mask])) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -126,82 +303,123 @@ func (l *sortedList[V]) upperBound(v V) int {
 	return lo
 }
 
-// resize copies the values, in order, into a ring of capacity c.
+// resize copies the values, in order, into a ring of capacity c. Inside a
+// window only.
 func (l *sortedList[V]) resize(c int) {
-	nb := make([]V, c)
-	for i := 0; i < l.n; i++ {
-		nb[i] = l.at(i)
+	n := l.len()
+	var nb []V
+	var r *ring[V]
+	if l.lockFree() {
+		r = newRing[V](c)
+		nb = r.a
+	} else {
+		nb = make([]V, c)
 	}
-	l.buf, l.head = nb, 0
+	for i := 0; i < n; i++ {
+		nb[i] = l.at(i) // not yet published: plain stores
+	}
+	l.buf = nb
+	storeWord(&l.head, 0)
+	if l.lockFree() {
+		l.ring.Store(r)
+	}
 }
 
 func (l *sortedList[V]) shrink() {
-	if len(l.buf) > 16 && l.n <= len(l.buf)/4 {
+	if len(l.buf) > 16 && l.len() <= len(l.buf)/4 {
 		l.resize(len(l.buf) / 2)
 	}
 }
 
-// insert adds v in order; false if v is already there.
+// insert adds v in order; false if v is already there. An append (v above
+// the largest, room in the ring) opens no window: it stores v past the end,
+// then n.
 func (l *sortedList[V]) insert(v V) bool {
-	p := l.n
-	if l.n > 0 {
-		switch c := cmp.Compare(l.at(l.n-1), v); {
+	n, buf := l.len(), l.buf
+	if n > 0 && n < len(buf) {
+		h, mask := int(l.head.Load()), len(buf)-1
+		if cmp.Less(buf[(h+n-1)&mask], v) { // above the largest (and floor)
+			l.put(&buf[(h+n)&mask], v)
+			l.setN(n + 1)
+			return true
+		}
+	}
+	return l.insertSlow(v)
+}
+
+// insertSlow is insert for an empty or full ring or v not above the
+// largest value: in a window.
+func (l *sortedList[V]) insertSlow(v V) bool {
+	n := l.len()
+	p := n
+	if n > 0 {
+		switch c := cmp.Compare(l.at(n-1), v); {
 		case c == 0:
 			return false
 		case c > 0:
-			p = l.lowerBound(v)
+			w := l.wview()
+			p = w.lowerBound(v)
 			if cmp.Compare(l.at(p), v) == 0 {
 				return false
 			}
 		}
 	}
-	if l.n == len(l.buf) {
-		l.resize(max(8, 2*len(l.buf)))
+	l.open()
+	if n == len(l.buf) {
+		l.resize(max(minRing, 2*len(l.buf)))
 	}
-	if p < l.n-p { // fewer values in front: shift them down one
-		l.head = (l.head - 1) & (len(l.buf) - 1)
+	buf, mask := l.buf, len(l.buf)-1
+	h := int(l.head.Load())
+	if p < n-p { // fewer values in front: shift them down one
+		h = (h - 1) & mask
+		l.setHead(h)
 		for i := 0; i < p; i++ {
-			l.set(i, l.at(i+1))
+			l.put(&buf[(h+i)&mask], buf[(h+i+1)&mask])
 		}
 	} else {
-		for i := l.n; i > p; i-- {
-			l.set(i, l.at(i-1))
+		for i := n; i > p; i-- {
+			l.put(&buf[(h+i)&mask], buf[(h+i-1)&mask])
 		}
 	}
-	l.set(p, v)
-	if l.n == 0 || cmp.Less(v, l.floor) {
+	l.put(&buf[(h+p)&mask], v)
+	if n == 0 || cmp.Less(v, l.floor) {
 		l.floor = v
 	}
-	l.n++
+	l.setN(n + 1)
 	return true
 }
 
 // removeAt removes the value at index p, shifting the shorter side.
 func (l *sortedList[V]) removeAt(p int) {
+	l.open()
 	var zero V
-	if p < l.n/2 {
+	n := l.len()
+	buf, mask := l.buf, len(l.buf)-1
+	h := int(l.head.Load())
+	if p < n/2 {
 		for i := p; i > 0; i-- {
-			l.set(i, l.at(i-1))
+			l.put(&buf[(h+i)&mask], buf[(h+i-1)&mask])
 		}
-		l.set(0, zero)
-		l.head = (l.head + 1) & (len(l.buf) - 1)
+		l.put(&buf[h], zero)
+		l.setHead(h + 1)
 	} else {
-		for i := p; i < l.n-1; i++ {
-			l.set(i, l.at(i+1))
+		for i := p; i < n-1; i++ {
+			l.put(&buf[(h+i)&mask], buf[(h+i+1)&mask])
 		}
-		l.set(l.n-1, zero)
+		l.put(&buf[(h+n-1)&mask], zero)
 	}
-	l.n--
+	l.setN(n - 1)
 	l.shrink()
 }
 
 // trimBelow removes the values below bound and returns how many it removed.
 // It reads buf only when floor says there may be some.
 func (l *sortedList[V]) trimBelow(bound V) int {
-	if l.n == 0 || !cmp.Less(l.floor, bound) {
+	if l.len() == 0 || !cmp.Less(l.floor, bound) {
 		return 0
 	}
-	p := l.frontBound(bound)
+	w := l.wview()
+	p := w.frontBound(bound)
 	l.dropFront(p)
 	l.floor = bound // every value left is >= bound
 	return p
@@ -209,17 +427,19 @@ func (l *sortedList[V]) trimBelow(bound V) int {
 
 // dropFront removes the p smallest values.
 func (l *sortedList[V]) dropFront(p int) {
+	if p <= 0 {
+		return
+	}
+	l.open()
 	if reflect.TypeFor[V]().Kind() == reflect.String {
 		var zero V
 		for i := 0; i < p; i++ {
 			l.set(i, zero) // release what strings point to; numbers need no store into old memory
 		}
 	}
-	if p > 0 {
-		l.head = (l.head + p) & (len(l.buf) - 1)
-		l.n -= p
-		l.shrink()
-	}
+	l.setHead(int(l.head.Load()) + p)
+	l.setN(l.len() - p)
+	l.shrink()
 }
 
 // NewSortedBag makes an empty sorted bag. It returns an error wrapping
@@ -297,7 +517,7 @@ func (b *SortedBag[K, V]) forgetHot(l *sortedList[V]) {
 func (b *SortedBag[K, V]) Insert(k K, v V) {
 	l := b.lockList(k)
 	l.insert(v)
-	l.mu.Unlock()
+	l.unlock()
 }
 
 // lockList returns key k's live list, created when absent, with its lock
@@ -311,7 +531,7 @@ func (b *SortedBag[K, V]) lockList(k K) *sortedList[V] {
 		if !l.dead {
 			return l
 		}
-		l.mu.Unlock()
+		l.mu.Unlock() // dead: nothing was changed
 		b.forgetHot(l)
 	}
 }
@@ -327,7 +547,7 @@ func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
 	l := b.lockList(k)
 	p := l.trimBelow(bound)
 	l.insert(v)
-	l.mu.Unlock()
+	l.unlock()
 	return p
 }
 
@@ -343,11 +563,11 @@ func (b *SortedBag[K, V]) TrimAll(bound V) int {
 			if !l.dead {
 				p := l.trimBelow(bound)
 				total += p
-				if p > 0 && l.n == 0 {
+				if p > 0 && l.len() == 0 {
 					b.kill(m, hk, l)
 				}
 			}
-			l.mu.Unlock()
+			l.unlock()
 			return true
 		})
 	}
@@ -356,8 +576,12 @@ func (b *SortedBag[K, V]) TrimAll(bound V) int {
 
 // kill removes an emptied list from the map; l.mu must be held.
 func (b *SortedBag[K, V]) kill(m *xsync.MapOf[hkey[K], *sortedList[V]], hk hkey[K], l *sortedList[V]) {
+	l.open()
 	l.dead = true
 	l.buf = nil
+	if l.lockFree() {
+		l.ring.Store(nil)
+	}
 	m.Compute(hk, func(old *sortedList[V], loaded bool) (*sortedList[V], bool) {
 		return old, !loaded || old == l // delete only this very list
 	})
@@ -373,19 +597,20 @@ func (b *SortedBag[K, V]) DeleteObject(k K, v V) bool {
 		return false
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.dead || l.n == 0 {
+	defer l.unlock()
+	if l.dead || l.len() == 0 {
 		return false
 	}
 	p := 0
 	if cmp.Compare(l.at(0), v) != 0 {
-		p = l.lowerBound(v)
-		if p == l.n || cmp.Compare(l.at(p), v) != 0 {
+		w := l.wview()
+		p = w.lowerBound(v)
+		if p == w.n || cmp.Compare(l.at(p), v) != 0 {
 			return false
 		}
 	}
 	l.removeAt(p)
-	if l.n == 0 {
+	if l.len() == 0 {
 		b.kill(m, hk, l)
 	}
 	return true
@@ -400,12 +625,12 @@ func (b *SortedBag[K, V]) DeleteBelow(k K, bound V) int {
 		return 0
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	if l.dead {
 		return 0
 	}
 	p := l.trimBelow(bound)
-	if l.n == 0 && p > 0 {
+	if l.len() == 0 && p > 0 {
 		b.kill(m, hk, l)
 	}
 	return p
@@ -419,32 +644,53 @@ func (b *SortedBag[K, V]) Delete(k K) int {
 		return 0
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	if l.dead {
 		return 0
 	}
-	n := l.n
-	l.n = 0
+	n := l.len()
+	l.open()
+	l.setN(0)
 	b.kill(m, hk, l)
 	return n
 }
 
 // Count returns the number of values of key k. It takes no lock to find the
-// key and the list's lock to count; it does not allocate.
+// key, nor to count where reads are lock-free (see [SortedBag]); it does not
+// allocate.
 func (b *SortedBag[K, V]) Count(k K) int {
 	_, _, l := b.find(k)
 	if l == nil {
 		return 0
 	}
+	return l.count()
+}
+
+// count returns the number of values, as of one instant.
+func (l *sortedList[V]) count() int {
+	if l.lockFree() {
+		for range readTries {
+			s := l.seq.Load()
+			n := l.n.Load()
+			if s&1 == 0 && l.seq.Load() == s {
+				return int(n)
+			}
+		}
+	}
 	l.mu.Lock()
-	n := l.n
+	n := l.len()
 	l.mu.Unlock()
 	return n
 }
 
+// readTries is how many times a lock-free read is tried before it takes the
+// list's lock: a write overlapping each try (or in progress) makes it fail.
+const readTries = 4
+
 // CountRange returns the number of key k's values within [lo, hi]
-// (inclusive): two binary searches under the key's lock, O(log n), no
-// allocation. hi < lo counts nothing.
+// (inclusive): two binary searches, O(log n), no allocation, without a lock
+// where reads are lock-free (see [SortedBag]), else under the key's lock.
+// hi < lo counts nothing.
 func (b *SortedBag[K, V]) CountRange(k K, lo, hi V) int {
 	if cmp.Less(hi, lo) {
 		return 0
@@ -453,30 +699,74 @@ func (b *SortedBag[K, V]) CountRange(k K, lo, hi V) int {
 	if l == nil {
 		return 0
 	}
+	if l.lockFree() {
+		for range readTries {
+			s := l.seq.Load()
+			if s&1 != 0 {
+				continue
+			}
+			v := l.view()
+			c := v.countRange(lo, hi)
+			if l.seq.Load() == s {
+				return c
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.dead {
+	v := l.view()
+	return v.countRange(lo, hi)
+}
+
+func (v *view[V]) countRange(lo, hi V) int {
+	if len(v.a) == 0 { // dead (or torn)
 		return 0
 	}
-	return l.upperBound(hi) - l.lowerBound(lo)
+	return v.upperBound(hi) - v.lowerBound(lo)
 }
 
 // Page appends to dst up to limit values of key k, in ascending (or descending) order, starting after
 // skipping `offset` values among those within [lo, hi] (inclusive); O(log n + offset + limit) via binary search,
 // without copying the whole list; limit <= 0 means no limit. Returns dst.
 //
-// A negative offset counts as 0; hi < lo selects nothing. The page is read
-// under the key's lock, so it is one consistent view of the key. It
-// allocates nothing when dst has room for the page.
+// A negative offset counts as 0; hi < lo selects nothing. The page is one
+// consistent view of the key: read without a lock and checked against the
+// key's sequence word where reads are lock-free (see [SortedBag]), else
+// read under the key's lock. It allocates nothing when dst has room for the
+// page.
 func (b *SortedBag[K, V]) Page(dst []V, k K, lo, hi V, desc bool, offset, limit int) []V {
 	_, _, l := b.find(k)
 	if l == nil || cmp.Less(hi, lo) {
 		return dst
 	}
 	offset = max(offset, 0)
+	if l.lockFree() {
+		n0 := len(dst)
+		for range readTries {
+			s := l.seq.Load()
+			if s&1 != 0 {
+				continue
+			}
+			v := l.view()
+			dst = v.page(dst[:n0], lo, hi, desc, offset, limit)
+			if l.seq.Load() == s {
+				return dst
+			}
+		}
+		dst = dst[:n0]
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i0, i1 := l.lowerBound(lo), l.upperBound(hi)
+	v := l.view()
+	return v.page(dst, lo, hi, desc, offset, limit)
+}
+
+// page is Page on v.
+func (v *view[V]) page(dst []V, lo, hi V, desc bool, offset, limit int) []V {
+	if len(v.a) == 0 { // dead (or torn)
+		return dst
+	}
+	i0, i1 := v.lowerBound(lo), v.upperBound(hi)
 	cnt := i1 - i0 - offset
 	if cnt <= 0 {
 		return dst
@@ -486,40 +776,76 @@ func (b *SortedBag[K, V]) Page(dst []V, k K, lo, hi V, desc bool, offset, limit 
 	}
 	dst = slices.Grow(dst, cnt)
 	if desc {
-		return l.appendDesc(dst, i1-1-offset, cnt)
+		return v.appendDesc(dst, i1-1-offset, cnt)
 	}
-	return l.appendAsc(dst, i0+offset, cnt)
+	return v.appendAsc(dst, i0+offset, cnt)
 }
 
 // appendAsc appends the cnt values from index i up, in order: at most two
-// runs of buf (it is a ring), copied whole.
-func (l *sortedList[V]) appendAsc(dst []V, i, cnt int) []V {
-	mask := len(l.buf) - 1
+// runs of a (it is a ring), each copied whole; word by word with
+// sync/atomic loads when lockFree unless [atomicx.InPlace]. (Where InPlace,
+// writers store values with plain stores too, and a copy that a write
+// overlapped is thrown away: see sortedList.)
+func (v *view[V]) appendAsc(dst []V, i, cnt int) []V {
+	mask := len(v.a) - 1
 	for cnt > 0 {
-		p := (l.head + i) & mask
-		run := l.buf[p:min(p+cnt, len(l.buf))]
-		dst = append(dst, run...)
+		p := (v.head + i) & mask
+		run := v.a[p:min(p+cnt, len(v.a))]
+		if v.lockFree() && !atomicx.InPlace {
+			n := len(dst)
+			dst = dst[:n+len(run)]
+			loadWords(words(dst[n:]), words(run))
+		} else {
+			dst = append(dst, run...)
+		}
 		i, cnt = i+len(run), cnt-len(run)
 	}
 	return dst
 }
 
 // appendDesc appends the cnt values from index i down, in that order: at
-// most two runs of buf, each read backwards.
-func (l *sortedList[V]) appendDesc(dst []V, i, cnt int) []V {
-	mask := len(l.buf) - 1
+// most two runs of a, each read backwards (with sync/atomic loads when
+// lockFree).
+func (v *view[V]) appendDesc(dst []V, i, cnt int) []V {
+	mask := len(v.a) - 1
 	for cnt > 0 {
-		p := (l.head + i) & mask
-		run := l.buf[max(p-cnt+1, 0) : p+1]
+		p := (v.head + i) & mask
+		run := v.a[max(p-cnt+1, 0) : p+1]
 		n := len(dst)
 		dst = dst[:n+len(run)]
-		out := dst[n:]
-		for j, k := 0, len(run)-1; k >= 0; j, k = j+1, k-1 {
-			out[j] = run[k]
+		if v.lockFree() {
+			loadWordsReversed(words(dst[n:]), words(run))
+		} else {
+			out := dst[n:]
+			for j, k := 0, len(run)-1; k >= 0; j, k = j+1, k-1 {
+				out[j] = run[k]
+			}
 		}
 		i, cnt = i-len(run), cnt-len(run)
 	}
 	return dst
+}
+
+// words is s as 64-bit words; only for 8-byte V (lockFree).
+func words[V cmp.Ordered](s []V) []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// loadWords copies src to dst (of the same length), loading each word with
+// sync/atomic. Not generic, so that the loop has no dictionary lookups.
+func loadWords(dst, src []uint64) {
+	dst = dst[:len(src)]
+	for j := range src {
+		dst[j] = atomic.LoadUint64(&src[j])
+	}
+}
+
+// loadWordsReversed is loadWords into dst in reverse order.
+func loadWordsReversed(dst, src []uint64) {
+	dst = dst[:len(src)]
+	for j, k := 0, len(src)-1; k >= 0; j, k = j+1, k-1 {
+		dst[j] = atomic.LoadUint64(&src[k])
+	}
 }
 
 // Keys returns the number of keys. It sums a counter per shard without
@@ -539,13 +865,25 @@ func (b *SortedBag[K, V]) Len() int {
 	n := 0
 	for _, m := range b.shards {
 		m.Range(func(_ hkey[K], l *sortedList[V]) bool {
-			l.mu.Lock()
-			n += l.n
-			l.mu.Unlock()
+			n += l.count()
 			return true
 		})
 	}
 	return n
+}
+
+// capacity returns the number of values the list's ring holds: without a
+// lock where reads are lock-free (an estimate, for Memory).
+func (l *sortedList[V]) capacity() int {
+	if l.lockFree() {
+		if r := l.ring.Load(); r != nil {
+			return len(r.a)
+		}
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buf)
 }
 
 // Memory estimates the bytes the table uses: map buckets and entries, list
@@ -560,9 +898,15 @@ func (b *SortedBag[K, V]) Memory() int {
 		st := m.Stats()
 		total += (st.TotalBuckets + st.CounterLen) * 64
 		m.Range(func(_ hkey[K], l *sortedList[V]) bool {
-			l.mu.Lock()
-			total += entry + hdr + roundClass(len(l.buf)*vs)
-			l.mu.Unlock()
+			total += entry + hdr
+			switch c := l.capacity(); {
+			case !l.lockFree():
+				total += roundClass(c * vs)
+			case c == minRing:
+				total += roundClass(int(unsafe.Sizeof(firstRing[V]{})))
+			case c > 0:
+				total += roundClass(int(unsafe.Sizeof(ring[V]{}))) + roundClass(c*vs)
+			}
 			return true
 		})
 	}

@@ -269,8 +269,9 @@ func TestSortedListFrontBoundMatchesLowerBound(t *testing.T) {
 		for i := 0; i < n; i++ {
 			l.insert(2 * i)
 		}
+		w := l.wview()
 		for v := -1; v <= 2*n+1; v++ {
-			if got, want := l.frontBound(v), l.lowerBound(v); got != want {
+			if got, want := w.frontBound(v), w.lowerBound(v); got != want {
 				t.Fatalf("n=%d v=%d: frontBound %d, lowerBound %d", n, v, got, want)
 			}
 		}
