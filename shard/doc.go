@@ -22,6 +22,9 @@
 //   - [DuplicateBag]: several objects a key, duplicates kept, in insertion order.
 //   - [SortedBag]: several distinct values a key, in value order, with
 //     Page (offset, limit, bounds, either direction) and DeleteBelow.
+//     Writers lock the key's list; with 8-byte values (int64, uint64,
+//     float64, ...) on 64-bit platforms its reads take no lock (a sequence
+//     lock per key).
 //
 // Keys are spread over shards by a hash seeded per table (hash/maphash).
 // [WithShards] sets the shard count (default [DefaultShards], four per P,

@@ -30,14 +30,16 @@ import (
 //
 // Readers (Page, Count, CountRange, Len, Memory) take no lock when V is 8
 // bytes on a 64-bit platform (int, int64, uint64, float64 and the like): a
-// read checks the list's sequence word around its copy and tries again when
-// a write overlapped it (a sequence lock), so readers write no shared memory
-// and neither wait for each other nor delay writers. After a few tries
-// overlapped by writes a read takes the key's lock, so it cannot starve.
-// Appending a value above the largest does not disturb the reads in flight;
-// every other write to a key (an insert below the largest, a delete, a
-// trim, a growth or shrink of the ring) makes them try again. For other V
-// (strings) a read takes the key's lock. Like ETS, which copies the terms
+// read checks the key's sequence word before and after its copy and tries
+// again when a write overlapped it (a sequence lock). Such readers write no
+// shared memory: they do not wait for each other, and writers do not wait
+// for them. A read that finds a write in progress or overlapping it on four
+// tries in a row takes the key's lock instead, so it cannot starve.
+// Appending a value above the largest (with room in the key's ring) does
+// not disturb the reads in flight; every other write to the key (an insert
+// below the largest, a delete, a trim, a growth or shrink of the ring)
+// makes them try again. For other V (strings, and every V on 32-bit
+// platforms) a read takes the key's lock. Like ETS, which copies the terms
 // it stores, a SortedBag keeps its own copy of a new string key: a key that
 // points into a larger buffer of the caller's does not keep it alive. A
 // SortedBag must be made with [NewSortedBag] and not copied.
@@ -61,20 +63,30 @@ const hotSlots = 128
 // sortedList is one key's values: a sorted deque in a ring buffer.
 //
 // Writers hold mu. When lockFree (V is one 8-byte word), readers take no
-// lock: they load seq, ring, head and n, read the values, and load seq
-// again (see sortedList.read). A writer changing the list other than by an
-// append makes seq odd (open) before its first store and even again
-// (unlock) after its last, so a read overlapped by such a write sees seq
-// odd or changed and tries again. An append writes the value past the end
-// and then stores n with release order: the values a reader can see (below
-// the n it loaded) do not change, so it needs no window; neither head nor
-// ring changes without one. Values are written with plain stores where
-// [atomicx.InPlace] (x86-TSO keeps them in order with the sequence word's
-// release stores) and with sync/atomic stores elsewhere (and under the race
-// detector); readers load them with sync/atomic. A ring, once published in
-// ring, keeps its length; growth and shrinking publish a new one, so a
-// reader indexes whatever ring it loaded within bounds even when a write
-// overlaps it, and throws that copy away.
+// lock: they load seq (and try again while it is odd), then ring, head and
+// n, read the values, and load seq again; the read stands if seq did not
+// change, else it is tried again, up to readTries times, then done under mu
+// (SortedBag.Page, sortedList.count). A writer changing the list other than
+// by an append makes seq odd (open) before its first store and even again
+// (unlock) after its last, all under mu, so a read overlapped by such a
+// write sees seq odd or changed. An append writes the value past the end
+// and then stores n with release order, without a window: the values a
+// reader can index (below the n it loaded, from the head and in the ring
+// it loaded) are not written by it, and the reader sees the list before
+// the append or after it. Head and ring change only inside a window. Where
+// [atomicx.InPlace] (amd64 without the race detector), writers store values
+// and head with plain stores, kept in order with the release stores
+// ([atomicx.StoreRelease]) of seq and n by x86-TSO and by the opaque calls
+// that make those; readers load values with sync/atomic (plain loads there)
+// but copy ascending runs with memmove, as [table] readers copy an entry's
+// value: a value torn by a concurrent write is only ever in a copy that
+// seq then rejects. Elsewhere (other architectures, and under the race
+// detector, which then sees every access synchronized) writers and readers
+// use sync/atomic for each value. A ring, once published, keeps its
+// length; growth and shrinking publish a new one, so a reader indexes the
+// ring it loaded within its bounds even when a write tears its view, and
+// throws that copy away. Readers of other V lock mu.
+//
 // Life cycle: a list is created by an inserter (LoadOrStore: of two racing
 // inserters, one list is kept and the other is dropped unpublished) and
 // removed from the map by the writer that empties it,
@@ -86,7 +98,7 @@ const hotSlots = 128
 // list holds no values (n is 0, ring nil): a reader that loaded it before
 // the removal reads the key as empty, as a reader that locked it did.
 type sortedList[V cmp.Ordered] struct {
-	mu   sync.Mutex // writers dominate: a plain Mutex costs one atomic per Lock and Unlock, an RWMutex two
+	mu   sync.Mutex // writers' (readers take it only when not lockFree, or after readTries): a plain Mutex costs one atomic per Lock and Unlock, an RWMutex two
 	dead bool       // under mu: emptied and removed from the map
 	// The hash and the key (a *K, as the map stores it) the list was made
 	// for, set before it is published and never changed: SortedBag.hot
@@ -180,15 +192,19 @@ func (l *sortedList[V]) open() {
 }
 
 // unlock ends the write that holds mu: it closes the window open opened,
-// if any, then unlocks.
+// if any, then unlocks. (Insert and InsertTrim have a copy of it, which
+// the compiler does not inline.)
 func (l *sortedList[V]) unlock() {
-	if s := l.seq.Load(); l.lockFree() && s&1 != 0 {
-		atomicx.StoreRelease(&l.seq, s+1)
+	if l.seq.Load()&1 != 0 { // never odd unless lockFree
+		l.close()
 	}
 	l.mu.Unlock()
 }
 
-// len returns the number of values. Writers only (a reader uses read).
+// close makes seq even again after open: the write is visible to readers.
+func (l *sortedList[V]) close() { atomicx.StoreRelease(&l.seq, l.seq.Load()+1) }
+
+// len returns the number of values. Writers only (a reader uses count).
 func (l *sortedList[V]) len() int { return int(l.n.Load()) }
 
 // setN stores the number of values: with release order, so that it also
@@ -517,7 +533,10 @@ func (b *SortedBag[K, V]) forgetHot(l *sortedList[V]) {
 func (b *SortedBag[K, V]) Insert(k K, v V) {
 	l := b.lockList(k)
 	l.insert(v)
-	l.unlock()
+	if l.seq.Load()&1 != 0 { // l.unlock, inlined
+		l.close()
+	}
+	l.mu.Unlock()
 }
 
 // lockList returns key k's live list, created when absent, with its lock
@@ -547,7 +566,10 @@ func (b *SortedBag[K, V]) InsertTrim(k K, v, bound V) int {
 	l := b.lockList(k)
 	p := l.trimBelow(bound)
 	l.insert(v)
-	l.unlock()
+	if l.seq.Load()&1 != 0 { // l.unlock, inlined
+		l.close()
+	}
+	l.mu.Unlock()
 	return p
 }
 
