@@ -438,8 +438,9 @@ func (s *EventStore) QueryInto(buf *EventBuffer, q Query) ([]Event, error) {
 // change: the Type is the store's interned copy (or q's), and the
 // CorrelationID is q's when q names one, else it shares the memory the
 // event is stored in, without a copy; a CorrelationID kept after the event
-// left the store keeps that memory (up to 4 KiB) alive, so clone one that
-// is kept long (strings.Clone).
+// left the store keeps that memory alive (a 4 KiB slab, or for an event of
+// over 1 KiB the event's own allocation, up to the max event size), so
+// clone one that is kept long (strings.Clone).
 //
 // Allocations: none once buf has grown to the size of the pages, for
 // events held in memory whose Type is among the 4,096 interned (types of at

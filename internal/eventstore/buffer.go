@@ -45,8 +45,9 @@ func (b *Buffer) take(n, m int) ([]Event, []byte) {
 // it allocates instead of reaching a neighbour's bytes. The strings are
 // never backed by buf (a string must not change): the Type is interned or
 // the query's, and so is the CorrelationID when q names one; else it is
-// backed by the stored record, which it keeps alive while held (up to a
-// 4 KiB slab: strings.Clone one that is kept long).
+// backed by the stored record, which it keeps alive while held (its 4 KiB
+// slab, or a record of over a quarter of a slab its own allocation: see
+// allocRecord; strings.Clone one that is kept long).
 //
 // Allocations: none once buf is large enough, for the events in memory
 // whose Type is interned (see interner). With Deps.Older the merge of the
