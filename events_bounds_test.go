@@ -53,9 +53,6 @@ func TestSubscribeBufferBounded(t *testing.T) {
 	assert.Equal(t, 3, n)
 }
 
-// TestEventSizeCoversAllParts: the max event size covers Type +
-// CorrelationID + Data (an 8 MiB Type or CorrelationID was accepted with
-// WithMaxEventSize(100)); a refused event changes nothing.
 // TestQueryOffsetCapped: an Offset is what a query holds candidates for
 // (copies read from disk with the warm tier on), so one past
 // MaxQueryOffset is refused; at the cap the query runs.
@@ -79,6 +76,9 @@ func TestQueryOffsetCapped(t *testing.T) {
 	assert.Len(t, got, 2)
 }
 
+// TestEventSizeCoversAllParts: the max event size covers Type +
+// CorrelationID + Data (an 8 MiB Type or CorrelationID was accepted with
+// WithMaxEventSize(100)); a refused event changes nothing.
 func TestEventSizeCoversAllParts(t *testing.T) {
 	f, _ := newStore(t, 100, nil, foundation.WithMaxEventSize(100))
 	es := f.Events()
