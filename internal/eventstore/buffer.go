@@ -16,6 +16,7 @@ import "context"
 type Buffer struct {
 	events []Event
 	bytes  []byte
+	used   int // the Events of the last page: events[used:] are zero
 }
 
 // Reset drops the buffer's memory (the results it backs stay valid for
@@ -24,17 +25,20 @@ func (b *Buffer) Reset() { *b = Buffer{} }
 
 // take returns n Events and m bytes of b's memory, grown when too small.
 // The Events are capped at n, so that a caller's append cannot write into
-// the buffer.
+// the buffer; the caller writes every field of all n. The last page's
+// Events past n are cleared: their CorrelationIDs would keep records that
+// left the store alive, and their Data an old arena.
 func (b *Buffer) take(n, m int) ([]Event, []byte) {
+	if n < b.used {
+		clear(b.events[n:b.used])
+	}
 	if cap(b.bytes) < m {
-		// The Events past this page's still point into the old arena:
-		// drop them, so that it is not kept alive.
-		clear(b.events[:cap(b.events)])
 		b.bytes = make([]byte, m)
 	}
 	if cap(b.events) < n {
 		b.events = make([]Event, n)
 	}
+	b.used = n
 	return b.events[:n:n], b.bytes[:m]
 }
 

@@ -74,6 +74,9 @@ func (s *Store) query(ctx context.Context, q Query, buf *Buffer) ([]Event, error
 			}
 		}
 		if lo > hi {
+			if buf != nil {
+				buf.take(0, 0) // drops the last page
+			}
 			return nil, nil
 		}
 		k := limit
@@ -791,10 +794,7 @@ func merge2(a, b *cursor, key string, desc bool, ids []uint64) int {
 func (qr *queryRun) results(buf *Buffer) []Event {
 	h := qr.kept()
 	if !qr.skipMode {
-		if qr.q.Offset >= len(h) {
-			return nil
-		}
-		h = h[qr.q.Offset:]
+		h = h[min(qr.q.Offset, len(h)):]
 	}
 	h = h[:min(len(h), qr.limit)]
 	if buf != nil {
@@ -851,6 +851,7 @@ func (qr *queryRun) copyAll(cs []cand) []Event {
 // change with its next page.
 func (qr *queryRun) copyInto(buf *Buffer, cs []cand) []Event {
 	if len(cs) == 0 {
+		buf.take(0, 0) // drops the last page
 		return nil
 	}
 	out, arena := buf.take(len(cs), qr.arenaLen(cs, true))

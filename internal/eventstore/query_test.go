@@ -271,6 +271,48 @@ func TestQueryIntoOwnership(t *testing.T) {
 	}
 }
 
+// TestBufferDropsStalePage: the Events of a page past a shorter next page
+// (or all of them, when the next has no results) are cleared, so that the
+// Buffer does not keep their CorrelationIDs' records alive after they left
+// the store, nor an arena it replaced.
+func TestBufferDropsStalePage(t *testing.T) {
+	s := testStore(t, capacity(1<<10), nil)
+	for i := range 20 {
+		ev := Event{Type: "t", CorrelationID: "c" + strconv.Itoa(i), Data: make([]byte, 8+i)}
+		if _, err := s.Store(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	var buf Buffer
+	stale := func(from int) {
+		t.Helper()
+		for i, e := range buf.events[from:cap(buf.events)] {
+			if e.ID != 0 || e.Type != "" || e.CorrelationID != "" || e.Data != nil {
+				t.Errorf("events[%d] of the buffer kept %+v", from+i, e)
+			}
+		}
+	}
+	for _, c := range []struct {
+		q    Query
+		want int
+	}{
+		{Query{Type: "t", Limit: 20}, 20},
+		{Query{Type: "t", Limit: 3}, 3},
+		{Query{Type: "t", Limit: 20, Descending: true}, 20},
+		{Query{Type: "t", Limit: 5, Descending: true}, 5},
+		{Query{Type: "none"}, 0},
+		{Query{Type: "t", Limit: 4}, 4},
+		{Query{Since: 1, After: Cursor{Time: 0, ID: 1}, Descending: true}, 0}, // empty range
+	} {
+		evs, err := s.QueryInto(ctx, &buf, c.q)
+		if err != nil || len(evs) != c.want {
+			t.Fatalf("%+v: %d events, %v", c.q, len(evs), err)
+		}
+		stale(c.want)
+	}
+}
+
 // TestBufferBound: a Buffer keeps what its largest page needed, not the
 // sum of its pages, and Reset drops it.
 func TestBufferBound(t *testing.T) {
