@@ -845,13 +845,13 @@ func (s *Store) StoreBatch(evs []Event) ([]uint64, error) {
 	if len(evs) > s.capacity {
 		return nil, s.pushError(ring.ErrFull, len(evs))
 	}
-	var size int64
-	for i := range evs {
-		size += eventSize(&evs[i])
-	}
 	// Room first, as in store: a batch waiting for room holds no
-	// subscription's delivery back.
+	// subscription's delivery back. size is only needed for room.
+	var size int64
 	if s.policy != ring.DropOldest {
+		for i := range evs {
+			size += eventSize(&evs[i])
+		}
 		if len(evs) > 1 && size > s.maxBytes {
 			return nil, s.pushError(ring.ErrFull, len(evs))
 		}
