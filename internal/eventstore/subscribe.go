@@ -66,8 +66,9 @@ const (
 	// their own; Ps beyond share one more.
 	flightCells = byteStripes
 	// queueSize is each queue's room (events committed and not yet taken
-	// by the delivery). A Store that finds its queue full does not wait:
-	// the event is dropped for the subscriptions it matches (Dropped).
+	// by the delivery). A Store that finds its queue full does the
+	// delivery's work to make room, up to helpTries times (publish); past
+	// that the event is lost for the subscriptions it matches (Lost).
 	queueSize = 1 << 10
 	// maxPending bounds the events the delivery holds for the watermark,
 	// and maxPendingBytes their bytes (as Stats.Bytes counts them). Past
