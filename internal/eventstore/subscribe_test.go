@@ -476,10 +476,10 @@ func TestSubscribeStoresHelp(t *testing.T) {
 	}
 }
 
-// TestSubscribeBlockPolicy: under the block policy a Store waiting for
-// room holds the delivery back (it read the clock); once a prune makes
-// room, everything arrives in order, the pruned event too (it was
-// committed before it left).
+// TestSubscribeBlockPolicy: under the block policy a Store waits for room
+// before it registers in flight; once a prune makes room, everything
+// arrives in order, the pruned event too (it was committed before it
+// left).
 func TestSubscribeBlockPolicy(t *testing.T) {
 	s := testStore(t, Config{Capacity: 4, Policy: ring.Block}, nil)
 	rec := newRecorder()
@@ -520,8 +520,8 @@ func TestSubscribeBlockPolicy(t *testing.T) {
 
 // TestSubscribeBlockedStoreHoldsNothingBack: a Store waiting for room under
 // block has not registered in flight nor read the clock, so the events
-// before it are delivered while it waits (they waited for it until
-// interface.query_timeout when it registered first).
+// before it are delivered while it waits, not once it gives up
+// (interface.query_timeout).
 func TestSubscribeBlockedStoreHoldsNothingBack(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	clk := clock.NewManual(t0)
