@@ -749,6 +749,8 @@ func (s *Store) onDiscard(id uint64, r *record, why ring.Reason) {
 
 // settleEviction is settle for an eviction, by a caller pinned to P pid
 // (onDiscard): the byte count goes to that P's cell without a second pin.
+// Evictions happen only under drop_oldest, which reserves no room: there
+// is none to release.
 func (s *Store) settleEviction(pid int, r *record) {
 	old := r.state.Swap(stGone)
 	if old == stPruned { // already hidden, unindexed, uncounted in bytes and counted as pruned
@@ -756,9 +758,6 @@ func (s *Store) settleEviction(pid int, r *record) {
 		return
 	}
 	s.addBytesPinned(pid, -r.size())
-	if s.policy != ring.DropOldest {
-		s.release(1, r.size())
-	}
 }
 
 // settle is what an event leaving the ring changes: its state, the byte
