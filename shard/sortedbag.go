@@ -122,8 +122,6 @@ type sortedList[V cmp.Ordered] struct {
 	floor V
 }
 
-func newSortedList[V cmp.Ordered]() *sortedList[V] { return new(sortedList[V]) }
-
 // lockFree reports whether the list is read without its lock: V is one
 // 8-byte word on a 64-bit platform, so that sync/atomic's 64-bit operations
 // load and store a value whole (and it holds no pointer: among cmp.Ordered

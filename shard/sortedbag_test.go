@@ -265,7 +265,7 @@ func TestSortedBagCountRange(t *testing.T) {
 
 func TestSortedListFrontBoundMatchesLowerBound(t *testing.T) {
 	for n := 0; n <= 70; n++ {
-		l := newSortedList[int]()
+		l := new(sortedList[int])
 		for i := 0; i < n; i++ {
 			l.insert(2 * i)
 		}
