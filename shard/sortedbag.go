@@ -907,13 +907,13 @@ func (l *sortedList[V]) capacity() int {
 }
 
 // Memory estimates the bytes the table uses: map buckets and entries, list
-// headers and ring capacity. Memory that values point to (string bytes) is
+// headers (each with its copy of the key) and ring capacity. Memory that values point to (string bytes) is
 // not counted. O(keys).
 func (b *SortedBag[K, V]) Memory() int {
 	total := int(unsafe.Sizeof(*b)) + len(b.shards)*8
 	vs := int(unsafe.Sizeof(*new(V)))
 	entry := roundClass(int(unsafe.Sizeof(hkey[K]{})) + 8)
-	hdr := roundClass(int(unsafe.Sizeof(sortedList[V]{})))
+	hdr := roundClass(int(unsafe.Sizeof(keyedList[K, V]{}))) // a list is allocated with its key (list)
 	for _, m := range b.shards {
 		st := m.Stats()
 		total += (st.TotalBuckets + st.CounterLen) * 64
