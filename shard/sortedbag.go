@@ -339,8 +339,10 @@ func (l *sortedList[V]) resize(c int) {
 	}
 }
 
+// shrink halves the ring when it is at most a quarter full. Not an emptied
+// one: it is removed next (kill), or gets a value at once (InsertTrim).
 func (l *sortedList[V]) shrink() {
-	if len(l.buf) > 16 && l.len() <= len(l.buf)/4 {
+	if n := l.len(); n > 0 && len(l.buf) > 16 && n <= len(l.buf)/4 {
 		l.resize(len(l.buf) / 2)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"unsafe"
@@ -337,4 +338,28 @@ func TestSortedBagPageWraps(t *testing.T) {
 	}
 	require.Equal(t, []int{11, 10, 9, 8, 7}, b.Page(nil, "k", 7, 11, true, 0, 0))
 	require.Equal(t, []int{7, 8, 9, 10, 11}, b.Page(nil, "k", 7, 11, false, 0, 0))
+}
+
+// TestSortedBagEmptyingDoesNotShrink: a trim that empties a long key
+// (DeleteBelow, TrimAll) does not copy it into a smaller ring first: the
+// list is removed right after.
+func TestSortedBagEmptyingDoesNotShrink(t *testing.T) {
+	b, err := NewSortedBag[string, uint64]()
+	require.NoError(t, err)
+	const n = 1000 // a ring of 1024 values: 8 KiB
+	for _, empty := range []func() int{
+		func() int { return b.DeleteBelow("k", n) },
+		func() int { return b.TrimAll(n) },
+	} {
+		for v := range uint64(n) {
+			b.Insert("k", v)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got := empty()
+		runtime.ReadMemStats(&after)
+		require.Equal(t, n, got)
+		require.Zero(t, b.Keys())
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1024), "bytes allocated to empty the key")
+	}
 }
