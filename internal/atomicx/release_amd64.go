@@ -10,7 +10,8 @@ import (
 // InPlace reports whether a seqlock writer may rewrite a value in place with
 // plain stores between two [StoreRelease]s of its sequence word: true on
 // amd64 without the race detector, where stores become visible in program
-// order. Where it is false, writers must publish a fresh copy instead.
+// order. Where it is false, writers must not: they publish a fresh copy, or
+// store each word with sync/atomic (which readers then load with sync/atomic).
 const InPlace = true
 
 // storeRel64 is a MOVQ: a release store on x86-TSO (release_amd64.s).

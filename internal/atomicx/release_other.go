@@ -16,7 +16,7 @@ func PrefetchWrite(unsafe.Pointer) {}
 // amd64, or the race detector on) it is false: a plain store may become
 // visible before the sequence word says "writing" (weak memory order), and
 // the race detector would report the reader's copy. Writers publish a fresh
-// copy instead.
+// copy instead, or store each word with sync/atomic (and readers load it so).
 const InPlace = false
 
 // StoreRelease stores v in *p with release order: every load and store this
