@@ -142,7 +142,6 @@ func newVec[T any](r *Registry, name string, kind Kind, d Desc, mk func() *T) *v
 	return v
 }
 
-// lookup returns the series of the joined values key, or nil.
 // with returns the series of the tag set values, creating it on first use
 // (the With of both kinds of vec).
 func (v *vec[T]) with(values []string) *T {
@@ -154,6 +153,7 @@ func (v *vec[T]) with(values []string) *T {
 	return v.create(string(k), values)
 }
 
+// lookup returns the series of the joined values key, or nil.
 func (v *vec[T]) lookup(key []byte) *T {
 	if s := (*v.series.Load())[string(key)]; s != nil { // no allocation: a map index by converted bytes
 		return s.m
