@@ -33,11 +33,12 @@ type Config[T any] struct {
 	// check of a candidate that differs at that path only from a value
 	// Validate accepted: it must return exactly what Validate would (nil, or
 	// the same error) for every such candidate, typically the rules that read
-	// the path, then Validate itself when one fails. [Store.Update] runs it
-	// instead of Validate; every other change (and an Update of a path for
-	// which it returned nil) runs Validate. Every published value is one
-	// Validate accepted or, by that contract, would accept. Called once per
-	// updatable path, at Open.
+	// the path, then Validate itself when one fails. [Store.Update] and
+	// [Store.CompareAndUpdate] run it instead of Validate; every other
+	// change, [Store.Check], and an update of a path for which it returned
+	// nil run Validate. Every published value is one Validate accepted or,
+	// by that contract, would accept. Called once per updatable path, at
+	// Open.
 	ValidatePath func(path string) func(*T) error
 	// Clone returns a deep copy of *T. It is required when T holds maps,
 	// slices, pointers or interfaces (Open refuses such a T without it with
