@@ -97,6 +97,34 @@ func configDocText(t *testing.T) string {
 	return string(b)
 }
 
+// Values of each leaf type inside, at and past the bounds of
+// docs/config.md (and of the enums), for the tests that set random fields.
+var (
+	boundaryInts = []int64{-1, 0, 1, 2, 99, 1000, 1024, 1025, 100_000, 100_001, 1_000_000, 1_000_001, 1 << 24, 1<<24 + 1,
+		1 << 27, 1<<27 + 1, 315_360_000, 315_360_001, math.MaxInt64}
+	boundaryDurs = []time.Duration{-1, 0, 1, time.Millisecond - 1, time.Millisecond, 10*time.Millisecond - 1, 10 * time.Millisecond,
+		time.Second, time.Hour, time.Hour + 1, 24 * time.Hour, 24*time.Hour + 1}
+	boundaryFloats = []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, math.Copysign(0, -1), 0, 0.5, 1, 1.0000001, 2, 1e300}
+	boundaryStrs   = []string{"", "x", "mock", "openai", "fast", "balanced", "drop_oldest", "block", "none", "zstd"}
+)
+
+// boundaryValue picks a random boundary value of the type of path p (a
+// string for any other type: the field may not hold it).
+func boundaryValue(r *rand.Rand, sc *cfgsnap.Schema[Config], p string) any {
+	fi, _ := sc.Field(p)
+	switch {
+	case fi.Type == reflect.TypeFor[time.Duration]():
+		return boundaryDurs[r.IntN(len(boundaryDurs))]
+	case fi.Type.Kind() == reflect.Int:
+		return boundaryInts[r.IntN(len(boundaryInts))]
+	case fi.Type.Kind() == reflect.Float64:
+		return boundaryFloats[r.IntN(len(boundaryFloats))]
+	case fi.Type.Kind() == reflect.Bool:
+		return r.IntN(2) == 0
+	}
+	return boundaryStrs[r.IntN(len(boundaryStrs))]
+}
+
 // valid (Validate's fast path) accepts exactly what check accepts.
 func TestValidFastPathMatchesCheck(t *testing.T) {
 	sc, err := cfgsnap.NewSchema[Config]()
@@ -106,12 +134,6 @@ func TestValidFastPathMatchesCheck(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 7))
-	ints := []int64{-1, 0, 1, 2, 99, 1000, 1024, 1025, 100_000, 100_001, 1_000_000, 1_000_001, 1 << 24, 1<<24 + 1,
-		1 << 27, 1<<27 + 1, 315_360_000, 315_360_001, math.MaxInt64}
-	durs := []time.Duration{-1, 0, 1, time.Millisecond - 1, time.Millisecond, 10*time.Millisecond - 1, 10 * time.Millisecond,
-		time.Second, time.Hour, time.Hour + 1, 24 * time.Hour, 24*time.Hour + 1}
-	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, math.Copysign(0, -1), 0, 0.5, 1, 1.0000001, 2}
-	strs := []string{"", "x", "mock", "openai", "fast", "balanced", "drop_oldest", "block", "none", "zstd"}
 	paths := sc.Paths()
 	for n := 0; n < 20000; n++ {
 		cfg := DefaultConfig()
@@ -120,21 +142,7 @@ func TestValidFastPathMatchesCheck(t *testing.T) {
 		}
 		for k := r.IntN(3); k >= 0; k-- {
 			p := paths[r.IntN(len(paths))]
-			fi, _ := sc.Field(p)
-			var v any
-			switch {
-			case fi.Type == reflect.TypeFor[time.Duration]():
-				v = durs[r.IntN(len(durs))]
-			case fi.Type.Kind() == reflect.Int:
-				v = ints[r.IntN(len(ints))]
-			case fi.Type.Kind() == reflect.Float64:
-				v = floats[r.IntN(len(floats))]
-			case fi.Type.Kind() == reflect.Bool:
-				v = r.IntN(2) == 0
-			default:
-				v = strs[r.IntN(len(strs))]
-			}
-			_ = sc.Set(&cfg, p, v) // values the field cannot hold are skipped
+			_ = sc.Set(&cfg, p, boundaryValue(r, sc, p)) // values the field cannot hold are skipped
 		}
 		if got, want := cfg.valid(), cfg.check() == nil; got != want {
 			t.Fatalf("valid() = %v, check() = %v for %+v", got, cfg.check(), cfg)
@@ -167,27 +175,7 @@ func TestPathRulesMatchValidate(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 11))
-	ints := []int64{-1, 0, 1, 2, 99, 1000, 1024, 1025, 100_000, 100_001, 1_000_000, 1_000_001, 1 << 24, 1<<24 + 1,
-		1 << 27, 1<<27 + 1, 315_360_000, 315_360_001, math.MaxInt64}
-	durs := []time.Duration{-1, 0, 1, time.Millisecond - 1, time.Millisecond, 10*time.Millisecond - 1, 10 * time.Millisecond,
-		time.Second, time.Hour, time.Hour + 1, 24 * time.Hour, 24*time.Hour + 1}
-	floats := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.5, math.Copysign(0, -1), 0, 0.5, 1, 1.0000001, 2, 1e300}
-	strs := []string{"", "x", "mock", "openai", "fast", "balanced", "drop_oldest", "block", "none", "zstd"}
 	paths := sc.Paths()
-	randomValue := func(p string) any {
-		fi, _ := sc.Field(p)
-		switch {
-		case fi.Type == reflect.TypeFor[time.Duration]():
-			return durs[r.IntN(len(durs))]
-		case fi.Type.Kind() == reflect.Int:
-			return ints[r.IntN(len(ints))]
-		case fi.Type.Kind() == reflect.Float64:
-			return floats[r.IntN(len(floats))]
-		case fi.Type.Kind() == reflect.Bool:
-			return r.IntN(2) == 0
-		}
-		return strs[r.IntN(len(strs))]
-	}
 	checks := map[string]func(*Config) error{}
 	for _, p := range updatablePaths {
 		if checks[p] = validatePath(p); checks[p] == nil {
@@ -201,7 +189,7 @@ func TestPathRulesMatchValidate(t *testing.T) {
 		base.Storage.Warm.Enable = r.IntN(2) == 0
 		for k := r.IntN(6); k >= 0; k-- {
 			p := paths[r.IntN(len(paths))]
-			_ = sc.Set(&base, p, randomValue(p)) // values the field cannot hold are skipped
+			_ = sc.Set(&base, p, boundaryValue(r, sc, p)) // values the field cannot hold are skipped
 		}
 		if base.Validate() != nil {
 			continue
@@ -210,7 +198,7 @@ func TestPathRulesMatchValidate(t *testing.T) {
 		for _, p := range updatablePaths {
 			for i := 0; i < 4; i++ {
 				cand := base
-				if sc.Set(&cand, p, randomValue(p)) != nil {
+				if sc.Set(&cand, p, boundaryValue(r, sc, p)) != nil {
 					continue
 				}
 				got, want := checks[p](&cand), cand.Validate()
