@@ -10,13 +10,19 @@ type Subscription struct {
 	owner interface{ unsubscribe(*Subscription) }
 }
 
+// MaxSubscribeBuffer caps the buffer of [Store.Subscribe]: a larger
+// buffer is taken as this one (a Change is 88 bytes, so at most 5.5 MiB
+// per subscription).
+const MaxSubscribeBuffer = 1 << 16
+
 // Subscribe returns a subscription whose channel buffers up to buffer
-// changes (negative means 0). Sends never block the writer: when the buffer
-// is full the change is dropped and counted by [Subscription.Dropped] (the
-// next received Version also jumps). On a closed store the returned
-// subscription's channel is already closed.
+// changes (negative means 0, more than [MaxSubscribeBuffer] means that).
+// Sends never block the writer: when the buffer is full the change is
+// dropped and counted by [Subscription.Dropped] (the next received Version
+// also jumps). On a closed store the returned subscription's channel is
+// already closed.
 func (st *Store[T]) Subscribe(buffer int) *Subscription {
-	s := &Subscription{sub: fanout.NewSub[Change](buffer), owner: st}
+	s := &Subscription{sub: fanout.NewSub[Change](min(buffer, MaxSubscribeBuffer)), owner: st}
 	if !st.subs.Add(s) {
 		s.sub.Close()
 	}
