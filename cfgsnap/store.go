@@ -165,8 +165,9 @@ type Store[T any] struct {
 	// publication edge: everything written into the snapshot before Store is
 	// visible after Load.
 	cur atomic.Pointer[Snapshot[T]]
-	// Padding keeps cur alone in its lines: writers churn mu and head below,
-	// and readers on other cores should not lose the line they load.
+	// Padding keeps cur alone in its lines: writers churn mu (and, in
+	// durable mode, head) below, and readers on other cores should not lose
+	// the line they load.
 	_ [pad.FalseSharingRange - unsafe.Sizeof(atomic.Pointer[int]{})]byte
 
 	// head is the newest accepted snapshot in durable mode: the base for
