@@ -114,8 +114,9 @@ type Change struct {
 // Snapshot is one immutable version of the value. Nothing reachable from a
 // published Snapshot is ever written again, so any number of goroutines may
 // read it without synchronisation. Changes take their snapshots from blocks
-// of 9.25 KiB (one allocation for several versions; a T larger than that gets
-// one allocation per version): keeping a snapshot keeps its block in memory.
+// of up to 9.25 KiB (one allocation for several versions; a Snapshot larger
+// than half of that, where two would not fit, is one allocation per
+// version): keeping a snapshot keeps its block in memory.
 type Snapshot[T any] struct {
 	v        T
 	version  uint64
