@@ -28,6 +28,7 @@ func (c *ConfigService) UpdateMany(values map[string]any) error {
 	defer c.mu.Unlock()
 	chs, err := c.st.UpdateManyInto(c.many, values)
 	if err != nil {
+		clear(c.many[:cap(c.many)]) // the refused candidate's values: keep none alive
 		path := ""
 		var pe *cfgsnap.PathError
 		if errors.As(err, &pe) {
